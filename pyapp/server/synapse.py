@@ -1,0 +1,254 @@
+"""A local Synapse homeserver: config generated into a data folder, started and stopped as a child.
+
+Used by serve.py (the demo) and by the test fixtures, so both run the same homeserver setup.
+The generated homeserver.yaml is kept as Synapse wrote it (signing key, secrets); everything we
+need differently lives in an overrides file rewritten at every start and layered after it, so a
+changed option takes effect without deleting the data folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# The custom state type that names the platform entity a room belongs to. Listed in
+# room_prejoin_state so an invited client can read it before joining.
+ROOM_METADATA_TYPE = "com.openmeet.room.metadata"
+
+_GENEROUS = {"per_second": 1000, "burst_count": 10000}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class SynapseOptions:
+    data_dir: Path
+    port: int = 8008
+    server_name: str = "localhost"
+    bind: str = "127.0.0.1"
+    # Lifetime of access tokens handed out with refresh tokens; None: non-expiring tokens.
+    access_token_lifetime: str | None = "5m"
+    app_service_files: list[Path] = field(default_factory=list)
+    # Delegated auth (matrix-authentication-service contract): {"endpoint": url, "secret": s}.
+    mas: dict[str, str] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.bind}:{self.port}"
+
+
+class Synapse:
+    """One homeserver process. Use as a context manager or call start()/stop()."""
+
+    def __init__(self, options: SynapseOptions):
+        self.options = options
+        self.process: subprocess.Popen | None = None
+        self.data_dir = Path(options.data_dir).resolve()
+
+    # -- configuration -----------------------------------------------------------------
+    @property
+    def config_path(self) -> Path:
+        return self.data_dir / "homeserver.yaml"
+
+    @property
+    def overrides_path(self) -> Path:
+        return self.data_dir / "overrides.yaml"
+
+    @property
+    def base_url(self) -> str:
+        return self.options.base_url
+
+    @property
+    def server_name(self) -> str:
+        return self.options.server_name
+
+    def shared_secret(self) -> str:
+        return self._generated()["registration_shared_secret"]
+
+    def _generated(self) -> dict[str, Any]:
+        return yaml.safe_load(self.config_path.read_text())
+
+    def ensure_config(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not self.config_path.exists():
+            subprocess.run(
+                [
+                    sys.executable, "-m", "synapse.app.homeserver",
+                    "--server-name", self.options.server_name,
+                    "--config-path", str(self.config_path),
+                    "--generate-config", "--report-stats=no",
+                    "--data-directory", str(self.data_dir),
+                ],
+                check=True, cwd=self.data_dir, stdout=subprocess.DEVNULL,
+            )
+            config = self._generated()
+            if not config.get("registration_shared_secret"):
+                config["registration_shared_secret"] = secrets.token_hex(32)
+                self.config_path.write_text(yaml.safe_dump(config))
+        self.overrides_path.write_text(yaml.safe_dump(self.overrides(), sort_keys=False))
+
+    def overrides(self) -> dict[str, Any]:
+        o = self.options
+        cfg: dict[str, Any] = {
+            "public_baseurl": o.base_url + "/",
+            "listeners": [{
+                "port": o.port, "bind_addresses": [o.bind], "type": "http", "tls": False,
+                "x_forwarded": False,
+                "resources": [{"names": ["client"], "compress": False}],
+            }],
+            "report_stats": False,
+            "enable_registration": False,
+            "bcrypt_rounds": 4,
+            "trusted_key_servers": [],
+            "suppress_key_server_warning": True,
+            "federation_domain_whitelist": [],
+            "url_preview_enabled": False,
+            "presence": {"enabled": False},
+            "room_prejoin_state": {"additional_event_types": [ROOM_METADATA_TYPE]},
+            # Local use: many logins, rooms and messages per second from tests and the bot.
+            "rc_message": _GENEROUS,
+            "rc_registration": _GENEROUS,
+            "rc_joins": {"local": _GENEROUS, "remote": _GENEROUS},
+            "rc_joins_per_room": _GENEROUS,
+            "rc_invites": {"per_room": _GENEROUS, "per_user": _GENEROUS, "per_issuer": _GENEROUS},
+            "rc_login": {"address": _GENEROUS, "account": _GENEROUS, "failed_attempts": _GENEROUS},
+            "rc_admin_redaction": _GENEROUS,
+            "rc_room_creation": _GENEROUS,
+            "rc_key_requests": _GENEROUS,
+            "rc_3pid_validation": _GENEROUS,
+            "rc_delayed_event_mgmt": _GENEROUS,
+            "rc_reports": _GENEROUS,
+            "rc_presence": {"per_user": _GENEROUS},
+        }
+        if o.access_token_lifetime:
+            cfg["refreshable_access_token_lifetime"] = o.access_token_lifetime
+        if o.app_service_files:
+            cfg["app_service_config_files"] = [str(Path(p).resolve()) for p in o.app_service_files]
+        if o.mas:
+            cfg["matrix_authentication_service"] = {"enabled": True, **o.mas}
+            cfg["password_config"] = {"enabled": False}
+        cfg.update(o.extra)
+        return cfg
+
+    # -- process -----------------------------------------------------------------------
+    def start(self, timeout: float = 60.0) -> "Synapse":
+        self.ensure_config()
+        log = open(self.data_dir / "stdout.log", "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "synapse.app.homeserver",
+             "-c", str(self.config_path), "-c", str(self.overrides_path)],
+            cwd=self.data_dir, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        url = self.base_url + "/_matrix/client/versions"
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(
+                    f"Synapse exited with {self.process.returncode}; see {self.data_dir}/stdout.log"
+                )
+            try:
+                with urllib.request.urlopen(url, timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"Synapse did not answer on {url} within {timeout}s")
+
+    def stop(self) -> None:
+        p, self.process = self.process, None
+        if p is None or p.poll() is not None:
+            return
+        os.killpg(p.pid, signal.SIGTERM)
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(5)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def __enter__(self) -> "Synapse":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- admin helpers (blocking; used by seeding and tests) ---------------------------
+    def request(self, method: str, path: str, body: Any = None, token: str | None = None,
+                timeout: float = 30) -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base_url + path, data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return r.status, json.loads(r.read() or b"null")
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            try:
+                return e.code, json.loads(raw)
+            except ValueError:
+                return e.code, {"error": raw.decode(errors="replace")}
+
+    def register_user(self, localpart: str, password: str, admin: bool = False,
+                      displayname: str | None = None) -> dict[str, Any]:
+        """Create a user through the shared-secret admin API. Returns the login response
+        (user_id, access_token, device_id). An existing user is logged in instead."""
+        status, body = self.request("GET", "/_synapse/admin/v1/register")
+        nonce = body["nonce"]
+        # The MAC covers the fields above joined by NUL, without a trailing NUL.
+        mac = hmac.new(self.shared_secret().encode(), digestmod=hashlib.sha1)
+        mac.update(b"\x00".join(p.encode() for p in
+                                (nonce, localpart, password, "admin" if admin else "notadmin")))
+        payload = {"nonce": nonce, "username": localpart, "password": password,
+                   "admin": admin, "mac": mac.hexdigest()}
+        if displayname:
+            payload["displayname"] = displayname
+        status, body = self.request("POST", "/_synapse/admin/v1/register", payload)
+        if status == 400 and body.get("errcode") == "M_USER_IN_USE":
+            return self.login(localpart, password)
+        if status != 200:
+            raise RuntimeError(f"register {localpart}: {status} {body}")
+        return body
+
+    def login(self, localpart: str, password: str) -> dict[str, Any]:
+        status, body = self.request("POST", "/_matrix/client/v3/login", {
+            "type": "m.login.password",
+            "identifier": {"type": "m.id.user", "user": localpart},
+            "password": password,
+        })
+        if status != 200:
+            raise RuntimeError(f"login {localpart}: {status} {body}")
+        return body
+
+    def user_id(self, localpart: str) -> str:
+        return f"@{localpart}:{self.server_name}"
