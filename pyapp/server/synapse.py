@@ -26,9 +26,9 @@ from typing import Any
 
 import yaml
 
-# The custom state type that names the platform entity a room belongs to. Listed in
-# room_prejoin_state so an invited client can read it before joining.
-ROOM_METADATA_TYPE = "com.openmeet.room.metadata"
+# The custom state type that names the platform entity a room belongs to (defined with the other
+# naming conventions). Listed in room_prejoin_state so an invited client can read it before joining.
+from pyapp.identity import ROOM_METADATA_TYPE  # noqa: E402  (re-exported)
 
 _GENEROUS = {"per_second": 1000, "burst_count": 10000}
 
