@@ -1,0 +1,63 @@
+"""Authenticated requests to the homeserver: token in the Authorization header only,
+refreshed ahead of expiry, and one refresh-and-retry after a 401 M_UNKNOWN_TOKEN."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from .tokens import SessionExpired, TokenManager
+from .transport import HttpResponse, Transport
+
+
+def strip_token_from_query(path: str) -> str:
+    """nio's Api puts access_token in query strings; tokens must never travel in URLs."""
+    parts = urlsplit(path)
+    if "access_token" not in parts.query:
+        return path
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                       if k != "access_token"])
+    return urlunsplit(parts._replace(query=query))
+
+
+def errcode(response: HttpResponse) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get("errcode") if isinstance(body, dict) else None
+
+
+class MatrixHttp:
+    def __init__(self, transport: Transport, homeserver: str, tokens: TokenManager | None = None):
+        self.transport = transport
+        self.homeserver = homeserver.rstrip("/")
+        self.tokens = tokens
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+        auth: bool = True,
+    ) -> HttpResponse:
+        headers = dict(headers or {})
+        if body is not None and not isinstance(body, (str, bytes)):
+            body = json.dumps(body)
+            headers.setdefault("Content-Type", "application/json")
+        url = self.homeserver + strip_token_from_query(path)
+        if not (auth and self.tokens):
+            return await self.transport.request(method, url, headers, body, timeout)
+        token = await self.tokens.fresh_token()
+        headers["Authorization"] = f"Bearer {token}"
+        response = await self.transport.request(method, url, headers, body, timeout)
+        if response.status == 401 and errcode(response) == "M_UNKNOWN_TOKEN":
+            if not self.tokens.can_refresh:
+                raise SessionExpired("Your session has ended. Please sign in again.")
+            token = await self.tokens.refresh(token)
+            headers["Authorization"] = f"Bearer {token}"
+            response = await self.transport.request(method, url, headers, body, timeout)
+        return response

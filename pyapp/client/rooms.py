@@ -1,0 +1,130 @@
+"""The rooms the user can see, kept from sync: what the chat views read.
+
+Room names, members, typing, receipts and unread counts come from nio's room objects; what
+nio does not keep (our metadata state, invite state, message echoes) from the raw sync body.
+A room is found by the platform entity it belongs to (its metadata state), never by id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .timeline import Timeline
+
+ROOM_METADATA_TYPE = "com.openmeet.room.metadata"
+
+
+@dataclass
+class Room:
+    room_id: str
+    membership: str = "join"  # "join" or "invite"
+    name: str = ""
+    topic: str = ""
+    metadata: dict[str, Any] | None = None
+    unread: int = 0
+    highlights: int = 0
+    inviter: str | None = None
+    typing: list[str] = field(default_factory=list)
+    receipts: dict[str, str] = field(default_factory=dict)  # user id -> event id read up to
+    members: dict[str, str] = field(default_factory=dict)  # user id -> display name
+    member_count: int = 0
+    timeline: Timeline = field(default_factory=Timeline)
+
+    @property
+    def last_ts(self) -> int:
+        messages = self.timeline.messages
+        return messages[-1].ts if messages else 0
+
+    def display_name(self, user_id: str) -> str:
+        name = self.members.get(user_id)
+        if name:
+            return name
+        return user_id[1:].split(":", 1)[0] if user_id.startswith("@") else user_id
+
+    def matches(self, entity_type: str, slug: str, tenant: str | None) -> bool:
+        m = self.metadata or {}
+        return (
+            m.get("entity_type") == entity_type
+            and m.get("entity_slug") == slug
+            and (tenant is None or m.get("tenant_id") == tenant)
+        )
+
+
+def _state_events(section: dict | None) -> list[dict]:
+    return list((section or {}).get("events") or [])
+
+
+class RoomList:
+    def __init__(self, own_user_id: str):
+        self.own_user_id = own_user_id
+        self.rooms: dict[str, Room] = {}
+
+    def find(self, entity_type: str, slug: str, tenant: str | None = None) -> Room | None:
+        for room in self.rooms.values():
+            if room.membership == "join" and room.matches(entity_type, slug, tenant):
+                return room
+        return None
+
+    def find_invite(self, entity_type: str, slug: str, tenant: str | None = None) -> Room | None:
+        for room in self.rooms.values():
+            if room.membership == "invite" and room.matches(entity_type, slug, tenant):
+                return room
+        return None
+
+    def joined(self) -> list[Room]:
+        rooms = [r for r in self.rooms.values() if r.membership == "join"]
+        return sorted(rooms, key=lambda r: (-r.last_ts, r.name.lower()))
+
+    def invites(self) -> list[Room]:
+        return [r for r in self.rooms.values() if r.membership == "invite"]
+
+    def apply_sync(self, raw: dict, nio_rooms: dict) -> set[str]:
+        """Fold one sync response in; returns the ids of rooms whose view changed."""
+        changed: set[str] = set()
+        sections = raw.get("rooms") or {}
+        for room_id, data in (sections.get("join") or {}).items():
+            room = self.rooms.get(room_id)
+            if room is None or room.membership != "join":
+                room = self.rooms[room_id] = Room(room_id)
+            timeline = data.get("timeline") or {}
+            events = list(timeline.get("events") or [])
+            for event in _state_events(data.get("state")) + events:
+                if event.get("type") == ROOM_METADATA_TYPE and "state_key" in event:
+                    room.metadata = event.get("content") or {}
+            if timeline.get("limited"):
+                room.timeline.reset()
+            for event in events:
+                room.timeline.add_remote(event)
+            self._copy_from_nio(room, nio_rooms.get(room_id))
+            changed.add(room_id)
+        for room_id, data in (sections.get("invite") or {}).items():
+            room = self.rooms.setdefault(room_id, Room(room_id, membership="invite"))
+            for event in _state_events(data.get("invite_state")):
+                kind, content = event.get("type"), event.get("content") or {}
+                if kind == ROOM_METADATA_TYPE:
+                    room.metadata = content
+                elif kind == "m.room.name":
+                    room.name = content.get("name") or room.name
+                elif kind == "m.room.topic":
+                    room.topic = content.get("topic") or room.topic
+                elif kind == "m.room.member" and event.get("state_key") == self.own_user_id:
+                    room.inviter = event.get("sender")
+            changed.add(room_id)
+        for room_id in sections.get("leave") or {}:
+            if self.rooms.pop(room_id, None) is not None:
+                changed.add(room_id)
+        return changed
+
+    @staticmethod
+    def _copy_from_nio(room: Room, nio_room: Any) -> None:
+        if nio_room is None:
+            return
+        room.name = nio_room.display_name
+        room.topic = nio_room.topic or ""
+        room.unread = nio_room.unread_notifications
+        room.highlights = nio_room.unread_highlights
+        room.typing = list(nio_room.typing_users)
+        room.receipts = {uid: r.event_id for uid, r in nio_room.read_receipts.items()}
+        room.members.update({uid: u.display_name or "" for uid, u in nio_room.users.items()})
+        room.member_count = nio_room.joined_count or len(nio_room.users)

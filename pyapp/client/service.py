@@ -1,0 +1,447 @@
+"""One chat client per page: login, sync loop, room list and sending, shared by every chat
+component on the page (one login, one sync loop, one room cache).
+
+Components never talk to the network; they read this service's state and subscribe to its
+changes. Changes are emitted only after a sync response has been folded in completely, so a
+listener never sees half of one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from nio import RoomSendResponse, SyncResponse
+
+from .http import MatrixHttp
+from .nio_client import SeamClient
+from .rooms import Room, RoomList
+from .session import (
+    LoginError,
+    Session,
+    SessionStore,
+    login_error_message,
+    new_transaction_id,
+    password_login_body,
+    session_from_login,
+)
+from .storage import Storage, load_json, save_json
+from .sync_loop import Backoff
+from .timeline import FAILED, PENDING, Message
+from .tokens import SessionExpired, TokenManager, Tokens, legacy_refresh_body, tokens_from_refresh
+from .transport import HttpResponse, Transport, TransportError
+
+SIGNED_OUT, CONNECTING, ONLINE, OFFLINE = "signed_out", "connecting", "online", "offline"
+
+SYNC_FILTER = {
+    "room": {
+        "timeline": {"limit": 30},
+        "state": {"lazy_load_members": True},
+    },
+    "presence": {"not_types": ["*"]},
+}
+LONG_POLL_MS = 30_000
+TYPING_RESEND_S = 20.0
+TYPING_TIMEOUT_MS = 30_000
+NETWORK_ERRORS = (TransportError, TimeoutError, asyncio.TimeoutError, OSError)
+
+
+@dataclass
+class ChatConfig:
+    homeserver: str
+    tenant: str | None = None
+    bot_user_id: str | None = None  # invites from this user into our tenant's rooms are accepted
+    auth: str = "password"
+
+
+@dataclass
+class Change:
+    kind: str  # "status" | "rooms" | "room"
+    room_id: str | None = None
+
+
+Listener = Callable[[Change], None]
+
+
+class ChatService:
+    _shared: "ChatService | None" = None
+
+    @classmethod
+    def shared(cls, factory: Callable[[], "ChatService"] | None = None) -> "ChatService":
+        """The page's one instance; the first caller provides how to build it."""
+        if cls._shared is None:
+            if factory is None:
+                raise RuntimeError("ChatService.shared() needs a factory on first use")
+            cls._shared = factory()
+        return cls._shared
+
+    def __init__(self, config: ChatConfig, transport: Transport, storage: Storage,
+                 clock: Callable[[], float] = time.time,
+                 token_lock: Callable[[], Any] | None = None):
+        self.config = config
+        self.transport = transport
+        self.storage = storage
+        self.sessions = SessionStore(storage)
+        self.clock = clock
+        self.token_lock = token_lock
+        self.status = SIGNED_OUT
+        self.status_message: str | None = None
+        self.session: Session | None = None
+        self.tokens: TokenManager | None = None
+        self.client: SeamClient | None = None
+        self.rooms = RoomList("")
+        self.synced = False  # the first sync since login/restore has been applied
+        self._listeners: list[Listener] = []
+        self._sync_task: asyncio.Task | None = None
+        self._wake = asyncio.Event()
+        self._backoff = Backoff()
+        self._typing_sent: dict[str, tuple[bool, float]] = {}
+        self._read_sent: dict[str, str] = {}
+        self._joining: set[str] = set()
+        self._tasks: set[asyncio.Task] = set()
+        self._restored: list[dict] = []
+
+    # -- observers --------------------------------------------------------------------
+    @property
+    def user_id(self) -> str | None:
+        return self.session.user_id if self.session else None
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _emit(self, kind: str, room_id: str | None = None) -> None:
+        change = Change(kind, room_id)
+        for listener in list(self._listeners):
+            try:
+                listener(change)
+            except Exception:  # one broken view must not stop the others or the sync loop
+                import traceback
+
+                traceback.print_exc()
+
+    def _set_status(self, status: str, message: str | None = None) -> None:
+        if (status, message) != (self.status, self.status_message):
+            self.status, self.status_message = status, message
+            self._emit("status")
+
+    # -- session lifecycle ------------------------------------------------------------
+    async def restore(self) -> bool:
+        """Resume the stored session after a reload, without logging in again."""
+        session = self.sessions.load()
+        if session is None or session.homeserver != self.config.homeserver:
+            return False
+        self._adopt(session)
+        self.start()
+        return True
+
+    async def login_password(self, user: str, password: str) -> None:
+        if not user.strip() or not password:
+            raise LoginError("Enter your username and password.")
+        previous = self.sessions.load()
+        # Re-logins reuse the device, so read state and (later) keys survive.
+        device_id = previous.device_id if previous and previous.user_id.startswith(
+            f"@{user.strip().lstrip('@').split(':')[0]}:") else None
+        http = MatrixHttp(self.transport, self.config.homeserver)
+        try:
+            response = await http.request(
+                "POST", "/_matrix/client/v3/login",
+                password_login_body(user.strip(), password, device_id), auth=False, timeout=30,
+            )
+        except NETWORK_ERRORS as e:
+            raise LoginError(
+                f"Can't reach the homeserver at {self.config.homeserver}. "
+                "Check your connection and try again."
+            ) from e
+        body = _json_or_none(response)
+        if response.status != 200 or not isinstance(body, dict):
+            raise LoginError(login_error_message(response.status, body))
+        session = session_from_login(self.config.homeserver, body, self.clock())
+        self.sessions.save(session)
+        self._adopt(session)
+        self.start()
+
+    async def logout(self) -> None:
+        await self.stop()
+        if self.client is not None:
+            try:
+                await self.client.http.request("POST", "/_matrix/client/v3/logout", {},
+                                               timeout=10)
+            except (SessionExpired, *NETWORK_ERRORS):
+                pass  # the local session is dropped either way
+        self.sessions.clear()
+        self.session = self.tokens = self.client = None
+        self.rooms = RoomList("")
+        self.synced = False
+        self._set_status(SIGNED_OUT)
+        self._emit("rooms")
+
+    def _adopt(self, session: Session) -> None:
+        self.session = session
+        self.tokens = TokenManager(
+            session, self._legacy_refresh, clock=self.clock, lock=self.token_lock,
+            reload=self.sessions.load, on_change=self._tokens_changed,
+        )
+        self.client = SeamClient(MatrixHttp(self.transport, session.homeserver, self.tokens),
+                                 session.user_id, session.device_id)
+        self.rooms = RoomList(session.user_id)
+        self.synced = False
+        self._restore_outbox()
+
+    def _tokens_changed(self, session: Session) -> None:
+        self.session = session
+        self.sessions.save(session)
+        if self.client is not None:
+            self.client.access_token = session.access_token
+
+    async def _legacy_refresh(self, session: Session) -> Tokens:
+        http = MatrixHttp(self.transport, session.homeserver)
+        response = await http.request(
+            "POST", "/_matrix/client/v3/refresh", legacy_refresh_body(session.refresh_token),
+            auth=False, timeout=30,
+        )
+        body = _json_or_none(response)
+        if response.status == 200 and isinstance(body, dict):
+            return tokens_from_refresh(body)
+        if response.status in (401, 403):
+            raise SessionExpired("Your session has ended. Please sign in again.")
+        raise TransportError(f"refresh failed with HTTP {response.status}")
+
+    def _session_expired(self, message: str) -> None:
+        """The tokens are gone for good: back to sign-in, keeping rooms and pending
+        messages on screen so nothing typed is lost."""
+        self.sessions.clear()
+        if self._sync_task is not None:
+            self._sync_task.cancel()
+            self._sync_task = None
+        self._set_status(SIGNED_OUT, message)
+
+    # -- sync loop --------------------------------------------------------------------
+    def start(self) -> None:
+        if self._sync_task is None or self._sync_task.done():
+            self._set_status(CONNECTING)
+            self._sync_task = asyncio.ensure_future(self._sync_forever())
+
+    async def stop(self) -> None:
+        task, self._sync_task = self._sync_task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+
+    def retry_now(self) -> None:
+        """Skip the rest of the backoff wait (user pressed Retry, or the browser is online)."""
+        self._wake.set()
+
+    async def _sync_forever(self) -> None:
+        client = self.client
+        while self.client is client:
+            try:
+                response = await client.sync(
+                    timeout=LONG_POLL_MS if self.synced else 0,
+                    sync_filter=SYNC_FILTER,
+                    since=client.next_batch,
+                )
+            except asyncio.CancelledError:
+                raise
+            except SessionExpired as e:
+                self._session_expired(str(e))
+                return
+            except NETWORK_ERRORS:
+                await self._wait_backoff("Connection lost. Reconnecting…")
+                continue
+            if isinstance(response, SyncResponse):
+                self._apply_sync(client)
+                self._backoff.reset()
+                self._set_status(ONLINE)
+                continue
+            code = getattr(response, "status_code", None)
+            if str(code) in ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN"):
+                self._session_expired("Your session has ended. Please sign in again.")
+                return
+            message = getattr(response, "message", None) or "error"
+            await self._wait_backoff(f"The homeserver reported a problem ({message}). Retrying…")
+
+    async def _wait_backoff(self, message: str) -> None:
+        delay = self._backoff.next_delay()
+        self._set_status(OFFLINE if self.synced or self._backoff.failures > 1 else CONNECTING,
+                         message)
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), delay)
+        except asyncio.TimeoutError:
+            pass
+
+    def _apply_sync(self, client: SeamClient) -> None:
+        raw = client.last_sync.parsed if client.last_sync is not None else None
+        if not isinstance(raw, dict):
+            return
+        first = not self.synced
+        changed = self.rooms.apply_sync(raw, client.rooms)
+        self.synced = True
+        self._accept_tenant_invites()
+        if first:
+            self._resend_pending()
+        if first or changed:
+            self._emit("rooms")
+        for room_id in changed:
+            self._emit("room", room_id)
+
+    # -- invites ----------------------------------------------------------------------
+    def _accept_tenant_invites(self) -> None:
+        """Rooms the platform's bot invites us to for our tenant join by themselves, so the
+        chat appears without manual steps; anything else waits for the user."""
+        bot, tenant = self.config.bot_user_id, self.config.tenant
+        for room in self.rooms.invites():
+            if (bot and room.inviter == bot and room.metadata
+                    and (tenant is None or room.metadata.get("tenant_id") == tenant)
+                    and room.room_id not in self._joining):
+                self._spawn(self.join(room.room_id))
+
+    async def join(self, room_id: str) -> bool:
+        if self.client is None:
+            return False
+        self._joining.add(room_id)
+        try:
+            response = await self.client.join(room_id)
+        except (SessionExpired, *NETWORK_ERRORS):
+            return False
+        finally:
+            self._joining.discard(room_id)
+        return getattr(response, "room_id", None) == room_id
+
+    # -- messages ---------------------------------------------------------------------
+    def room(self, room_id: str) -> Room | None:
+        return self.rooms.rooms.get(room_id)
+
+    async def send_text(self, room_id: str, body: str) -> Message:
+        room = self.room(room_id)
+        if room is None or self.session is None:
+            raise ValueError("This conversation is not available.")
+        txn_id = new_transaction_id()
+        message = room.timeline.add_local(txn_id, self.session.user_id, body,
+                                          int(self.clock() * 1000))
+        self._save_outbox()
+        self._emit("room", room_id)
+        await self._deliver(room_id, message)
+        return message
+
+    async def retry(self, room_id: str, txn_id: str) -> None:
+        room = self.room(room_id)
+        message = room.timeline.mark_pending(txn_id) if room else None
+        if message is None or message.status != PENDING:
+            return
+        self._emit("room", room_id)
+        await self._deliver(room_id, message)
+
+    async def _deliver(self, room_id: str, message: Message) -> None:
+        room = self.room(room_id)
+        content = {"msgtype": message.msgtype, "body": message.body}
+        try:
+            response = await self.client.room_send(
+                room_id, "m.room.message", content, tx_id=message.txn_id,
+                ignore_unverified_devices=True,
+            )
+        except SessionExpired as e:
+            room.timeline.mark_failed(message.txn_id, "Not sent: sign in again, then retry.")
+            self._session_expired(str(e))
+        except NETWORK_ERRORS:
+            room.timeline.mark_failed(message.txn_id, "Not sent: no connection.")
+        else:
+            if isinstance(response, RoomSendResponse):
+                room.timeline.mark_sent(message.txn_id, response.event_id)
+            else:
+                reason = getattr(response, "message", None) or "the server refused it"
+                room.timeline.mark_failed(message.txn_id, f"Not sent: {reason}.")
+        self._save_outbox()
+        self._emit("room", room_id)
+
+    def _outbox_key(self) -> str:
+        return f"om-chat.outbox.{self.session.user_id}"
+
+    def _save_outbox(self) -> None:
+        if self.session is None:
+            return
+        entries = [
+            {"room_id": room.room_id, "txn_id": m.txn_id, "body": m.body, "ts": m.ts,
+             "status": m.status, "error": m.error}
+            for room in self.rooms.rooms.values() for m in room.timeline.unconfirmed()
+        ]
+        if entries:
+            save_json(self.storage, self._outbox_key(), entries)
+        else:
+            self.storage.remove(self._outbox_key())
+
+    def _restore_outbox(self) -> None:
+        """Messages not acknowledged before a reload come back, ready to send again."""
+        entries = load_json(self.storage, self._outbox_key()) or []
+        self._restored = entries if isinstance(entries, list) else []
+
+    def _resend_pending(self) -> None:
+        for entry in self._restored:
+            room = self.room(entry.get("room_id"))
+            if room is None or not entry.get("txn_id"):
+                continue
+            message = room.timeline.add_local(entry["txn_id"], self.session.user_id,
+                                              entry.get("body", ""), entry.get("ts", 0),
+                                              status=entry.get("status", PENDING))
+            message.error = entry.get("error")
+            if message.status == PENDING:
+                self._spawn(self._deliver(room.room_id, message))
+            self._emit("room", room.room_id)
+        self._restored = []
+
+    # -- typing and read state --------------------------------------------------------
+    async def set_typing(self, room_id: str, typing: bool) -> None:
+        """Tell the room we are (not) typing; repeats are sent only when the server's
+        typing timeout would otherwise run out."""
+        last = self._typing_sent.get(room_id)
+        now = self.clock()
+        if last and last[0] == typing and (not typing or now - last[1] < TYPING_RESEND_S):
+            return
+        self._typing_sent[room_id] = (typing, now)
+        try:
+            await self.client.room_typing(room_id, typing, timeout=TYPING_TIMEOUT_MS)
+        except (SessionExpired, *NETWORK_ERRORS):
+            self._typing_sent.pop(room_id, None)
+
+    async def mark_read(self, room_id: str) -> None:
+        room = self.room(room_id)
+        event_id = room.timeline.last_event_id() if room else None
+        if not event_id or self._read_sent.get(room_id) == event_id:
+            return
+        self._read_sent[room_id] = event_id
+        try:
+            await self.client.room_read_markers(room_id, event_id, event_id)
+        except (SessionExpired, *NETWORK_ERRORS):
+            self._read_sent.pop(room_id, None)
+
+    async def load_members(self, room_id: str) -> None:
+        room = self.room(room_id)
+        if room is None or self.client is None:
+            return
+        try:
+            response = await self.client.joined_members(room_id)
+        except (SessionExpired, *NETWORK_ERRORS):
+            return
+        members = getattr(response, "members", None)
+        if members is not None:
+            room.members = {m.user_id: m.display_name or "" for m in members}
+            room.member_count = len(members)
+            self._emit("room", room_id)
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _json_or_none(response: HttpResponse) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
