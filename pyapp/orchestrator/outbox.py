@@ -1,0 +1,101 @@
+"""Outbox rows: written in the platform's transaction, claimed per room by the worker.
+
+A room is claimed through a lease row so exactly one writer touches a room's state (power
+levels above all) at a time, across tasks, processes and machines sharing the database.
+"""
+
+from __future__ import annotations
+
+import time
+
+from pyapp.orchestrator.retry import DONE, FAILED, PENDING, ItemState
+from pyapp.platform.store import Cursor, Store
+
+CREATE_ROOM, SYNC_MEMBER, SYNC_ROOM = "create_room", "sync_member", "sync_room"
+
+
+def room_key(tenant: str, kind: str, slug: str) -> str:
+    return f"{tenant}/{kind}/{slug}"
+
+
+def enqueue(c: Cursor, tenant: str, kind: str, slug: str, op: str,
+            user_slug: str | None = None, now: float | None = None) -> int:
+    now = time.time() if now is None else now
+    return c.insert_returning_id(
+        "INSERT INTO outbox (room_key, tenant, kind, entity_slug, op, user_slug, status, "
+        "attempts, next_attempt_at, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        (room_key(tenant, kind, slug), tenant, kind, slug, op, user_slug, PENDING, 0, now, now,
+         now))
+
+
+def claim(store: Store, owner: str, lease: float = 30.0, now: float | None = None
+          ) -> tuple[str, list[dict]] | None:
+    """Lease one room with due items and return them, oldest first; None if nothing is due."""
+    now = time.time() if now is None else now
+    with store.tx() as c:
+        rows = c.all(
+            "SELECT room_key FROM outbox o WHERE status = ? AND next_attempt_at <= ? AND NOT "
+            "EXISTS (SELECT 1 FROM room_leases l WHERE l.room_key = o.room_key AND l.until > ? "
+            "AND l.owner <> ?) GROUP BY room_key ORDER BY MIN(id) LIMIT 1",
+            (PENDING, now, now, owner))
+        if not rows:
+            return None
+        key = rows[0]["room_key"]
+        got = c.execute(
+            "INSERT INTO room_leases (room_key, owner, until) VALUES (?,?,?) "
+            "ON CONFLICT (room_key) DO UPDATE SET owner = excluded.owner, until = excluded.until "
+            "WHERE room_leases.until <= ? OR room_leases.owner = excluded.owner",
+            (key, owner, now + lease, now))
+        if got != 1:
+            return None
+        items = c.all("SELECT * FROM outbox WHERE room_key = ? AND status = ? AND "
+                      "next_attempt_at <= ? ORDER BY id", (key, PENDING, now))
+        return key, items
+
+
+def renew(store: Store, key: str, owner: str, lease: float = 30.0) -> None:
+    store.execute("UPDATE room_leases SET until = ? WHERE room_key = ? AND owner = ?",
+                  (time.time() + lease, key, owner))
+
+
+def release(store: Store, key: str, owner: str) -> None:
+    store.execute("DELETE FROM room_leases WHERE room_key = ? AND owner = ?", (key, owner))
+
+
+def save(c: Cursor, item_id: int, st: ItemState) -> None:
+    c.execute("UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, "
+              "updated_at = ? WHERE id = ? AND status = ?",
+              (st.status, st.attempts, st.next_attempt_at, st.last_error, time.time(), item_id,
+               PENDING))
+
+
+def state_of(row: dict) -> ItemState:
+    return ItemState(row["status"], row["attempts"], row["next_attempt_at"], row["last_error"])
+
+
+def statuses(store: Store, ids: list[int]) -> dict[int, dict]:
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    rows = store.all(f"SELECT id, status, last_error, attempts FROM outbox WHERE id IN ({marks})",
+                     tuple(ids))
+    return {r["id"]: r for r in rows}
+
+
+def next_due(store: Store) -> float | None:
+    row = store.one("SELECT MIN(next_attempt_at) AS t FROM outbox WHERE status = ?", (PENDING,))
+    return None if row is None or row["t"] is None else float(row["t"])
+
+
+def retry_failed(store: Store, tenant: str | None = None) -> int:
+    q, p = "UPDATE outbox SET status = ?, next_attempt_at = ? WHERE status = ?", \
+        [PENDING, time.time(), FAILED]
+    if tenant:
+        q += " AND tenant = ?"
+        p.append(tenant)
+    return store.execute(q, tuple(p))
+
+
+def purge_done(store: Store, older_than: float) -> int:
+    return store.execute("DELETE FROM outbox WHERE status = ? AND updated_at < ?",
+                         (DONE, time.time() - older_than))

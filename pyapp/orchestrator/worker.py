@@ -1,0 +1,303 @@
+"""The outbox worker: leases one room at a time, reads its state once, writes power levels
+once and applies membership actions. Every run is computed from the platform's current data,
+so replaying an item (after a crash, a retry, a duplicate) converges instead of repeating."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from typing import Callable
+
+from pyapp.identity import matrix_user_id, metadata_is_for, room_alias
+from pyapp.orchestrator import outbox
+from pyapp.orchestrator.appservice import OrchestratorConfig
+from pyapp.orchestrator.matrix import MatrixBot, MatrixCallError
+from pyapp.orchestrator.policy import (Member, RoomState, create_room_body, desired_levels,
+                                       plan_memberships, plan_power_levels)
+from pyapp.orchestrator.retry import (DONE, FAILED, OK, PENDING, Backoff, ItemState, Outcome,
+                                      transition)
+from pyapp.platform.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Refused(Exception):
+    """A decision of ours not to act (tenant boundary, foreign alias): not retried."""
+
+
+class Orchestrator:
+    def __init__(self, store: Store, config: OrchestratorConfig, *, concurrency: int = 2,
+                 poll_interval: float = 2.0, account_poll: float = 15.0, lease: float = 30.0,
+                 backoff: Backoff = Backoff()):
+        self.store = store
+        self.config = config
+        self.bot = MatrixBot(config.homeserver_url, config.as_token, config.bot_user_id,
+                             admin_token=config.admin_token)
+        self.concurrency = concurrency
+        self.poll_interval = poll_interval
+        self.account_poll = account_poll
+        self.lease = lease
+        self.backoff = backoff
+        self.owner = f"w-{secrets.token_hex(4)}"
+        self._wake = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self._tasks: list[asyncio.Task] = []
+        # Test seam: called with a point name; raising there simulates a crash at that point.
+        self.fault: Callable[[str], None] = lambda point: None
+
+    # -- lifecycle --------------------------------------------------------------------
+    def start(self) -> None:
+        if self._tasks:
+            return
+        self._wake = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self._tasks = [asyncio.create_task(self._loop(i)) for i in range(self.concurrency)]
+        self._tasks.append(asyncio.create_task(self._account_loop()))
+
+    async def stop(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.bot.close()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _loop(self, n: int) -> None:
+        owner = f"{self.owner}-{n}"
+        while True:
+            try:
+                worked = await self.run_once(owner)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox worker iteration failed")
+                worked = False
+            if worked:
+                continue
+            due = outbox.next_due(self.store)
+            wait = self.poll_interval if due is None else \
+                min(self.poll_interval, max(0.0, due - time.time()))
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), wait)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _account_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.account_poll)
+            try:
+                await self.check_waiting_accounts()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("account check failed")
+
+    async def drain(self, timeout: float = 60.0) -> None:
+        """Process until nothing is due (used by the CLI and tests without a running loop)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not await self.run_once(self.owner):
+                due = outbox.next_due(self.store)
+                if due is None or due > time.time() + (deadline - time.monotonic()):
+                    return
+                await asyncio.sleep(min(0.2, max(0.0, due - time.time())))
+        raise TimeoutError("outbox not drained")
+
+    async def wait_items(self, ids: list[int], timeout: float) -> dict[int, dict]:
+        """Wait until the items are done or failed, or the timeout passes; their rows."""
+        deadline = time.monotonic() + timeout
+        async with self._changed:
+            while True:
+                rows = outbox.statuses(self.store, ids)
+                if all(r["status"] != PENDING for r in rows.values()):
+                    return rows
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return rows
+                try:
+                    # The timeout also covers a worker in another process finishing the items.
+                    await asyncio.wait_for(self._changed.wait(), min(left, 0.5))
+                except asyncio.TimeoutError:
+                    pass
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    # -- one room -----------------------------------------------------------------------
+    async def run_once(self, owner: str) -> bool:
+        claimed = outbox.claim(self.store, owner, self.lease)
+        if claimed is None:
+            return False
+        key, items = claimed
+        try:
+            results = await self._process(key, items, owner)
+        finally:
+            outbox.release(self.store, key, owner)
+        now = time.time()
+        with self.store.tx() as c:
+            for item in items:
+                st = transition(outbox.state_of(item), results.get(item["id"], OK), now,
+                                self.backoff)
+                outbox.save(c, item["id"], st)
+                if st.status == FAILED:
+                    log.warning("outbox item %s %s failed: %s", item["id"], item["op"],
+                                st.last_error)
+        await self._notify()
+        return True
+
+    async def _process(self, key: str, items: list[dict], owner: str) -> dict[int, Outcome]:
+        tenant, kind, slug = items[0]["tenant"], items[0]["kind"], items[0]["entity_slug"]
+        entity = self.store.one("SELECT * FROM entities WHERE tenant = ? AND kind = ? AND slug = ?",
+                                (tenant, kind, slug))
+        if entity is None:
+            return {}  # the entity was removed (e.g. its creation was rolled back): nothing to do
+        try:
+            return await self._apply(entity, items, key, owner)
+        except MatrixCallError as e:
+            return {i["id"]: e.outcome for i in items}
+        except Refused as e:
+            return {i["id"]: Outcome(False, retryable=False, error=str(e)) for i in items}
+
+    def members(self, tenant: str, kind: str, slug: str) -> dict[str, Member]:
+        rows = self.store.all(
+            "SELECT m.user_slug, m.role, u.is_platform_admin, u.matrix_ready FROM memberships m "
+            "JOIN users u ON u.tenant = m.tenant AND u.slug = m.user_slug "
+            "WHERE m.tenant = ? AND m.kind = ? AND m.entity_slug = ?", (tenant, kind, slug))
+        sn = self.config.server_name
+        return {matrix_user_id(r["user_slug"], tenant, sn):
+                Member(matrix_user_id(r["user_slug"], tenant, sn), r["role"],
+                       bool(r["is_platform_admin"]), bool(r["matrix_ready"])) for r in rows}
+
+    async def _apply(self, entity: dict, items: list[dict], key: str,
+                     owner: str) -> dict[int, Outcome]:
+        tenant, kind, slug = entity["tenant"], entity["kind"], entity["slug"]
+        cfg, bot_id = self.config, self.config.bot_user_id
+        members = self.members(tenant, kind, slug)
+        room_id = entity["matrix_room_id"]
+        if room_id is None:
+            room_id = await self._ensure_room(entity, members)
+        state = RoomState.from_events(await self.bot.ok("read room state", "GET",
+                                                        f"/_matrix/client/v3/rooms/{_q(room_id)}/state"))
+        if not metadata_is_for(state.metadata, kind, slug, tenant):
+            # Never act on a room that does not say it belongs to this entity and tenant.
+            raise Refused(f"room {room_id} metadata {state.metadata!r} does not match "
+                          f"{kind} {slug!r} of tenant {tenant!r}")
+        full = any(i["op"] != outbox.SYNC_MEMBER for i in items)
+        if full:
+            scope = set(members) | set(state.memberships)
+        else:
+            scope = {matrix_user_id(i["user_slug"], tenant, cfg.server_name) for i in items
+                     if i["user_slug"]}
+        await self._refresh_accounts(tenant, [m for u, m in members.items()
+                                              if u in scope and not m.matrix_ready])
+        members = self.members(tenant, kind, slug)
+
+        desired = desired_levels(kind, members.values(), cfg.policy)
+        new_pl = plan_power_levels(state, desired, bot_id, cfg.policy,
+                                   scope=None if full else scope)
+        if new_pl is not None:
+            await self.bot.ok("write power levels", "PUT",
+                              f"/_matrix/client/v3/rooms/{_q(room_id)}/state/m.room.power_levels/",
+                              new_pl)
+        self.fault("after_power_levels")
+        actions, _waiting = plan_memberships(state, members, scope, bot_id, full=full)
+        failures: dict[str, Outcome] = {}
+        last_renew = time.monotonic()
+        sem = asyncio.Semaphore(4)
+
+        async def act(a):
+            async with sem:
+                r = await self.bot.membership(room_id, a.kind, a.user_id)
+                if not r.outcome.ok:
+                    failures[a.user_id] = r.outcome
+
+        # Bans, kicks and unbans before invites: an unban must precede the re-invite.
+        first = [a for a in actions if a.kind != "invite"]
+        invites = [a for a in actions if a.kind == "invite"]
+        for batch in (first, invites):
+            for i in range(0, len(batch), 64):
+                await asyncio.gather(*(act(a) for a in batch[i:i + 64]))
+                if time.monotonic() - last_renew > 5:
+                    outbox.renew(self.store, key, owner, self.lease)
+                    last_renew = time.monotonic()
+        results: dict[int, Outcome] = {}
+        for item in items:
+            if item["user_slug"]:
+                uid = matrix_user_id(item["user_slug"], tenant, cfg.server_name)
+                if uid in failures:
+                    results[item["id"]] = failures[uid]
+            elif failures and item["op"] == outbox.SYNC_ROOM:
+                worst = next(iter(failures.values()))
+                results[item["id"]] = worst
+        return results
+
+    async def _ensure_room(self, entity: dict, members: dict[str, Member]) -> str:
+        tenant, kind, slug = entity["tenant"], entity["kind"], entity["slug"]
+        cfg = self.config
+        ready = [m for m in members.values() if m.matrix_ready]
+        body = create_room_body(kind, slug, tenant, entity["name"], entity["description"],
+                                entity["created_by"], desired_levels(kind, ready, cfg.policy),
+                                cfg.policy, cfg.rooms)
+        r = await self.bot.create_room(body)
+        if r.outcome.ok:
+            room_id = r.body["room_id"]
+        elif isinstance(r.body, dict) and r.body.get("errcode") == "M_ROOM_IN_USE":
+            # A previous run created it and died before recording it: adopt, never duplicate.
+            alias = room_alias(kind, slug, tenant, cfg.server_name)
+            room_id = (await self.bot.ok("resolve alias", "GET",
+                                         f"/_matrix/client/v3/directory/room/{_q(alias)}"))["room_id"]
+            st = await self.bot.state(room_id)
+            meta = RoomState.from_events(st.body).metadata if st.outcome.ok else None
+            if not metadata_is_for(meta, kind, slug, tenant):
+                raise Refused(f"alias {alias} is taken by room {room_id}, which is not this "
+                              f"{kind}'s room")
+        else:
+            raise MatrixCallError("create room", r.outcome)
+        self.fault("after_create_room")
+        self.store.execute("UPDATE entities SET matrix_room_id = ? WHERE tenant = ? AND kind = ? "
+                           "AND slug = ? AND matrix_room_id IS NULL", (room_id, tenant, kind, slug))
+        return room_id
+
+    # -- accounts that appear later --------------------------------------------------------
+    async def _refresh_accounts(self, tenant: str, waiting: list[Member]) -> list[str]:
+        found = []
+        for m in waiting:
+            if await self.bot.user_exists(m.user_id):
+                found.append(m.user_id)
+        for uid in found:
+            slug = uid[1:].split(":", 1)[0].rpartition("_")[0]
+            self.store.execute("UPDATE users SET matrix_ready = 1 WHERE tenant = ? AND slug = ?",
+                               (tenant, slug))
+        return found
+
+    async def check_waiting_accounts(self, limit: int = 100) -> int:
+        """Users with memberships but no Matrix account yet: if the account exists now, mark it
+        and queue their rooms, so pending invites are applied without any hook."""
+        from pyapp.platform.service import queue_user_rooms
+
+        rows = self.store.all(
+            "SELECT DISTINCT u.tenant, u.slug FROM users u JOIN memberships m ON m.tenant = "
+            "u.tenant AND m.user_slug = u.slug WHERE u.matrix_ready = 0 LIMIT ?", (limit,))
+        n = 0
+        for r in rows:
+            uid = matrix_user_id(r["slug"], r["tenant"], self.config.server_name)
+            if await self.bot.user_exists(uid):
+                with self.store.tx() as c:
+                    c.execute("UPDATE users SET matrix_ready = 1 WHERE tenant = ? AND slug = ?",
+                              (r["tenant"], r["slug"]))
+                    queue_user_rooms(c, r["tenant"], r["slug"])
+                n += 1
+        if n:
+            self.wake()
+        return n
+
+
+def _q(s: str) -> str:
+    from urllib.parse import quote
+    return quote(s, safe="")

@@ -1,0 +1,1 @@
+"""The demo community platform (tenants, users, events, groups, memberships) the chat embeds in."""

@@ -1,0 +1,115 @@
+"""Fixtures for orchestration tests: our own Synapse with the bot's application-service
+registration (the shared session homeserver has none, and some tests stop ours), stores on
+SQLite and on a throwaway PostgreSQL cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import secrets
+import time
+from pathlib import Path
+
+import pytest
+
+from pyapp.orchestrator.appservice import config_from_registration, ensure_registration
+from pyapp.orchestrator.worker import Orchestrator
+from pyapp.platform.service import Platform
+from pyapp.platform.store import Store
+from pyapp.server.synapse import Synapse, SynapseOptions, free_port
+
+from .pg import PostgresCluster, find_pg_bin
+
+
+@pytest.fixture(scope="session")
+def orch_synapse(tmp_path_factory):
+    d = tmp_path_factory.mktemp("orch-synapse")
+    reg_path = d / "appservice.yaml"
+    reg = ensure_registration(reg_path, "localhost")
+    hs = Synapse(SynapseOptions(data_dir=d / "hs", port=free_port(), app_service_files=[reg_path],
+                                access_token_lifetime=None))
+    hs.start()
+    hs.registration = reg
+    admin = hs.register_user("orchadmin", "pw-" + secrets.token_hex(6), admin=True)
+    hs.admin_token = admin["access_token"]
+    yield hs
+    hs.stop()
+
+
+_tenants = itertools.count()
+
+
+@pytest.fixture
+def tenant() -> str:
+    """A fresh tenant id per test so tests sharing one homeserver never collide."""
+    return f"t{next(_tenants)}{secrets.token_hex(3)}"
+
+
+def _orchestrator(store, hs, **kw) -> Orchestrator:
+    cfg = config_from_registration(hs.registration, hs.base_url, hs.server_name,
+                                   admin_token=hs.admin_token)
+    kw.setdefault("poll_interval", 0.5)
+    kw.setdefault("account_poll", 0.5)
+    return Orchestrator(store, cfg, **kw)
+
+
+@pytest.fixture
+def make_orchestrator(orch_synapse):
+    made = []
+
+    def make(store, **kw):
+        o = _orchestrator(store, orch_synapse, **kw)
+        made.append(o)
+        return o
+
+    yield make
+    for o in made:
+        # Stop tasks started in the test's own loop; a closed loop has none left to stop.
+        for t in o._tasks:
+            t.cancel()
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    s = Store.open(tmp_path / "platform.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster(tmp_path_factory):
+    """A real PostgreSQL server from Debian's packages, in a temporary directory.
+
+    Skipped only where PostgreSQL is not installed and REQUIRE_POSTGRES is unset; run.sh sets
+    it, so CI fails instead of silently skipping."""
+    if find_pg_bin() is None:
+        if os.environ.get("REQUIRE_POSTGRES"):
+            pytest.fail("REQUIRE_POSTGRES is set but no PostgreSQL server binaries were found")
+        pytest.skip("PostgreSQL server not installed")
+    cluster = PostgresCluster(tmp_path_factory.mktemp("pg"))
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_store(pg_cluster) -> Store:
+    url = pg_cluster.create_database("t" + secrets.token_hex(4))
+    s = Store.open(url)
+    yield s
+    s.close()
+
+
+async def until(cond, timeout: float = 15.0, interval: float = 0.05, what: str = "condition"):
+    """Poll an (async or sync) condition until it holds; fail with its last value otherwise."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = cond()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
