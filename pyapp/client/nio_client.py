@@ -36,6 +36,8 @@ class SeamClient(AsyncClient):
         )
         super().__init__(http.homeserver, user_id, device_id, config=config)
         self.http = http
+        # nio fills user_id only in its own login(); ours happened outside nio.
+        self.user_id = user_id
         self.client_session = _NoAiohttpSession()
         if http.tokens:
             # nio only strips query tokens and checks login state when it knows a token.
