@@ -1,0 +1,311 @@
+"""The platform's HTTP API under /api/ (aiohttp.web), used by the demo pages.
+
+Changes answer once their Matrix work is applied (201/200 with the room id), or 202 when the
+homeserver is unreachable and the outbox will apply it later. When the homeserver refuses the
+change outright, the platform change is undone and the answer is 502: nothing half-done.
+Errors are JSON ``{"error": code, "message": text}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+from aiohttp import web
+
+from pyapp.identity import matrix_user_id, room_alias
+from pyapp.orchestrator.retry import DONE, FAILED
+from pyapp.platform.service import (CrossTenant, NotFound, Platform, PlatformError)
+
+COOKIE = "pyapp_session"
+PLATFORM = web.AppKey("platform", Platform)
+CONFIG = web.AppKey("platform_api_config", dict)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status)
+
+
+def error(status: int, code: str, message: str) -> web.Response:
+    return _json({"error": code, "message": message}, status)
+
+
+@web.middleware
+async def _errors(request: web.Request, handler):
+    if not request.path.startswith("/api/"):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except ApiError as e:
+        return error(e.status, e.code, e.message)
+    except PlatformError as e:
+        return error(e.status, e.code, e.message)
+    except web.HTTPException as e:
+        if e.status >= 400:
+            return error(e.status, e.reason.lower().replace(" ", "_"), e.text or e.reason)
+        raise
+
+
+# -- sessions ------------------------------------------------------------------------------
+def sign_session(secret: bytes, tenant: str, slug: str, ttl: float = 7 * 86400) -> str:
+    payload = base64.urlsafe_b64encode(json.dumps(
+        {"t": tenant, "u": slug, "exp": int(time.time() + ttl)}).encode()).decode()
+    mac = hmac.new(secret, payload.encode(), hashlib.sha256).hexdigest()
+    return f"{payload}.{mac}"
+
+
+def read_session(secret: bytes, value: str | None) -> tuple[str, str] | None:
+    if not value or "." not in value:
+        return None
+    payload, mac = value.rsplit(".", 1)
+    if not hmac.compare_digest(mac, hmac.new(secret, payload.encode(), hashlib.sha256).hexdigest()):
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(payload))
+    except ValueError:
+        return None
+    if data.get("exp", 0) < time.time():
+        return None
+    return data["t"], data["u"]
+
+
+def current_user(request: web.Request) -> tuple[str, str]:
+    cfg = request.app[CONFIG]
+    sess = read_session(cfg["secret"], request.cookies.get(COOKIE))
+    if sess is None:
+        raise ApiError(401, "unauthenticated", "log in first (POST /api/session)")
+    tenant, slug = sess
+    host_tenant = cfg["host_tenants"].get(request.host.split(":")[0])
+    asked = request.query.get("tenant") or request.headers.get("X-Tenant")
+    for other in (host_tenant, asked):
+        if other and other != tenant:
+            raise CrossTenant(f"your session belongs to tenant {tenant!r}, not {other!r}")
+    try:
+        request.app[PLATFORM].user(tenant, slug)
+    except NotFound:
+        raise ApiError(401, "unauthenticated", "the session's user no longer exists") from None
+    return tenant, slug
+
+
+async def body(request: web.Request, check_tenant: bool = True) -> dict:
+    if not request.can_read_body:
+        return {}
+    try:
+        data = await request.json()
+    except ValueError:
+        raise ApiError(400, "invalid_json", "the request body is not JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid_json", "the request body must be a JSON object")
+    if check_tenant and "tenant" in data:
+        tenant, _ = current_user(request)
+        if data["tenant"] != tenant:
+            raise CrossTenant(f"your session belongs to tenant {tenant!r}")
+    return data
+
+
+def _str(data: dict, key: str, required: bool = True) -> str:
+    v = data.get(key)
+    if v is None and not required:
+        return ""
+    if not isinstance(v, str) or (required and not v.strip()):
+        raise ApiError(400, "invalid_input", f"{key!r} must be a non-empty string")
+    return v
+
+
+# -- Matrix work -------------------------------------------------------------------------
+async def settle(request: web.Request, ids: list[int]) -> tuple[str, str | None]:
+    """Wait for the outbox items: ('applied'|'pending'|'failed', error)."""
+    orch = request.app[CONFIG].get("orchestrator")
+    if orch is None:
+        return "pending", None
+    orch.wake()
+    rows = await orch.wait_items(ids, request.app[CONFIG]["sync_timeout"])
+    failed = [r for r in rows.values() if r["status"] == FAILED]
+    if failed:
+        return "failed", failed[0]["last_error"]
+    if rows and all(r["status"] == DONE for r in rows.values()):
+        return "applied", None
+    return "pending", None
+
+
+def entity_view(request: web.Request, tenant: str, kind: str, slug: str, me: str | None) -> dict:
+    p = request.app[PLATFORM]
+    e = p.entity(tenant, kind, slug)
+    sn = request.app[CONFIG]["server_name"]
+    members = p.members(tenant, kind, slug)
+    mine = next((m["role"] for m in members if m["slug"] == me), None)
+    key = "attendees" if kind == "event" else "members"
+    view = {
+        "kind": kind, "slug": e["slug"], "tenant": tenant, "name": e["name"],
+        "description": e["description"], "created_by": e["created_by"],
+        "matrix_room_id": e["matrix_room_id"],
+        "room_alias": room_alias(kind, e["slug"], tenant, sn) if sn else None,
+        key: [{"slug": m["slug"], "display_name": m["display_name"], "role": m["role"],
+               "matrix_user_id": matrix_user_id(m["slug"], tenant, sn) if sn else None,
+               "matrix_ready": bool(m["matrix_ready"])} for m in members],
+        "my_role": mine,
+    }
+    view["is_attending" if kind == "event" else "is_member"] = mine not in (None, "banned")
+    return view
+
+
+# -- handlers ----------------------------------------------------------------------------
+async def post_session(request: web.Request) -> web.Response:
+    data = await body(request, check_tenant=False)
+    tenant, slug, pw = _str(data, "tenant"), _str(data, "slug"), _str(data, "password")
+    p = request.app[PLATFORM]
+    if not p.verify_password(tenant, slug, pw):
+        raise ApiError(401, "invalid_credentials", "unknown user or wrong password")
+    resp = _json(me_view(request, tenant, slug))
+    resp.set_cookie(COOKIE, sign_session(request.app[CONFIG]["secret"], tenant, slug),
+                    httponly=True, samesite="Lax", path="/")
+    return resp
+
+
+async def delete_session(request: web.Request) -> web.Response:
+    resp = _json({"ok": True})
+    resp.del_cookie(COOKIE, path="/")
+    return resp
+
+
+def me_view(request: web.Request, tenant: str, slug: str) -> dict:
+    u = request.app[PLATFORM].user(tenant, slug)
+    sn = request.app[CONFIG]["server_name"]
+    return {**u, "matrix_user_id": matrix_user_id(slug, tenant, sn) if sn else None}
+
+
+async def get_me(request: web.Request) -> web.Response:
+    tenant, slug = current_user(request)
+    return _json(me_view(request, tenant, slug))
+
+
+async def post_matrix_account(request: web.Request) -> web.Response:
+    """The browser chat logged in: the account exists, so pending invites can be applied."""
+    tenant, slug = current_user(request)
+    ids = request.app[PLATFORM].matrix_account_ready(tenant, slug)
+    status, err = await settle(request, ids) if ids else ("applied", None)
+    return _json({"matrix": {"status": status, "error": err}})
+
+
+def _list(kind: str):
+    async def handler(request: web.Request) -> web.Response:
+        tenant, slug = current_user(request)
+        p = request.app[PLATFORM]
+        return _json([entity_view(request, tenant, kind, e["slug"], slug)
+                      for e in p.entities(tenant, kind)])
+    return handler
+
+
+def _get(kind: str):
+    async def handler(request: web.Request) -> web.Response:
+        tenant, me = current_user(request)
+        return _json(entity_view(request, tenant, kind, request.match_info["slug"], me))
+    return handler
+
+
+def _create(kind: str):
+    async def handler(request: web.Request) -> web.Response:
+        tenant, me = current_user(request)
+        data = await body(request)
+        p = request.app[PLATFORM]
+        ent, ids = p.create_entity(tenant, kind, _str(data, "slug"), _str(data, "name"), me,
+                                   _str(data, "description", required=False))
+        status, err = await settle(request, ids)
+        if status == "failed":
+            p.delete_entity(tenant, kind, ent["slug"])
+            raise ApiError(502, "homeserver_refused",
+                           f"the chat room could not be created, so the {kind} was not "
+                           f"created: {err}")
+        view = entity_view(request, tenant, kind, ent["slug"], me)
+        view["matrix"] = {"status": status}
+        return _json(view, 201 if status == "applied" else 202)
+    return handler
+
+
+async def _membership_change(request, kind, tenant, slug, user, change, undo_role_of):
+    """Apply a membership change; undo it if the homeserver refuses."""
+    p = request.app[PLATFORM]
+    prev, ids = change()
+    status, err = await settle(request, ids)
+    if status == "failed":
+        p.revert_membership(tenant, kind, slug, user, undo_role_of(prev), ids)
+        raise ApiError(502, "homeserver_refused",
+                       f"the homeserver refused the change, nothing was changed: {err}")
+    return {"matrix": {"status": status}, "role": p.role_of(tenant, kind, slug, user),
+            "previous_role": prev}
+
+
+def _join(kind: str):
+    async def handler(request: web.Request) -> web.Response:
+        tenant, me = current_user(request)
+        await body(request)  # an explicit other tenant in the body is refused
+        slug = request.match_info["slug"]
+        p = request.app[PLATFORM]
+        out = await _membership_change(request, kind, tenant, slug, me,
+                                       lambda: p.join(tenant, kind, slug, me), lambda prev: prev)
+        out["waiting_for_matrix_account"] = not p.user(tenant, me)["matrix_ready"]
+        return _json(out, 200 if out["matrix"]["status"] == "applied" else 202)
+    return handler
+
+
+def _leave(kind: str):
+    async def handler(request: web.Request) -> web.Response:
+        tenant, me = current_user(request)
+        await body(request)  # an explicit other tenant in the body is refused
+        slug = request.match_info["slug"]
+        p = request.app[PLATFORM]
+        out = await _membership_change(request, kind, tenant, slug, me,
+                                       lambda: p.leave(tenant, kind, slug, me), lambda prev: prev)
+        return _json(out, 200 if out["matrix"]["status"] == "applied" else 202)
+    return handler
+
+
+def _role(kind: str):
+    async def handler(request: web.Request) -> web.Response:
+        tenant, me = current_user(request)
+        slug = request.match_info["slug"]
+        p = request.app[PLATFORM]
+        target = p.resolve_user_ref(tenant, request.match_info["user"])
+        role = _str(await body(request), "role")
+        out = await _membership_change(request, kind, tenant, slug, target,
+                                       lambda: p.set_role(tenant, kind, slug, me, target, role),
+                                       lambda prev: prev)
+        return _json(out, 200 if out["matrix"]["status"] == "applied" else 202)
+    return handler
+
+
+def add_platform_routes(app: web.Application, platform: Platform, *, secret: bytes | str,
+                        server_name: str | None = None, orchestrator=None,
+                        sync_timeout: float = 5.0,
+                        host_tenants: dict[str, str] | None = None) -> None:
+    """Mount /api/ on ``app``. ``orchestrator`` (started by the caller) applies Matrix work;
+    ``host_tenants`` maps a Host name to the only tenant its sessions may act on."""
+    app[PLATFORM] = platform
+    app[CONFIG] = {"secret": secret.encode() if isinstance(secret, str) else secret,
+                   "server_name": server_name, "orchestrator": orchestrator,
+                   "sync_timeout": sync_timeout, "host_tenants": host_tenants or {}}
+    app.middlewares.append(_errors)
+    r = app.router
+    r.add_post("/api/session", post_session)
+    r.add_delete("/api/session", delete_session)
+    r.add_get("/api/me", get_me)
+    r.add_post("/api/me/matrix-account", post_matrix_account)
+    for kind, plural, member, join, leave, lmethod in (
+            ("event", "events", "attendees", "attend", "cancel-attending", "POST"),
+            ("group", "groups", "members", "join", "leave", "DELETE")):
+        r.add_get(f"/api/{plural}", _list(kind))
+        r.add_post(f"/api/{plural}", _create(kind))
+        r.add_get(f"/api/{plural}/{{slug}}", _get(kind))
+        r.add_post(f"/api/{plural}/{{slug}}/{join}", _join(kind))
+        r.add_route(lmethod, f"/api/{plural}/{{slug}}/{leave}", _leave(kind))
+        r.add_put(f"/api/{plural}/{{slug}}/{member}/{{user}}/role", _role(kind))
