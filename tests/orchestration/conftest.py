@@ -55,7 +55,7 @@ def _orchestrator(store, hs, **kw) -> Orchestrator:
 
 
 @pytest.fixture
-def make_orchestrator(orch_synapse):
+async def make_orchestrator(orch_synapse):
     made = []
 
     def make(store, **kw):
@@ -65,9 +65,7 @@ def make_orchestrator(orch_synapse):
 
     yield make
     for o in made:
-        # Stop tasks started in the test's own loop; a closed loop has none left to stop.
-        for t in o._tasks:
-            t.cancel()
+        await o.stop()
 
 
 @pytest.fixture
