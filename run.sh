@@ -39,6 +39,18 @@ setup_chromium() {
     fi
 }
 
+setup_postgres() {
+    # The orchestration tests start a throwaway cluster with these binaries; REQUIRE_POSTGRES
+    # makes them fail rather than skip if the server is missing.
+    if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+        local sudo=""
+        [ "$(id -u)" = 0 ] || sudo=sudo
+        $sudo apt-get update -qq
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    fi
+    export REQUIRE_POSTGRES=1
+}
+
 cmd=${1:-}
 shift || true
 case "$cmd" in
@@ -47,7 +59,7 @@ case "$cmd" in
         exec "$VENV/bin/python" serve.py "$@"
         ;;
     test)
-        setup_python; setup_node; setup_chromium; build_static
+        setup_python; setup_node; setup_chromium; setup_postgres; build_static
         exec "$VENV/bin/python" -m pytest "$@"
         ;;
     *)
