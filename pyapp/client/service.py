@@ -241,8 +241,11 @@ class ChatService:
         client = self.client
         while self.client is client:
             try:
+                # Long-poll only once we know the connection works: the first sync and the
+                # first after a failure return at once, so "online" shows without delay.
+                healthy = self.synced and self._backoff.failures == 0
                 response = await client.sync(
-                    timeout=LONG_POLL_MS if self.synced else 0,
+                    timeout=LONG_POLL_MS if healthy else 0,
                     sync_filter=SYNC_FILTER,
                     since=client.next_batch,
                 )
