@@ -73,8 +73,10 @@ async def test_a_send_whose_answer_was_lost_is_retried_without_duplicating(synap
             assert "no connection" in message.error
         await svc.retry(room_id, message.txn_id)
         await until(lambda: message.status == SENT, what="sent")
+        # Two deliveries reached the server (ours, or the HTTP stack's own idempotent retry)...
         sends = [entry for entry in proxy.log if entry[0] == "PUT" and "/send/" in entry[1]]
-        assert len(sends) == (2 if was_failed else 1) and all(status == 200 for _, _, status in sends)
+        assert len(sends) == 2, (was_failed, sends)
+        # ...and the room holds the message once: same transaction id, deduplicated.
         assert stored_bodies(synapse, room_id, user["access_token"]).count("exactly once") == 1
     finally:
         await svc.stop()
