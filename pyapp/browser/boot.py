@@ -1,0 +1,74 @@
+"""The Python half of the <om-chat> loader (web/chat/om-chat.js).
+
+om-chat.js starts PyScript once per page with a script that awaits main(). main() imports the
+chat libraries, hands the loader a small API (mount/unmount an element, run Python for tests and
+debugging), then mounts every <om-chat> element through pyapp.ui.mount. Progress and failures are
+reported to the loader, which renders them in each element.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+import traceback
+
+_namespace: dict = {}
+
+
+async def _maybe_await(value):
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+async def run_python(code: str):
+    """Evaluate `code` (top-level await allowed) in a namespace kept across calls; the value of
+    the last expression comes back converted to JS (dicts as plain objects)."""
+    import js
+    from pyodide.code import eval_code_async
+    from pyodide.ffi import to_js
+
+    _namespace.setdefault("__name__", "__om_chat__")
+    result = await eval_code_async(code, globals=_namespace)
+    return to_js(result, dict_converter=js.Object.fromEntries)
+
+
+async def mount(element) -> None:
+    from pyapp.ui import mount as ui_mount
+    await _maybe_await(ui_mount.mount(element))
+
+
+async def unmount(element) -> None:
+    from pyapp.ui import mount as ui_mount
+    fn = getattr(ui_mount, "unmount", None)
+    if fn is not None:
+        await _maybe_await(fn(element))
+
+
+async def main() -> None:
+    import js
+    from pyodide.ffi import create_proxy, to_js
+
+    loader = js.window.omChat
+    try:
+        loader._progress("libraries")
+        t0 = time.perf_counter()
+        import nio  # noqa: F401  (the bulk of the import time; measured and reported)
+        from pyapp.ui import mount as ui_mount
+        import_seconds = time.perf_counter() - t0
+
+        api = js.Object.new()
+        # Proxies live as long as the page: the loader calls them for every later element.
+        api.mount = create_proxy(mount)
+        api.unmount = create_proxy(unmount)
+        api.runPython = create_proxy(run_python)
+        loader._pythonReady(api, to_js({"importSeconds": import_seconds},
+                                       dict_converter=js.Object.fromEntries))
+
+        loader._progress("connecting")
+        loader._mountAllStarting()
+        await _maybe_await(ui_mount.mount_all())
+        loader._mounted()
+    except BaseException as e:  # noqa: BLE001  (every failure must reach the page, not the console only)
+        loader._failed(f"{type(e).__name__}: {e}", "".join(traceback.format_exception(e)))
+        raise

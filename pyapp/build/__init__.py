@@ -1,0 +1,365 @@
+"""Build the browser runtime into static/ (run: `python -m pyapp.build [--force] [--no-precompile]`).
+
+static/ is generated, never committed, and rebuilt from pinned inputs only:
+- static/pyodide/: Pyodide's core from node_modules/pyodide, its stdlib recompiled to bytecode,
+  and a pyodide-lock.json listing ONLY our wheels (sha256 + depends), so `loadPackage("pyapp")`
+  or PyScript `packages` resolve everything by name from this origin.
+- static/pyodide/wheels/<sha256[:16]>/<wheel>: the wheels, in content-addressed folders, so a
+  changed wheel always has a new URL (browsers and caches never serve a stale one).
+- static/pyscript/: PyScript core (without the code editor and terminal libraries).
+- *.gz siblings of compressible files, served by pyapp.server.web when the client accepts gzip.
+
+Caching rule the server relies on: URLs with a 16-hex-digit path segment are immutable; every
+other file is revalidated (ETag) on use.
+
+Re-running with unchanged inputs rewrites nothing (mtimes and ETags stay) and takes well under
+a second; bytecode compilation (Pyodide in Node, ~10 s) reruns only for changed archives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .wheels import (
+    WheelInfo, browser_environment, canonical_name, collect_files, make_wheel, read_wheel,
+    runtime_dependencies, sha256_file,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+REQUIREMENTS = HERE / "browser-requirements.txt"
+
+PYODIDE_CORE_FILES = ["pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip"]
+# PyScript dist files left out: the editor and terminal libraries, imported only when a page has
+# a <py-editor> or a terminal (the small plugin modules are always imported by PyScript).
+PYSCRIPT_EXCLUDE_PREFIXES = ("codemirror", "xterm")
+
+# The compiled pycryptodome is not available to Pyodide; this wheel provides the subset nio uses.
+CRYPTO_COMPAT = "pyapp-crypto-compat"
+CRYPTO_COMPAT_VERSION = "0.1.0"
+SUBSTITUTES = {"pycryptodome": CRYPTO_COMPAT}
+
+# Our own code in the browser: only what runs there.
+PYAPP_BROWSER_PATHS = ["pyapp/__init__.py", "pyapp/client", "pyapp/ui", "pyapp/browser"]
+PYAPP_BROWSER_EXCLUDE = ("pyapp/browser/crypto_compat",)
+PYAPP_BROWSER_REQUIRES = ["matrix-nio"]
+ROOT_PACKAGE = "pyapp"
+
+GZIP_SUFFIXES = (".js", ".mjs", ".wasm", ".json", ".css", ".zip", ".whl")
+# Bump when the bytecode step changes in a way its inputs do not show.
+PRECOMPILE_FORMAT = "1"
+
+
+@dataclass
+class BuildResult:
+    static: Path
+    wheels: dict[str, Path]      # canonical name -> wheel in static/
+    changed: list[str]           # static/ paths written this run
+    seconds: float
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+# -- small file helpers -------------------------------------------------------------------------
+
+def _write_if_changed(path: Path, data: bytes, changed: list[str], static: Path) -> None:
+    if path.exists() and path.stat().st_size == len(data) and path.read_bytes() == data:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    changed.append(path.relative_to(static).as_posix())
+
+
+def _copy_if_changed(src: Path, dst: Path, changed: list[str], static: Path) -> None:
+    _write_if_changed(dst, src.read_bytes(), changed, static)
+
+
+def _gzip_sibling(path: Path) -> None:
+    """path.gz next to path, when compression pays off; regenerated only if path is newer."""
+    gz = path.with_name(path.name + ".gz")
+    if gz.exists() and gz.stat().st_mtime_ns >= path.stat().st_mtime_ns:
+        return
+    data = path.read_bytes()
+    packed = gzip.compress(data, compresslevel=9, mtime=0)
+    if len(packed) < 0.9 * len(data):
+        tmp = gz.with_name(gz.name + ".tmp")
+        tmp.write_bytes(packed)
+        os.replace(tmp, gz)
+    elif gz.exists():
+        gz.unlink()
+
+
+def _npm_version(package_dir: Path) -> str:
+    return json.loads((package_dir / "package.json").read_text())["version"]
+
+
+def _pinned_npm_version(name: str) -> str:
+    return json.loads((ROOT / "package.json").read_text())["dependencies"][name]
+
+
+# -- steps --------------------------------------------------------------------------------------
+
+def check_node_modules() -> tuple[Path, Path]:
+    pyodide_dir = ROOT / "node_modules" / "pyodide"
+    pyscript_dir = ROOT / "node_modules" / "@pyscript" / "core"
+    for name, d in (("pyodide", pyodide_dir), ("@pyscript/core", pyscript_dir)):
+        if not d.is_dir():
+            raise BuildError(f"node_modules/{name} is missing: run `npm ci` first")
+        want, have = _pinned_npm_version(name), _npm_version(d)
+        if want != have:
+            raise BuildError(f"node_modules/{name} is {have}, package.json pins {want}: run `npm ci`")
+    return pyodide_dir, pyscript_dir
+
+
+def read_requirements() -> list[tuple[str, str, str]]:
+    """(name, version, sha256) for every pinned browser wheel."""
+    pins = []
+    for line in REQUIREMENTS.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        spec, _, hashes = line.partition("--hash=sha256:")
+        name, _, version = spec.strip().partition("==")
+        if not version or not hashes:
+            raise BuildError(f"{REQUIREMENTS.name}: every line needs name==version --hash: {line}")
+        pins.append((canonical_name(name), version.strip(), hashes.strip()))
+    return pins
+
+
+def download_wheels(cache: Path, log) -> list[Path]:
+    """The pinned wheels from PyPI (cached in .cache/wheels; pip verifies the hashes)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    pins = read_requirements()
+
+    def present() -> dict[str, Path]:
+        by_hash = {}
+        for p in cache.glob("*.whl"):
+            by_hash[sha256_file(p)] = p
+        return by_hash
+
+    have = present()
+    if any(h not in have for _, _, h in pins):
+        log("downloading browser wheels from PyPI ...")
+        cmd = [
+            sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+            "--no-deps", "--require-hashes", "--only-binary=:all:",
+            "--platform", "pyemscripten_2026_0_wasm32", "--platform", "any",
+            "--python-version", "3.14", "--implementation", "cp",
+            "--abi", "cp314", "--abi", "abi3", "--abi", "none",
+            "-d", str(cache), "-r", str(REQUIREMENTS),
+        ]
+        subprocess.run(cmd, check=True)
+        have = present()
+    missing = [f"{n}=={v}" for n, v, h in pins if h not in have]
+    if missing:
+        raise BuildError(f"wheels not downloaded: {missing}")
+    return [have[h] for _, _, h in pins]
+
+
+def build_local_wheels(out: Path) -> list[Path]:
+    """The crypto compatibility wheel and our own browser-side code, written to `out` only when
+    their bytes change."""
+    out.mkdir(parents=True, exist_ok=True)
+    crypto_root = ROOT / "pyapp" / "browser" / "crypto_compat"
+    crypto_name, crypto_bytes = make_wheel(
+        CRYPTO_COMPAT, CRYPTO_COMPAT_VERSION, collect_files(crypto_root, ["Crypto"]),
+        summary="pycryptodome's Crypto API subset used by matrix-nio, on hashlib and WebCrypto",
+    )
+    version = _pyapp_version()
+    app_name, app_bytes = make_wheel(
+        ROOT_PACKAGE, version,
+        collect_files(ROOT, PYAPP_BROWSER_PATHS, exclude=PYAPP_BROWSER_EXCLUDE),
+        requires=PYAPP_BROWSER_REQUIRES, summary="Embeddable Matrix chat (browser part)",
+    )
+    paths = []
+    for name, data in ((crypto_name, crypto_bytes), (app_name, app_bytes)):
+        p = out / name
+        if not p.exists() or p.read_bytes() != data:
+            p.write_bytes(data)
+        paths.append(p)
+    return paths
+
+
+def _pyapp_version() -> str:
+    import tomllib
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+
+
+def precompile(jobs: list[dict], pyodide_dir: Path, cache: Path, log) -> list[Path]:
+    """Each job's archive compiled to bytecode by Pyodide; cached by input content, so only
+    changed archives pay for starting Pyodide in Node."""
+    cache.mkdir(parents=True, exist_ok=True)
+    salt = hashlib.sha256()
+    for f in ("precompile.mjs", "_pyc_compiler.py"):
+        salt.update((HERE / f).read_bytes())
+    salt.update((PRECOMPILE_FORMAT + _npm_version(pyodide_dir)).encode())
+    todo, outputs = [], []
+    for job in jobs:
+        h = salt.copy()
+        h.update(Path(job["input"]).read_bytes())
+        h.update(json.dumps({k: job[k] for k in ("prefix", "keep_source", "stored")}).encode())
+        target = cache / f"{h.hexdigest()[:24]}-{Path(job['input']).name}"
+        outputs.append(target)
+        if not target.exists():
+            todo.append({**job, "output": str(target) + ".tmp"})
+    if todo:
+        log(f"compiling {len(todo)} archive(s) to CPython 3.14 bytecode in Pyodide (Node) ...")
+        node = shutil.which("node")
+        if node is None:
+            raise BuildError("node is needed to precompile bytecode (or pass --no-precompile)")
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(todo, f)
+        try:
+            subprocess.run([node, str(HERE / "precompile.mjs"), str(pyodide_dir), f.name],
+                           check=True)
+        finally:
+            os.unlink(f.name)
+        for job in todo:
+            os.replace(job["output"], job["output"][:-4])
+    return outputs
+
+
+def make_lock(stock_lock: dict, wheels: dict[str, tuple[WheelInfo, Path, str]]) -> dict:
+    """pyodide-lock.json with only our wheels. `wheels`: name -> (info, file, url relative to
+    the lock)."""
+    infos = {name: info for name, (info, _, _) in wheels.items()}
+    env = browser_environment(stock_lock["info"]["python"])
+    depends = runtime_dependencies(infos, [ROOT_PACKAGE], env, SUBSTITUTES)
+    unused = sorted(set(infos) - set(depends))
+    if unused:
+        raise BuildError(f"pinned but not needed by {ROOT_PACKAGE}: {unused}")
+    packages = {}
+    for name in sorted(wheels):
+        info, path, rel = wheels[name]
+        packages[name] = {
+            "name": name,
+            "version": info.version,
+            "file_name": rel,
+            "install_dir": "site",
+            "sha256": sha256_file(path),
+            "package_type": "package",
+            "imports": info.top_level,
+            "depends": sorted(depends[name]),
+            "unvendored_tests": False,
+        }
+    return {"info": stock_lock["info"], "packages": packages}
+
+
+def build(*, force: bool = False, precompile_bytecode: bool = True, log=print) -> BuildResult:
+    t0 = time.monotonic()
+    static = ROOT / "static"
+    cache = ROOT / ".cache"
+    if force and static.exists():
+        shutil.rmtree(static)
+    changed: list[str] = []
+    pyodide_dir, pyscript_dir = check_node_modules()
+
+    # Previous runs' options: switching bytecode on/off must not keep the other variant's files.
+    info_path = static / "build-info.json"
+
+    out_pyodide = static / "pyodide"
+    for f in PYODIDE_CORE_FILES:
+        if f != "python_stdlib.zip":
+            _copy_if_changed(pyodide_dir / f, out_pyodide / f, changed, static)
+
+    out_pyscript = static / "pyscript"
+    wanted_pyscript = set()
+    for f in sorted((pyscript_dir / "dist").iterdir()):
+        if f.suffix not in (".js", ".css") or f.name.startswith(PYSCRIPT_EXCLUDE_PREFIXES):
+            continue
+        wanted_pyscript.add(f.name)
+        _copy_if_changed(f, out_pyscript / f.name, changed, static)
+    for f in out_pyscript.iterdir():
+        if f.name.removesuffix(".gz") not in wanted_pyscript:
+            f.unlink()
+
+    downloaded = download_wheels(cache / "wheels", log)
+    local = build_local_wheels(cache / "local-wheels")
+    sources = downloaded + local
+    stdlib_src = pyodide_dir / "python_stdlib.zip"
+
+    if precompile_bytecode:
+        site = "/lib/python3.14/site-packages/"
+        jobs = [{"input": str(p), "prefix": site,
+                 # our own code keeps its source: readable tracebacks while developing
+                 "keep_source": p in local, "stored": True} for p in sources]
+        jobs.append({"input": str(stdlib_src), "prefix": "/lib/python314.zip/",
+                     "keep_source": False, "stored": True})
+        compiled = precompile(jobs, pyodide_dir, cache / "pyc", log)
+        wheel_files = dict(zip(sources, compiled[:-1]))
+        stdlib = compiled[-1]
+    else:
+        wheel_files = {p: p for p in sources}
+        stdlib = stdlib_src
+    _copy_if_changed(stdlib, out_pyodide / "python_stdlib.zip", changed, static)
+
+    wheels_dir = out_pyodide / "wheels"
+    placed: dict[str, tuple[WheelInfo, Path, str]] = {}
+    keep_dirs = set()
+    for source, built in wheel_files.items():
+        info = read_wheel(built)
+        digest = sha256_file(built)[:16]
+        keep_dirs.add(digest)
+        # The wheel keeps its own file name (Pyodide parses it); the folder carries the hash.
+        target = wheels_dir / digest / source.name
+        _copy_if_changed(built, target, changed, static)
+        placed[info.name] = (info, target, f"wheels/{digest}/{source.name}")
+    if wheels_dir.exists():
+        for d in wheels_dir.iterdir():
+            if d.name not in keep_dirs:
+                shutil.rmtree(d)
+
+    stock_lock = json.loads((pyodide_dir / "pyodide-lock.json").read_text())
+    lock = make_lock(stock_lock, placed)
+    _write_if_changed(out_pyodide / "pyodide-lock.json",
+                      (json.dumps(lock, indent=1, sort_keys=True) + "\n").encode(), changed, static)
+
+    for p in static.rglob("*"):
+        if p.is_file() and p.suffix in GZIP_SUFFIXES:
+            _gzip_sibling(p)
+    for gz in static.rglob("*.gz"):
+        if not gz.with_suffix("").exists():
+            gz.unlink()
+
+    build_info = {
+        "pyodide": _npm_version(pyodide_dir),
+        "pyscript": _npm_version(pyscript_dir),
+        "precompiled": precompile_bytecode,
+        "root_package": ROOT_PACKAGE,
+        "wheels": {name: rel for name, (_, _, rel) in sorted(placed.items())},
+    }
+    _write_if_changed(info_path, (json.dumps(build_info, indent=1) + "\n").encode(), changed, static)
+    return BuildResult(static=static, wheels={n: p for n, (_, p, _) in placed.items()},
+                       changed=changed, seconds=time.monotonic() - t0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pyapp.build", description=__doc__.splitlines()[0])
+    parser.add_argument("--force", action="store_true", help="delete static/ and rebuild it")
+    parser.add_argument("--no-precompile", action="store_true",
+                        help="ship sources only (no bytecode step; slower imports in the browser)")
+    parser.add_argument("-q", "--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    log = (lambda *a: None) if args.quiet else (lambda *a: print("[build]", *a, flush=True))
+    try:
+        result = build(force=args.force, precompile_bytecode=not args.no_precompile, log=log)
+    except BuildError as e:
+        print(f"[build] error: {e}", file=sys.stderr)
+        return 1
+    log(f"static/ ready in {result.seconds:.2f}s ({len(result.changed)} file(s) updated)")
+    return 0
