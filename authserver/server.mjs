@@ -1,0 +1,421 @@
+// The demo's OAuth 2.0 / OpenID server, in the role matrix-authentication-service (MAS) plays for
+// Synapse's `matrix_authentication_service` delegation. The protocol work is done by the certified
+// `oidc-provider`; this file is the thin adapter Synapse's contract needs (see docs/auth.md):
+//   - discovery with account_management_uri and prompt_values_supported (Synapse serves it to
+//     clients as /_matrix/client/v1/auth_metadata),
+//   - POST /oauth2/introspect answering Synapse, which authenticates with `Bearer <secret>`,
+//   - users and devices provisioned in Synapse (/_synapse/mas/...) when tokens are issued, and the
+//     device deleted when its grant is revoked,
+//   - a login page checking the demo platform's users through its accounts endpoint.
+//
+// Usage: node authserver/server.mjs <config.json>   (written by pyapp/auth/server_process.py)
+// Prints one line `READY <url>` on stdout once it listens.
+
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import querystring from 'node:querystring';
+
+import Provider, { interactionPolicy } from 'oidc-provider';
+
+const config = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+const issuer = config.issuer.replace(/\/$/, '');
+const synapseUrl = config.synapse_url.replace(/\/$/, '');
+const secret = config.synapse_secret;
+const log = (...args) => { if (config.verbose) console.error('[authserver]', ...args); };
+
+const API_SCOPE = 'urn:matrix:client:api:*';
+const API_SCOPE_UNSTABLE = 'urn:matrix:org.matrix.msc2967.client:api:*';
+const DEVICE_PREFIXES = ['urn:matrix:client:device:', 'urn:matrix:org.matrix.msc2967.client:device:'];
+// MAS accepts device ids of this shape; anything else could smuggle odd values into Synapse.
+const DEVICE_ID = /^[A-Za-z0-9._~!$&'()*+,;=:@\/-]{1,255}$/;
+// The one resource server: the homeserver's client API. Clients do not send `resource`;
+// every grant gets this one (oidc-provider v9 keeps non-OIDC scopes only per resource).
+const RESOURCE = 'urn:matrix:client';
+
+function deviceIdOf(scope) {
+  const ids = new Set();
+  for (const s of (scope || '').split(' ')) {
+    for (const p of DEVICE_PREFIXES) {
+      if (s.startsWith(p)) ids.add(s.slice(p.length));
+    }
+  }
+  return ids.size === 1 ? [...ids][0] : null;
+}
+
+function deviceScopes(scope) {
+  return (scope || '').split(' ').filter(
+    (s) => DEVICE_PREFIXES.some((p) => s.startsWith(p)) && DEVICE_ID.test(deviceIdOfOne(s)),
+  );
+}
+
+function deviceIdOfOne(s) {
+  const p = DEVICE_PREFIXES.find((x) => s.startsWith(x));
+  return p ? s.slice(p.length) : '';
+}
+
+// -- Synapse's side of the contract -------------------------------------------------------------
+async function synapse(path, body) {
+  const r = await fetch(`${synapseUrl}/_synapse/mas/${path}`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${secret}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (!r.ok) {
+    const text = await r.text();
+    throw new Error(`Synapse ${path} answered ${r.status}: ${text.slice(0, 200)}`);
+  }
+}
+
+const accounts = new Map(); // localpart -> { display_name }
+const provisioned = new Set(); // `${localpart}\0${device}` already upserted by this process
+const deviceGrant = new Map(); // `${localpart}\0${device}` -> newest grant id using that device
+const grantDevice = new Map(); // grant id -> { localpart, device }
+
+async function provision(localpart, device, grantId, always) {
+  const key = `${localpart}\0${device}`;
+  if (always || !provisioned.has(key)) {
+    const displayname = accounts.get(localpart)?.display_name;
+    await synapse('provision_user', { localpart, ...(displayname ? { set_displayname: displayname } : {}) });
+    await synapse('upsert_device', { localpart, device_id: device, display_name: 'Community chat (web)' });
+    provisioned.add(key);
+  }
+  if (grantId) {
+    deviceGrant.set(key, grantId);
+    grantDevice.set(grantId, { localpart, device });
+  }
+}
+
+async function deleteDeviceOfGrant(grantId) {
+  const d = grantDevice.get(grantId);
+  if (!d) return;
+  grantDevice.delete(grantId);
+  const key = `${d.localpart}\0${d.device}`;
+  // A later login may have reused the device id (re-login keeps the device): only the grant that
+  // owns the device now may delete it.
+  if (deviceGrant.get(key) !== grantId) return;
+  deviceGrant.delete(key);
+  provisioned.delete(key);
+  try {
+    await synapse('delete_device', { localpart: d.localpart, device_id: d.device });
+    log('deleted device', d.device, 'of', d.localpart);
+  } catch (e) {
+    console.error('[authserver] delete_device failed:', e.message);
+  }
+}
+
+// -- the platform's accounts ------------------------------------------------------------------
+async function accountsCall(action, body) {
+  if (!config.accounts_url) return { status: 503, body: { error: 'No account directory is configured.' } };
+  try {
+    const r = await fetch(`${config.accounts_url.replace(/\/$/, '')}/${action}`, {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/json',
+        ...(config.accounts_secret ? { Authorization: `Bearer ${config.accounts_secret}` } : {}),
+      },
+      body: JSON.stringify(body),
+    });
+    let parsed = null;
+    try { parsed = await r.json(); } catch { parsed = null; }
+    return { status: r.status, body: parsed };
+  } catch (e) {
+    console.error('[authserver] accounts endpoint unreachable:', e.message);
+    return { status: 503, body: { error: 'The account directory is unreachable; try again.' } };
+  }
+}
+
+// -- provider -----------------------------------------------------------------------------------
+const policy = interactionPolicy.base();
+// prompt=create (MSC2964 / Matrix spec): the client asks to show sign-up first.
+policy.add(new interactionPolicy.Prompt({ name: 'create', requestable: true }), 0);
+
+const provider = new Provider(issuer, {
+  clients: [{
+    // Synapse is the one confidential client; it only introspects.
+    client_id: 'synapse',
+    client_secret: secret,
+    grant_types: [],
+    response_types: [],
+    redirect_uris: [],
+    token_endpoint_auth_method: 'client_secret_basic',
+  }],
+  cookies: { keys: [config.cookie_secret || crypto.randomBytes(32).toString('hex')] },
+  // The Matrix scopes are resource scopes only (of RESOURCE below), never OIDC scopes.
+  scopes: ['openid', 'offline_access'],
+  claims: { openid: ['sub'], profile: ['name'] },
+  pkce: { required: () => true },
+  routes: {
+    authorization: '/authorize',
+    token: '/oauth2/token',
+    registration: '/oauth2/registration',
+    revocation: '/oauth2/revoke',
+    introspection: '/oauth2/introspect',
+    jwks: '/oauth2/keys.json',
+    userinfo: '/oauth2/userinfo',
+    end_session: '/oauth2/logout',
+  },
+  ttl: {
+    AccessToken: config.access_token_ttl ?? 300,
+    RefreshToken: config.refresh_token_ttl ?? 14 * 24 * 3600,
+    AuthorizationCode: 60,
+    Interaction: 600,
+    Session: 24 * 3600,
+    Grant: config.refresh_token_ttl ?? 14 * 24 * 3600,
+    IdToken: 3600,
+  },
+  features: {
+    devInteractions: { enabled: false },
+    registration: { enabled: true, initialAccessToken: false },
+    revocation: { enabled: true, allowedPolicy: async (ctx, client, token) => client.clientId === token.clientId },
+    introspection: {
+      enabled: true,
+      // Only Synapse may learn who a token belongs to.
+      allowedPolicy: async (ctx, client) => client.clientId === 'synapse',
+    },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: async () => RESOURCE,
+      useGrantedResource: async () => true,
+      getResourceServerInfo: async (ctx, resource) => {
+        if (resource !== RESOURCE) throw new Provider.errors.InvalidTarget();
+        // v9 has no dynamic scopes: the allowed set is computed per request, adding the device
+        // scope the request (or the code / refresh token being redeemed) carries.
+        const { params, entities } = ctx.oidc;
+        const source = [params?.scope, entities.AuthorizationCode?.scope, entities.RefreshToken?.scope]
+          .filter(Boolean).join(' ');
+        return {
+          scope: [API_SCOPE, API_SCOPE_UNSTABLE, ...deviceScopes(source)].join(' '),
+          accessTokenFormat: 'opaque',
+          audience: RESOURCE,
+        };
+      },
+    },
+  },
+  // Matrix clients are public (no secret): refresh tokens are their only way to stay signed in.
+  issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+  extraTokenClaims: async (ctx, token) => {
+    if (token.kind !== 'AccessToken' || !token.accountId) return undefined;
+    const device = deviceIdOf(token.scope);
+    if (device) {
+      const always = ctx.oidc.params?.grant_type === 'authorization_code';
+      await provision(token.accountId, device, token.grantId, always);
+    }
+    return { username: token.accountId };
+  },
+  findAccount: async (ctx, sub) => ({
+    accountId: sub,
+    claims: async () => ({ sub, name: accounts.get(sub)?.display_name }),
+  }),
+  interactions: { policy, url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+  discovery: {
+    account_management_uri: `${issuer}/account`,
+    account_management_actions_supported: ['org.matrix.profile', 'org.matrix.session_end'],
+    prompt_values_supported: ['none', 'login', 'consent', 'create'],
+    code_challenge_methods_supported: ['S256'],
+  },
+  renderError: async (ctx, out) => {
+    ctx.type = 'html';
+    ctx.body = page('Sign-in problem', `<p class="error">${esc(out.error_description || out.error)}</p>`);
+  },
+});
+provider.proxy = false;
+
+provider.on('grant.revoked', (ctx, grantId) => { deleteDeviceOfGrant(grantId); });
+provider.on('server_error', (ctx, err) => console.error('[authserver] server_error', err));
+
+// -- adapter middleware ---------------------------------------------------------------------------
+provider.use(async (ctx, next) => {
+  // Synapse authenticates introspection with `Bearer <shared secret>`; oidc-provider wants client
+  // authentication, so the secret becomes the `synapse` client's Basic credentials.
+  if (ctx.path === '/oauth2/introspect' && ctx.method === 'POST') {
+    const auth = ctx.get('authorization');
+    if (auth === `Bearer ${secret}`) {
+      ctx.request.headers.authorization = `Basic ${Buffer.from(`synapse:${encodeURIComponent(secret)}`).toString('base64')}`;
+    }
+    await next();
+    if (ctx.status === 200 && ctx.body?.active && typeof ctx.body.exp === 'number') {
+      // Synapse caches introspection results and expires them by `expires_in`.
+      ctx.body.expires_in = Math.max(0, ctx.body.exp - Math.floor(Date.now() / 1000));
+    }
+    return;
+  }
+  // Dynamic registration comes from the chat page (another origin); registration is open anyway.
+  if (ctx.path === '/oauth2/registration') {
+    const origin = ctx.get('origin');
+    if (origin) {
+      ctx.set('Access-Control-Allow-Origin', origin);
+      ctx.set('Vary', 'Origin');
+    }
+    if (ctx.method === 'OPTIONS') {
+      ctx.set('Access-Control-Allow-Methods', 'POST');
+      ctx.set('Access-Control-Allow-Headers', 'Content-Type');
+      ctx.set('Access-Control-Max-Age', '3600');
+      ctx.status = 204;
+      return;
+    }
+  }
+  if (ctx.path === '/account') {
+    ctx.type = 'html';
+    ctx.body = page('Your account', '<p>Manage your profile on the community platform.</p>');
+    return;
+  }
+  if (ctx.path === '/healthz') {
+    ctx.body = { ok: true };
+    return;
+  }
+  const m = ctx.path.match(/^\/interaction\/([^/]+)(?:\/(login|create|abort))?$/);
+  if (m) {
+    await interaction(ctx, m[1], m[2]);
+    return;
+  }
+  await next();
+});
+
+async function readForm(req) {
+  const chunks = [];
+  let size = 0;
+  for await (const c of req) {
+    size += c.length;
+    if (size > 16384) throw new Error('form too large');
+    chunks.push(c);
+  }
+  return querystring.parse(Buffer.concat(chunks).toString('utf8'));
+}
+
+async function interaction(ctx, uid, action) {
+  let details;
+  try {
+    details = await provider.interactionDetails(ctx.req, ctx.res);
+  } catch {
+    ctx.status = 400;
+    ctx.type = 'html';
+    ctx.body = page('Sign-in expired', '<p class="error">This sign-in page has expired. Go back to the chat and sign in again.</p>');
+    return;
+  }
+  if (details.uid !== uid) {
+    ctx.status = 400;
+    ctx.body = page('Sign-in problem', '<p class="error">This sign-in page does not belong to your browser session.</p>');
+    return;
+  }
+  const client = await provider.Client.find(details.params.client_id);
+  const wantsCreate = details.prompt.name === 'create';
+  log('interaction', details.prompt.name, details.prompt.reasons.join(','));
+
+  if (ctx.method === 'GET') {
+    ctx.type = 'html';
+    ctx.set('Cache-Control', 'no-store');
+    // The sign-up page links to the sign-in form of the same interaction (?mode=login).
+    ctx.body = formPage(uid, client, wantsCreate && ctx.query.mode !== 'login', {});
+    return;
+  }
+  if (ctx.method !== 'POST') {
+    ctx.status = 405;
+    return;
+  }
+  const form = await readForm(ctx.req);
+  if (action === 'abort') {
+    ctx.respond = false;
+    await provider.interactionFinished(ctx.req, ctx.res, {
+      error: 'access_denied', error_description: 'The user cancelled the sign-in.',
+    }, { mergeWithLastSubmission: false });
+    return;
+  }
+  const username = String(form.username || '').trim();
+  const password = String(form.password || '');
+  const creating = action === 'create';
+  if (!username || !password) {
+    ctx.type = 'html';
+    ctx.body = formPage(uid, client, creating, { username, error: 'Enter your username and password.' });
+    return;
+  }
+  const result = await accountsCall(creating ? 'register' : 'verify', {
+    username, password, ...(creating && form.display_name ? { display_name: String(form.display_name) } : {}),
+  });
+  if (result.status !== 200 || !result.body?.localpart) {
+    ctx.type = 'html';
+    ctx.status = result.status >= 500 ? 503 : 200;
+    const error = result.body?.error || (creating ? 'The account could not be created.' : 'Wrong username or password.');
+    ctx.body = formPage(uid, client, creating, { username, error });
+    return;
+  }
+  const localpart = result.body.localpart;
+  accounts.set(localpart, { display_name: result.body.display_name || null });
+  log('signed in', localpart);
+
+  // First-party server: the sign-in itself is the consent, so the grant is completed here and the
+  // browser goes straight back to the client (one redirect, no consent screen).
+  let grant;
+  if (details.grantId) {
+    grant = await provider.Grant.find(details.grantId);
+  }
+  if (!grant || grant.accountId !== localpart) {
+    grant = new provider.Grant({ accountId: localpart, clientId: details.params.client_id });
+  }
+  const requested = String(details.params.scope || '').split(' ').filter(Boolean);
+  const oidcScopes = requested.filter((s) => s === 'openid' || s === 'offline_access');
+  if (oidcScopes.length) grant.addOIDCScope(oidcScopes.join(' '));
+  const resourceScopes = requested.filter((s) => s === API_SCOPE || s === API_SCOPE_UNSTABLE || deviceScopes(s).length);
+  if (resourceScopes.length) grant.addResourceScope(RESOURCE, resourceScopes.join(' '));
+  const grantId = await grant.save();
+
+  ctx.respond = false;
+  await provider.interactionFinished(ctx.req, ctx.res, {
+    login: { accountId: localpart },
+    consent: { grantId },
+    ...(wantsCreate ? { create: {} } : {}),
+  }, { mergeWithLastSubmission: false });
+}
+
+// -- pages ----------------------------------------------------------------------------------------
+function esc(s) {
+  return String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+}
+
+function page(title, body) {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${esc(title)}</title>
+<style>
+body{font:16px/1.4 system-ui,sans-serif;background:#f4f5f7;margin:0;display:flex;justify-content:center}
+main{background:#fff;margin:4rem 1rem;padding:2rem;border-radius:8px;box-shadow:0 1px 4px #0002;width:100%;max-width:22rem}
+h1{font-size:1.3rem;margin:0 0 1rem}label{display:block;margin:.8rem 0 .2rem}
+input{width:100%;box-sizing:border-box;padding:.5rem;font:inherit}
+button{margin-top:1.2rem;padding:.6rem 1rem;font:inherit;width:100%;cursor:pointer}
+.error{color:#a40000}.muted{color:#555;font-size:.9rem}.link{background:none;border:0;color:#0645ad;width:auto;padding:0}
+</style></head><body><main><h1>${esc(title)}</h1>${body}</main></body></html>`;
+}
+
+function formPage(uid, client, creating, { username = '', error = null }) {
+  const app = client?.clientName ? esc(client.clientName) : 'the chat';
+  const action = creating ? 'create' : 'login';
+  const err = error ? `<p class="error" role="alert" id="form-error">${esc(error)}</p>` : '';
+  const name = creating
+    ? '<label for="display_name">Display name</label><input id="display_name" name="display_name" autocomplete="name">'
+    : '';
+  const other = creating
+    ? `<p class="muted">Already have an account? <a href="/interaction/${esc(uid)}?mode=login">Sign in</a></p>`
+    : '';
+  return page(creating ? 'Create your account' : 'Sign in', `
+<p class="muted">to continue to ${app}</p>${err}
+<form method="post" action="/interaction/${esc(uid)}/${action}" autocomplete="on">
+<label for="username">Username</label>
+<input id="username" name="username" value="${esc(username)}" autocomplete="username" autocapitalize="none" required autofocus>
+${name}
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="${creating ? 'new-password' : 'current-password'}" required>
+<button type="submit" id="submit">${creating ? 'Create account' : 'Sign in'}</button>
+</form>
+<form method="post" action="/interaction/${esc(uid)}/abort"><button class="link" type="submit" id="cancel">Cancel</button></form>
+${other}`);
+}
+
+// -- listen ---------------------------------------------------------------------------------------
+const server = http.createServer(provider.callback());
+server.listen(config.port, config.host || '127.0.0.1', () => {
+  console.log(`READY ${issuer}`);
+});
+for (const sig of ['SIGTERM', 'SIGINT']) {
+  process.on(sig, () => server.close(() => process.exit(0)));
+}
