@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from nio import RoomSendResponse, SyncResponse
 
@@ -102,6 +102,12 @@ class ChatService:
         self._joining: set[str] = set()
         self._tasks: set[asyncio.Task] = set()
         self._restored: list[dict] = []
+        # How each kind of session (Session.auth) is refreshed and logged out. "password" is
+        # built in; pyapp.auth.install_oauth adds "oauth" (refresh at the auth server's token
+        # endpoint; logout revokes there, as /logout does not exist under delegated auth).
+        self.refreshers: dict[str, Callable[[Session], Awaitable[Tokens]]] = {
+            "password": self._legacy_refresh}
+        self.logouts: dict[str, Callable[[Session], Awaitable[Any]]] = {}
 
     # -- observers --------------------------------------------------------------------
     @property
@@ -163,9 +169,21 @@ class ChatService:
         self._adopt(session)
         self.start()
 
+    async def login_session(self, session: Session) -> None:
+        """Adopt a session another login method made (OAuth): store it and start syncing."""
+        self.sessions.save(session)
+        self._adopt(session)
+        self.start()
+
     async def logout(self) -> None:
         await self.stop()
-        if self.client is not None:
+        custom = self.logouts.get(self.session.auth) if self.session else None
+        if custom is not None:
+            try:
+                await custom(self.session)
+            except NETWORK_ERRORS:
+                pass  # the local session is dropped either way
+        elif self.client is not None:
             try:
                 await self.client.http.request("POST", "/_matrix/client/v3/logout", {},
                                                timeout=10)
@@ -181,7 +199,7 @@ class ChatService:
     def _adopt(self, session: Session) -> None:
         self.session = session
         self.tokens = TokenManager(
-            session, self._legacy_refresh, clock=self.clock, lock=self.token_lock,
+            session, self.refreshers.get(session.auth), clock=self.clock, lock=self.token_lock,
             reload=self.sessions.load, on_change=self._tokens_changed,
         )
         self.client = SeamClient(MatrixHttp(self.transport, session.homeserver, self.tokens),
