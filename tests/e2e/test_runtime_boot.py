@@ -1,0 +1,246 @@
+"""The browser runtime in real Chromium: the embed loader boots Python once from this origin only,
+matrix-nio imports, the Crypto compatibility layer computes the right values (AES through
+WebCrypto), and the fetch transport reaches the real Synapse."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+
+import pytest
+from aiohttp import web
+
+from pyapp.server.web import make_app
+from tests.e2e.conftest import STATIC_ROOT, WEB_ROOT
+
+pytestmark = pytest.mark.e2e
+
+EXAMPLE = "/chat/embed-example.html"
+BOOT_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def runtime_server(built_static, serve_app, synapse) -> str:
+    """The real app plus one route that never answers in time (for the timeout test)."""
+    app = make_app(WEB_ROOT, built_static, {"homeserver": synapse.base_url})
+
+    async def slow(request):
+        await asyncio.sleep(30)
+        return web.Response(text="late")
+
+    app.router.add_get("/_test/slow", slow)
+    return serve_app(app)
+
+
+@pytest.fixture(scope="module")
+def booted(browser, runtime_server):
+    """One page with Python booted, shared by the tests that only run Python in it (booting
+    takes seconds). Requests are checked like new_page does."""
+    from tests.e2e.conftest import is_local
+
+    context = browser.new_context()
+    page = context.new_page()
+    requests: list[str] = []
+    context.on("request", lambda r: requests.append(r.url))
+    page.goto(runtime_server + EXAMPLE)
+    page.wait_for_function("window.omChat.state === 'mounted'", timeout=BOOT_TIMEOUT_MS)
+    yield page
+    context.close()
+    outside = [u for u in requests if not is_local(u)]
+    assert not outside, f"the browser made requests outside this machine: {outside}"
+
+
+def run(page, code: str):
+    return page.evaluate("code => window.omChat.runPython(code)", code)
+
+
+def test_boot_progress_shows_before_python_then_chat_mounts_once_for_all_elements(
+        runtime_server, new_page):
+    page = new_page()
+    page.goto(runtime_server + EXAMPLE, wait_until="domcontentloaded")
+    # Steps are on screen while Python is still loading: never a blank area.
+    page.wait_for_selector("om-chat .om-boot .om-boot__step.is-active")
+    assert page.locator("om-chat .om-boot__step").count() == 4
+    assert page.evaluate("window.omChat.state") in ("booting", "python-ready", "mounted")
+    # A second element added before Python is ready.
+    page.evaluate("document.body.appendChild(document.createElement('om-chat'))")
+    page.wait_for_function("window.omChat.state === 'mounted'", timeout=BOOT_TIMEOUT_MS)
+    page.wait_for_function(
+        "[...document.querySelectorAll('om-chat')].every(e => e.dataset.omState === 'mounted')")
+    # One more after the chat is up (as after an Attend click).
+    page.evaluate("""() => { const e = document.createElement('om-chat');
+                             e.id = 'late'; document.body.appendChild(e); }""")
+    page.wait_for_function("document.getElementById('late').dataset.omState === 'mounted'")
+    assert page.locator("om-chat .om-boot").count() == 0
+
+    wasm = [u for u in page.requests if u.endswith("pyodide.asm.wasm")]
+    assert len(wasm) == 1, "Python must boot once per page"
+    assert all(u.startswith(runtime_server) for u in page.requests
+               if not u.startswith(("data:", "blob:")))
+    timings = page.evaluate("window.omChat.timings")
+    assert timings["pythonReady"] > timings["bootStart"]
+
+
+def test_matrix_nio_imports_with_the_crypto_compat_layer_in_place_of_pycryptodome(booted):
+    result = run(booted, """
+import importlib.metadata, sys, nio, Crypto
+from nio.crypto import attachments
+{"nio": importlib.metadata.version("matrix-nio"),
+ "crypto_dist": importlib.metadata.packages_distributions()["Crypto"],
+ "python": sys.version.split()[0],
+ "client": nio.AsyncClient.__name__}
+""")
+    assert result == {"nio": "0.26.0", "crypto_dist": ["pyapp-crypto-compat"],
+                      "python": "3.14.2", "client": "AsyncClient"}
+
+
+def test_hashes_hmac_and_pbkdf2_match_published_test_vectors(booted):
+    result = run(booted, """
+from Crypto.Hash import SHA256, SHA512, HMAC
+from Crypto.Protocol.KDF import PBKDF2
+{
+  "sha256": SHA256.new(b"abc").hexdigest(),
+  "sha512": SHA512.new(b"abc").hexdigest()[:32],
+  # RFC 4231, test case 2
+  "hmac": HMAC.new(b"Jefe", b"what do ya want for nothing?", SHA256).hexdigest(),
+  # RFC 7914 section 11 (PBKDF2-HMAC-SHA256)
+  "pbkdf2": PBKDF2("passwd", b"salt", 64, 1, hmac_hash_module=SHA256).hex(),
+  # nio's key export passes an HMAC-SHA512 prf instead
+  "pbkdf2_prf": PBKDF2("pw", b"salt", 64, 50,
+                       prf=lambda p, s: HMAC.new(p, s, SHA512).digest()).hex(),
+  "pbkdf2_module": PBKDF2("pw", b"salt", 64, 50, hmac_hash_module=SHA512).hex(),
+}
+""")
+    assert result["sha256"] == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    assert result["sha512"] == "ddaf35a193617abacc417349ae204131"
+    assert result["hmac"] == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    assert result["pbkdf2"] == (
+        "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc"
+        "49ca9cccf179b645991664b39d77ef317c71b845b1e30bd509112041d3a19783")
+    assert result["pbkdf2_prf"] == result["pbkdf2_module"]
+
+
+def test_aes_ctr_through_webcrypto_matches_nist_vector_and_streams_across_chunks(booted):
+    result = run(booted, """
+from Crypto.Cipher import AES
+from Crypto.Util import Counter
+key = bytes.fromhex("2b7e151628aed2a6abf7158809cf4f3c")
+iv = bytes.fromhex("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff")
+plain = bytes.fromhex(
+    "6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"
+    "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710")
+
+def cipher():
+    ctr = Counter.new(64, prefix=iv[:8], initial_value=int.from_bytes(iv[8:], "big"))
+    return AES.new(key, AES.MODE_CTR, counter=ctr)
+
+whole = cipher().encrypt(plain)
+c = cipher()
+pieces = c.encrypt(plain[:5]) + c.encrypt(plain[5:22]) + c.encrypt(plain[22:])
+{"whole": whole.hex(), "pieces": pieces.hex(), "back": cipher().decrypt(whole) == plain}
+""")
+    # NIST SP 800-38A, F.5.1 CTR-AES128.Encrypt
+    assert result["whole"] == (
+        "874d6191b620e3261bef6864990db6ce9806f66b7970fdff8617187bb9fffdff"
+        "5ae4df3edbd5d35e5b4f09020db03eab1e031dda2fbe03d1792170a0f3009cee")
+    assert result["pieces"] == result["whole"]
+    assert result["back"] is True
+
+
+def test_nio_encrypts_and_decrypts_an_attachment_in_the_browser(booted):
+    result = run(booted, """
+from nio.crypto.attachments import encrypt_attachment, decrypt_attachment
+data = bytes(range(256)) * 40 + b"tail"
+cipher, keys = encrypt_attachment(data)
+plain = decrypt_attachment(cipher, keys["key"]["k"], keys["hashes"]["sha256"], keys["iv"])
+{"same": plain == data, "changed": cipher != data, "alg": keys["key"]["alg"]}
+""")
+    assert result == {"same": True, "changed": True, "alg": "A256CTR"}
+
+
+def test_fetch_transport_gets_versions_from_synapse(booted, synapse):
+    result = run(booted, f"""
+from pyapp.browser.fetch_transport import FetchTransport
+r = await FetchTransport().request("GET", "{synapse.base_url}/_matrix/client/versions",
+                                   {{"Accept": "application/json", "Host": "ignored"}}, None, 10)
+{{"status": r.status, "type": r.content_type, "versions": r.json()["versions"]}}
+""")
+    assert result["status"] == 200
+    assert result["type"] == "application/json"
+    assert "v1.1" in result["versions"]
+
+
+def test_fetch_transport_posts_a_body_and_reads_the_error_answer(booted, synapse):
+    result = run(booted, f"""
+import json
+from pyapp.browser.fetch_transport import FetchTransport
+body = json.dumps({{"type": "m.login.password", "identifier": {{"type": "m.id.user", "user": "nobody"}},
+                    "password": "wrong"}})
+r = await FetchTransport().request("POST", "{synapse.base_url}/_matrix/client/v3/login",
+                                   {{"Content-Type": "application/json", "Content-Length": "1"}},
+                                   body.encode(), 10)
+{{"status": r.status, "errcode": r.json()["errcode"]}}
+""")
+    assert result == {"status": 403, "errcode": "M_FORBIDDEN"}
+
+
+def test_fetch_transport_raises_timeout_and_transport_errors(booted, runtime_server):
+    from pyapp.server.synapse import free_port
+
+    closed = f"http://127.0.0.1:{free_port()}/"
+    result = run(booted, f"""
+from pyapp.browser.fetch_transport import FetchTransport
+from pyapp.client.transport import TransportError
+t = FetchTransport()
+out = {{}}
+try:
+    await t.request("GET", "{runtime_server}/_test/slow", {{}}, None, 0.3)
+except TimeoutError:
+    out["slow"] = "timeout"
+try:
+    await t.request("GET", "{closed}", {{}}, None, 5)
+except TransportError:
+    out["closed"] = "transport-error"
+out
+""")
+    assert result == {"slow": "timeout", "closed": "transport-error"}
+
+
+def test_local_storage_round_trip_survives_reload(browser, runtime_server):
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(runtime_server + EXAMPLE)
+        page.wait_for_function("window.omChat.state === 'mounted'", timeout=BOOT_TIMEOUT_MS)
+        run(page, """
+from pyapp.browser.storage import LocalStorage
+s = LocalStorage(prefix="t:")
+s.set("a", "1"); s.set("b", "two"); s.remove("a")
+""")
+        page.reload()
+        page.wait_for_function("window.omChat.state === 'mounted'", timeout=BOOT_TIMEOUT_MS)
+        result = run(page, """
+from pyapp.browser.storage import LocalStorage
+s = LocalStorage(prefix="t:")
+{"a": s.get("a"), "b": s.get("b"), "keys": s.keys(), "persistent": s.persistent}
+""")
+        assert result == {"a": None, "b": "two", "keys": ["b"], "persistent": True}
+    finally:
+        context.close()
+
+
+def test_boot_failure_shows_the_error_and_a_retry_button_in_every_element(
+        tmp_path, serve_app, new_page):
+    broken = tmp_path / "static"
+    shutil.copytree(STATIC_ROOT / "pyscript", broken / "pyscript")  # Pyodide itself is missing
+    base = serve_app(make_app(WEB_ROOT, broken, {}))
+    page = new_page()
+    page.goto(base + EXAMPLE, wait_until="domcontentloaded")
+    page.evaluate("document.body.appendChild(document.createElement('om-chat'))")
+    page.wait_for_function("window.omChat.state === 'failed'", timeout=BOOT_TIMEOUT_MS)
+    page.wait_for_function(
+        "[...document.querySelectorAll('om-chat')].every(e => e.dataset.omState === 'failed')")
+    assert page.locator("om-chat [role=alert]").count() == 2
+    assert page.locator("om-chat button.om-boot__retry").count() == 2
+    assert "pyodide" in page.locator("om-chat .om-boot__message").first.inner_text().lower()
