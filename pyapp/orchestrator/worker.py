@@ -10,11 +10,11 @@ import secrets
 import time
 from typing import Callable
 
-from pyapp.identity import matrix_user_id, metadata_is_for, room_alias
+from pyapp.identity import ROOM_METADATA_TYPE, matrix_user_id, metadata_is_for, room_alias
 from pyapp.orchestrator import outbox
 from pyapp.orchestrator.appservice import OrchestratorConfig
 from pyapp.orchestrator.matrix import MatrixBot, MatrixCallError
-from pyapp.orchestrator.policy import (Member, RoomState, create_room_body, desired_levels,
+from pyapp.orchestrator.policy import (BANNED, CREATOR_POWER_VERSIONS, Member, RoomState, create_room_body, desired_levels,
                                        plan_memberships, plan_power_levels)
 from pyapp.orchestrator.retry import (DONE, FAILED, OK, PENDING, Backoff, ItemState, Outcome,
                                       transition)
@@ -69,6 +69,8 @@ class Orchestrator:
     async def _loop(self, n: int) -> None:
         owner = f"{self.owner}-{n}"
         while True:
+            # Cleared before looking for work, so a wake() that arrives while we look is kept.
+            self._wake.clear()
             try:
                 worked = await self.run_once(owner)
             except asyncio.CancelledError:
@@ -81,7 +83,6 @@ class Orchestrator:
             due = outbox.next_due(self.store)
             wait = self.poll_interval if due is None else \
                 min(self.poll_interval, max(0.0, due - time.time()))
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), wait)
             except asyncio.TimeoutError:
@@ -179,11 +180,12 @@ class Orchestrator:
         tenant, kind, slug = entity["tenant"], entity["kind"], entity["slug"]
         cfg, bot_id = self.config, self.config.bot_user_id
         members = self.members(tenant, kind, slug)
-        room_id = entity["matrix_room_id"]
+        room_id, state = entity["matrix_room_id"], None
         if room_id is None:
-            room_id = await self._ensure_room(entity, members)
-        state = RoomState.from_events(await self.bot.ok("read room state", "GET",
-                                                        f"/_matrix/client/v3/rooms/{_q(room_id)}/state"))
+            room_id, state = await self._ensure_room(entity, members)
+        if state is None:
+            state = RoomState.from_events(await self.bot.ok(
+                "read room state", "GET", f"/_matrix/client/v3/rooms/{_q(room_id)}/state"))
         if not metadata_is_for(state.metadata, kind, slug, tenant):
             # Never act on a room that does not say it belongs to this entity and tenant.
             raise Refused(f"room {room_id} metadata {state.metadata!r} does not match "
@@ -237,16 +239,32 @@ class Orchestrator:
                 results[item["id"]] = worst
         return results
 
-    async def _ensure_room(self, entity: dict, members: dict[str, Member]) -> str:
+    async def _ensure_room(self, entity: dict, members: dict[str, Member]
+                           ) -> tuple[str, RoomState | None]:
+        """The entity's room id, created or adopted; with the room's state when we know it
+        without asking (we just created it), saving a round trip."""
         tenant, kind, slug = entity["tenant"], entity["kind"], entity["slug"]
         cfg = self.config
         ready = [m for m in members.values() if m.matrix_ready]
+        levels = desired_levels(kind, ready, cfg.policy)
         body = create_room_body(kind, slug, tenant, entity["name"], entity["description"],
-                                entity["created_by"], desired_levels(kind, ready, cfg.policy),
-                                cfg.policy, cfg.rooms)
+                                entity["created_by"], levels, cfg.policy, cfg.rooms)
+        # Members known at creation are invited by createRoom itself: one request, not N.
+        invite = sorted(m.user_id for m in ready if m.role != BANNED)
+        body["invite"] = invite
         r = await self.bot.create_room(body)
-        if r.outcome.ok:
+        known: RoomState | None = None
+        if r.outcome.ok and cfg.rooms.room_version not in CREATOR_POWER_VERSIONS:
+            room_id = r.body["room_id"]  # older versions: the bot's own level is Synapse's pick
+        elif r.outcome.ok:
             room_id = r.body["room_id"]
+            bot = cfg.bot_user_id
+            known = RoomState(
+                cfg.rooms.room_version, frozenset({bot}),
+                {**body["power_level_content_override"], "users": levels},
+                {bot: ("join", bot), **{u: ("invite", bot) for u in invite}},
+                next(e["content"] for e in body["initial_state"]
+                     if e["type"] == ROOM_METADATA_TYPE))
         elif isinstance(r.body, dict) and r.body.get("errcode") == "M_ROOM_IN_USE":
             # A previous run created it and died before recording it: adopt, never duplicate.
             alias = room_alias(kind, slug, tenant, cfg.server_name)
@@ -262,7 +280,7 @@ class Orchestrator:
         self.fault("after_create_room")
         self.store.execute("UPDATE entities SET matrix_room_id = ? WHERE tenant = ? AND kind = ? "
                            "AND slug = ? AND matrix_room_id IS NULL", (room_id, tenant, kind, slug))
-        return room_id
+        return room_id, known
 
     # -- accounts that appear later --------------------------------------------------------
     async def _refresh_accounts(self, tenant: str, waiting: list[Member]) -> list[str]:
