@@ -1,0 +1,139 @@
+"""The browser bundle: exactly the pinned wheels plus ours, a lock file Pyodide can resolve by
+name offline, content-addressed wheel URLs, and an idempotent build."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import zipfile
+
+import pytest
+
+from pyapp import build as b
+from pyapp.build.wheels import make_wheel, read_wheel, runtime_dependencies, browser_environment
+
+
+@pytest.fixture(scope="module")
+def built():
+    result = b.build(log=lambda *a: None)
+    lock = json.loads((result.static / "pyodide" / "pyodide-lock.json").read_text())
+    return result, lock
+
+
+def test_lock_lists_exactly_the_pinned_wheels_plus_ours(built):
+    _, lock = built
+    pinned = {name: version for name, version, _ in b.read_requirements()}
+    expected = {**pinned, "pyapp": b._pyapp_version(), "pyapp-crypto-compat": b.CRYPTO_COMPAT_VERSION}
+    assert {n: p["version"] for n, p in lock["packages"].items()} == expected
+    assert "pycryptodome" not in lock["packages"]
+    assert lock["packages"]["jsonschema"]["version"] == "4.17.3"
+    assert not any(n.startswith("rpds") for n in lock["packages"])
+
+
+def test_lock_dependencies_are_closed_and_nio_uses_the_crypto_compat_wheel(built):
+    _, lock = built
+    packages = lock["packages"]
+    for name, entry in packages.items():
+        assert set(entry["depends"]) <= set(packages), name
+    assert "pyapp-crypto-compat" in packages["matrix-nio"]["depends"]
+    assert packages["pyapp"]["depends"] == ["matrix-nio"]
+    assert packages["pyapp-crypto-compat"]["imports"] == ["Crypto"]
+
+    # Everything is reachable from the root package, as loadPackage("pyapp") will walk it.
+    seen, todo = set(), ["pyapp"]
+    while todo:
+        n = todo.pop()
+        if n not in seen:
+            seen.add(n)
+            todo += packages[n]["depends"]
+    assert seen == set(packages)
+
+
+def test_lock_hashes_match_wheels_at_content_addressed_urls(built):
+    result, lock = built
+    assert lock["info"]["python"] == "3.14.2"
+    for name, entry in lock["packages"].items():
+        m = re.fullmatch(r"wheels/([0-9a-f]{16})/([^/]+\.whl)", entry["file_name"])
+        assert m, entry["file_name"]
+        data = (result.static / "pyodide" / entry["file_name"]).read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        assert entry["sha256"] == digest
+        assert digest.startswith(m.group(1))
+
+
+def test_pyapp_wheel_holds_only_browser_code(built):
+    result, _ = built
+    with zipfile.ZipFile(result.wheels["pyapp"]) as z:
+        tops = {n.split("/")[1] for n in z.namelist() if n.startswith("pyapp/") and n.count("/") > 1}
+        names = z.namelist()
+    assert tops <= {"client", "ui", "browser", "__pycache__"}
+    assert {"browser", "client", "ui"} <= tops
+    assert "pyapp/__init__.py" in names
+    assert "pyapp/browser/fetch_transport.py" in names
+    assert not any("crypto_compat" in n or n.startswith(("pyapp/server", "pyapp/build")) for n in names)
+
+
+def test_precompiled_wheels_carry_cpython_314_bytecode(built):
+    result, _ = built
+    if not json.loads((result.static / "build-info.json").read_text())["precompiled"]:
+        pytest.skip("static/ was built with --no-precompile")
+    magic_314 = bytes.fromhex("2b0e0d0a")
+    with zipfile.ZipFile(result.wheels["matrix-nio"]) as z:
+        pycs = [n for n in z.namelist() if n.endswith(".pyc")]
+        assert "nio/client/async_client.pyc" in pycs
+        assert not any(n.endswith(".py") for n in z.namelist())
+        assert z.read(pycs[0])[:4] == magic_314
+    with zipfile.ZipFile(result.wheels["pyapp"]) as z:
+        # our own code keeps its source next to the bytecode
+        assert "pyapp/browser/boot.py" in z.namelist()
+        assert "pyapp/browser/__pycache__/boot.cpython-314.pyc" in z.namelist()
+    with zipfile.ZipFile(result.static / "pyodide" / "python_stdlib.zip") as z:
+        assert "asyncio/base_events.pyc" in z.namelist()
+
+
+def test_second_build_changes_nothing(built):
+    again = b.build(log=lambda *a: None)
+    assert again.changed == []
+
+
+def test_pyscript_is_copied_without_editor_and_terminal_libraries(built):
+    result, _ = built
+    names = {p.name for p in (result.static / "pyscript").iterdir()}
+    assert "core.js" in names
+    assert not any(n.startswith(("codemirror", "xterm")) or n.endswith(".map") for n in names)
+    # Every module core.js imports, statically or lazily, other than those libraries, is there.
+    core = next(p for p in (result.static / "pyscript").glob("core-*.js") if not p.name.endswith(".gz"))
+    for dep in re.findall(r'import\("\./([^"]+)"\)', core.read_text()):
+        if not dep.startswith(("codemirror", "xterm")):
+            assert dep in names, dep
+
+
+def test_wheels_are_reproducible_from_the_same_files():
+    files = {"pkg/__init__.py": b"x = 1\n", "pkg/data.json": b"{}"}
+    name1, data1 = make_wheel("demo-pkg", "1.0", files, requires=["attrs"])
+    name2, data2 = make_wheel("demo-pkg", "1.0", dict(reversed(files.items())), requires=["attrs"])
+    assert name1 == name2 == "demo_pkg-1.0-py3-none-any.whl"
+    assert data1 == data2
+    _, data3 = make_wheel("demo-pkg", "1.0", {**files, "pkg/__init__.py": b"x = 2\n"})
+    assert data3 != data1
+
+
+def test_missing_dependency_is_a_build_error(tmp_path):
+    _, data = make_wheel("needs-thing", "1.0", {"n/__init__.py": b""}, requires=["thing>=2"])
+    (tmp_path / "w.whl").write_bytes(data)
+    info = read_wheel(tmp_path / "w.whl")
+    with pytest.raises(LookupError, match="thing"):
+        runtime_dependencies({"needs-thing": info}, ["needs-thing"],
+                             browser_environment("3.14.2"), {})
+
+
+def test_dependencies_follow_markers_of_the_browser_python(tmp_path):
+    wheels = {}
+    for name, requires in (("app", ["old-backport; python_version < '3.11'", "lib"]),
+                           ("lib", ["winonly; sys_platform == 'win32'"])):
+        _, data = make_wheel(name, "1.0", {f"{name}/__init__.py": b""}, requires=requires)
+        (tmp_path / f"{name}.whl").write_bytes(data)
+        wheels[name] = read_wheel(tmp_path / f"{name}.whl")
+    deps = runtime_dependencies(wheels, ["app"], browser_environment("3.14.2"), {})
+    assert deps == {"app": ["lib"], "lib": []}
