@@ -221,7 +221,13 @@ const provider = new Provider(issuer, {
 });
 provider.proxy = false;
 
-provider.on('grant.revoked', (ctx, grantId) => { deleteDeviceOfGrant(grantId); });
+// Events cannot be awaited, so the deletion is tracked and the token/revocation response waits
+// for it (middleware below): once a client hears "revoked", the homeserver refuses the token.
+const pendingDeletions = new Set();
+provider.on('grant.revoked', (ctx, grantId) => {
+  const p = deleteDeviceOfGrant(grantId).finally(() => pendingDeletions.delete(p));
+  pendingDeletions.add(p);
+});
 provider.on('server_error', (ctx, err) => console.error('[authserver] server_error', err));
 
 // -- adapter middleware ---------------------------------------------------------------------------
@@ -254,6 +260,14 @@ provider.use(async (ctx, next) => {
       ctx.status = 204;
       return;
     }
+  }
+  if (ctx.path === '/oauth2/token' || ctx.path === '/oauth2/revoke') {
+    try {
+      await next();
+    } finally {
+      await Promise.all([...pendingDeletions]);
+    }
+    return;
   }
   if (ctx.path === '/account') {
     ctx.type = 'html';
