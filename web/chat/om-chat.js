@@ -208,10 +208,36 @@
         fail(reason && reason.message ? reason.message : String(reason), reason && reason.stack);
     }
 
+    function preloadRuntime() {
+        // Pyodide asks for these only after PyScript's modules have loaded and evaluated; asking
+        // now overlaps that chain with the big downloads. Same request modes as Pyodide's own
+        // fetch()/import(), so the browser hands over the preloaded responses.
+        const links = [
+            ["modulepreload", "pyodide/pyodide.mjs"],
+            ["modulepreload", "pyodide/pyodide.asm.mjs"],
+            ["preload", "pyodide/pyodide.asm.wasm"],
+            ["preload", "pyodide/python_stdlib.zip"],
+            ["preload", "pyodide/pyodide-lock.json"],
+        ];
+        for (const [rel, path] of links) {
+            const href = staticBase + path;
+            if (document.querySelector(`link[href="${href}"]`)) continue;
+            const link = document.createElement("link");
+            link.rel = rel;
+            link.href = href;
+            if (rel === "preload") {
+                link.as = "fetch";
+                link.crossOrigin = "anonymous";
+            }
+            document.head.appendChild(link);
+        }
+    }
+
     function boot() {
         if (omChat.state !== "idle") return;
         omChat.state = "booting";
         omChat.timings.bootStart = performance.now();
+        if (!pyscriptImported) preloadRuntime();
         watchDownloads();
         progress("download");
         window.addEventListener("unhandledrejection", onUnhandled);
