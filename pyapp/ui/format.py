@@ -1,0 +1,65 @@
+"""Human-readable times, day labels and name lists for the chat view.
+
+Pyodide's C library runs in UTC, so local time is computed from an offset the page supplies
+(JavaScript's Date knows the user's zone); under CPython the offset comes from the OS.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def local_offset_s() -> int:
+    return time.localtime().tm_gmtoff or 0
+
+
+class Clock:
+    def __init__(self, now=time.time, offset_s: int | None = None):
+        self.now = now
+        self.zone = timezone(timedelta(seconds=local_offset_s() if offset_s is None else offset_s))
+
+    def local(self, ts_ms: int) -> datetime:
+        return datetime.fromtimestamp(ts_ms / 1000, self.zone)
+
+    def time_text(self, ts_ms: int) -> str:
+        return self.local(ts_ms).strftime("%H:%M")
+
+    def day_key(self, ts_ms: int) -> str:
+        return self.local(ts_ms).strftime("%Y-%m-%d")
+
+    def day_label(self, ts_ms: int) -> str:
+        day = self.local(ts_ms).date()
+        today = datetime.fromtimestamp(self.now(), self.zone).date()
+        if day == today:
+            return "Today"
+        if day == today - timedelta(days=1):
+            return "Yesterday"
+        label = f"{_DAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]}"
+        return label if day.year == today.year else f"{label} {day.year}"
+
+    def short_when(self, ts_ms: int) -> str:
+        """Room-list timestamp: the time today, otherwise the day."""
+        if not ts_ms:
+            return ""
+        label = self.day_label(ts_ms)
+        return self.time_text(ts_ms) if label == "Today" else label
+
+
+def join_names(names: list[str]) -> str:
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def typing_text(names: list[str]) -> str:
+    if not names:
+        return ""
+    if len(names) == 1:
+        return f"{names[0]} is typing…"
+    if len(names) <= 3:
+        return f"{join_names(names)} are typing…"
+    return f"{len(names)} people are typing…"

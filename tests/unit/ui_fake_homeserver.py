@@ -1,0 +1,232 @@
+"""An in-memory homeserver behind the client's Transport seam, for view-model tests.
+
+It speaks just enough of the client-server API (login, sync with long-poll, send, typing,
+receipts, members, join) for a real ChatService to run against it under CPython, and lets a
+test act as other users and inject faults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from pyapp.client.transport import HttpResponse, TransportError
+
+META = "com.openmeet.room.metadata"
+
+
+def _display(user_id):
+    return user_id[1:].split(":")[0].split("_")[0].capitalize()
+
+
+def _receipts(receipts):
+    content: dict = {}
+    for user, event_id in receipts.items():
+        content.setdefault(event_id, {"m.read": {}})["m.read"][user] = {"ts": 1}
+    return content
+
+
+def _ok(body, status=200):
+    return HttpResponse(status, {"content-type": "application/json"}, json.dumps(body).encode())
+
+
+class FakeRoom:
+    def __init__(self, room_id, name, creator):
+        self.room_id = room_id
+        self.name = name
+        self.state = [
+            {"type": "m.room.create", "state_key": "", "sender": creator, "event_id": f"$c{room_id}",
+             "origin_server_ts": 1, "content": {"creator": creator}},
+            {"type": "m.room.name", "state_key": "", "sender": creator, "event_id": f"$n{room_id}",
+             "origin_server_ts": 1, "content": {"name": name}},
+        ]
+        self.members: dict[str, str] = {}  # user id -> membership
+        self.timeline: list[tuple[int, dict]] = []  # (stream position, event)
+        self.typing: list[str] = []
+        self.receipts: dict[str, str] = {}
+        self.ephemeral_pos = 0
+
+
+class FakeHomeserver:
+    def __init__(self, server="localhost"):
+        self.server = server
+        self.passwords: dict[str, str] = {}
+        self.rooms: dict[str, FakeRoom] = {}
+        self.pos = 0
+        self.changed = asyncio.Event()
+        self.sent: list[dict] = []  # every message event stored, to check nothing is sent twice
+        self.txns: dict[tuple[str, str], str] = {}
+        self.typing_calls: list[tuple[str, bool]] = []
+        self.read_calls: list[tuple[str, str]] = []
+        self.sync_errors = 0  # answer this many syncs with HTTP 500
+        self.down = False  # every request fails without an answer
+        self.send_down = False  # only sends fail without an answer
+        self._n = 0
+
+    # -- test-side actions ---------------------------------------------------------------
+    def add_user(self, localpart, password="pw"):
+        self.passwords[localpart] = password
+        return f"@{localpart}:{self.server}"
+
+    def _bump(self):
+        self.pos += 1
+        self.changed.set()
+        return self.pos
+
+    def create_room(self, name, creator, metadata=None, topic=None):
+        room_id = f"!r{len(self.rooms)}:{self.server}"
+        room = FakeRoom(room_id, name, creator)
+        if metadata is not None:
+            room.state.append({"type": META, "state_key": "", "sender": creator,
+                               "event_id": f"$m{room_id}", "origin_server_ts": 1,
+                               "content": metadata})
+        if topic:
+            room.state.append({"type": "m.room.topic", "state_key": "", "sender": creator,
+                               "event_id": f"$t{room_id}", "origin_server_ts": 1,
+                               "content": {"topic": topic}})
+        self.rooms[room_id] = room
+        self.join(room_id, creator)
+        return room_id
+
+    def _member_event(self, room, user_id, membership, sender=None):
+        self._n += 1
+        return {"type": "m.room.member", "state_key": user_id, "sender": sender or user_id,
+                "event_id": f"$mem{self._n}", "origin_server_ts": 2,
+                "content": {"membership": membership,
+                            "displayname": _display(user_id)}}
+
+    def join(self, room_id, user_id):
+        room = self.rooms[room_id]
+        room.members[user_id] = "join"
+        room.timeline.append((self._bump(), self._member_event(room, user_id, "join")))
+
+    def invite(self, room_id, user_id, inviter):
+        room = self.rooms[room_id]
+        room.members[user_id] = "invite"
+        room.timeline.append((self._bump(), self._member_event(room, user_id, "invite", inviter)))
+
+    def post(self, room_id, sender, body, ts=None, txn_id=None):
+        self._n += 1
+        event = {"type": "m.room.message", "sender": sender, "event_id": f"$e{self._n}",
+                 "origin_server_ts": ts if ts is not None else 1_700_000_000_000 + self._n,
+                 "content": {"msgtype": "m.text", "body": body}}
+        if txn_id:
+            event["unsigned"] = {"transaction_id": txn_id}
+        self.rooms[room_id].timeline.append((self._bump(), event))
+        self.sent.append(event)
+        return event["event_id"]
+
+    def set_typing(self, room_id, users):
+        room = self.rooms[room_id]
+        room.typing = list(users)
+        room.ephemeral_pos = self._bump()
+
+    def set_receipt(self, room_id, user_id, event_id):
+        room = self.rooms[room_id]
+        room.receipts[user_id] = event_id
+        room.ephemeral_pos = self._bump()
+
+    # -- the Transport -----------------------------------------------------------------
+    async def request(self, method, url, headers, body=None, timeout=None):
+        await asyncio.sleep(0)
+        if self.down:
+            raise TransportError("connection refused")
+        parts = urlsplit(url)
+        path, query = unquote(parts.path), parse_qs(parts.query)
+        data = json.loads(body) if body else None
+        user = self._user(headers)
+        if path.endswith("/login"):
+            return self._login(data)
+        if user is None:
+            return _ok({"errcode": "M_MISSING_TOKEN", "error": "no token"}, 401)
+        if path.endswith("/sync"):
+            return await self._sync(user, query)
+        m = re.search(r"/rooms/([^/]+)/send/([^/]+)/([^/]+)$", path)
+        if m:
+            if self.send_down:
+                raise TransportError("connection reset")
+            return self._send(user, m.group(1), data, m.group(3))
+        m = re.search(r"/rooms/([^/]+)/typing/", path)
+        if m:
+            self.typing_calls.append((m.group(1), data.get("typing")))
+            return _ok({})
+        m = re.search(r"/rooms/([^/]+)/read_markers$", path)
+        if m:
+            self.read_calls.append((m.group(1), data.get("m.read")))
+            self.set_receipt(m.group(1), user, data.get("m.read"))
+            return _ok({})
+        m = re.search(r"/rooms/([^/]+)/joined_members$", path)
+        if m:
+            room = self.rooms[m.group(1)]
+            return _ok({"joined": {u: {"display_name": _display(u)}
+                                   for u, s in room.members.items() if s == "join"}})
+        m = re.search(r"/join/([^/]+)$", path)
+        if m:
+            self.join(m.group(1), user)
+            return _ok({"room_id": m.group(1)})
+        return _ok({"errcode": "M_UNRECOGNIZED", "error": path}, 404)
+
+    def _user(self, headers):
+        auth = headers.get("Authorization", "")
+        return auth[len("Bearer tok-"):] if auth.startswith("Bearer tok-") else None
+
+    def _login(self, data):
+        localpart = data["identifier"]["user"].lstrip("@").split(":")[0]
+        if self.passwords.get(localpart) != data.get("password"):
+            return _ok({"errcode": "M_FORBIDDEN", "error": "Invalid password"}, 403)
+        user_id = f"@{localpart}:{self.server}"
+        return _ok({"user_id": user_id, "device_id": "DEV", "access_token": f"tok-{user_id}"})
+
+    def _send(self, user, room_id, data, txn_id):
+        key = (user, txn_id)
+        if key not in self.txns:
+            self.txns[key] = self.post(room_id, user, data["body"], txn_id=txn_id)
+        return _ok({"event_id": self.txns[key]})
+
+    async def _sync(self, user, query):
+        since = int(query.get("since", ["0"])[0])
+        timeout = int(query.get("timeout", ["0"])[0]) / 1000
+        if self.sync_errors:
+            self.sync_errors -= 1
+            return _ok({"errcode": "M_UNKNOWN", "error": "Internal server error"}, 500)
+        if since >= self.pos and timeout:
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), min(timeout, 0.2))
+            except asyncio.TimeoutError:
+                pass
+            if self.down:
+                raise TransportError("connection refused")
+        join, invite = {}, {}
+        for room in self.rooms.values():
+            membership = room.members.get(user)
+            new = [e for p, e in room.timeline if p > since]
+            if membership == "join" and (new or room.ephemeral_pos > since or since == 0):
+                join[room.room_id] = {
+                    "state": {"events": room.state if since == 0 or any(
+                        e["type"] == "m.room.member" and e["state_key"] == user
+                        and e["content"]["membership"] == "join" for e in new) else []},
+                    "timeline": {"events": [e for p, e in room.timeline if p > since]
+                                 if since else [e for _, e in room.timeline],
+                                 "limited": False, "prev_batch": "p0"},
+                    "ephemeral": {"events": [
+                        {"type": "m.typing", "content": {"user_ids": room.typing}},
+                        {"type": "m.receipt", "content": _receipts(room.receipts)},
+                    ]},
+                    "account_data": {"events": []},
+                    "unread_notifications": {"notification_count": 0, "highlight_count": 0},
+                    "summary": {"m.joined_member_count": sum(
+                        1 for s in room.members.values() if s == "join")},
+                }
+            elif membership == "invite" and (new or since == 0):
+                inviter = next(e["sender"] for _, e in reversed(room.timeline)
+                               if e["type"] == "m.room.member" and e["state_key"] == user)
+                invite[room.room_id] = {"invite_state": {"events": [
+                    {k: v for k, v in e.items() if k in ("type", "state_key", "sender", "content")}
+                    for e in room.state
+                ] + [{"type": "m.room.member", "state_key": user, "sender": inviter,
+                      "content": {"membership": "invite"}}]}}
+        return _ok({"next_batch": str(self.pos), "rooms": {"join": join, "invite": invite,
+                                                           "leave": {}}})
