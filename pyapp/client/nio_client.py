@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from nio import AsyncClient, AsyncClientConfig
 
+from . import schema_cache
 from .http import MatrixHttp
 from .transport import NioResponse
+
+schema_cache.install()
 
 _DROPPED_HEADERS = {"authorization", "content-length", "host"}
 
