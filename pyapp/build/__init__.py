@@ -261,6 +261,16 @@ def make_lock(stock_lock: dict, wheels: dict[str, tuple[WheelInfo, Path, str]]) 
 
 
 def build(*, force: bool = False, precompile_bytecode: bool = True, log=print) -> BuildResult:
+    """Bring static/ up to date. Concurrent builds (parallel test runs) wait for each other."""
+    import fcntl
+
+    (ROOT / ".cache").mkdir(exist_ok=True)
+    with open(ROOT / ".cache" / "build.lock", "w") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        return _build(force=force, precompile_bytecode=precompile_bytecode, log=log)
+
+
+def _build(*, force: bool, precompile_bytecode: bool, log) -> BuildResult:
     t0 = time.monotonic()
     static = ROOT / "static"
     cache = ROOT / ".cache"

@@ -207,6 +207,14 @@ out
     assert result == {"slow": "timeout", "closed": "transport-error"}
 
 
+def test_browser_reads_the_deployment_config(booted, synapse):
+    result = run(booted, """
+from pyapp.browser.config import load_config
+await load_config()
+""")
+    assert result == {"homeserver": synapse.base_url}
+
+
 def test_local_storage_round_trip_survives_reload(browser, runtime_server):
     context = browser.new_context()
     try:
