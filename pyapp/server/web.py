@@ -88,8 +88,9 @@ def make_app(web_root: Path, static_root: Path, config: dict[str, Any]) -> web.A
 
     async def config_json(request: web.Request) -> web.Response:
         body = json.dumps(request.app[CONFIG_KEY], separators=(",", ":"))
+        # Read by the chat embedded in host pages of other origins.
         return web.Response(text=body, content_type="application/json",
-                            headers={"Cache-Control": "no-store"})
+                            headers={"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"})
 
     async def static_file(request: web.Request) -> web.StreamResponse:
         rel = request.match_info["path"]

@@ -94,6 +94,13 @@ async def test_config_json_is_served_uncached(client):
     r = await client.get("/config.json")
     assert await r.json() == {"homeserver": "http://hs.example"}
     assert r.headers["Cache-Control"] == "no-store"
+    assert r.headers["Access-Control-Allow-Origin"] == "*"
+
+
+async def test_runtime_files_can_be_loaded_by_host_pages_of_other_origins(client):
+    r = await client.get("/static/pyodide/pyodide.mjs", headers={"Origin": "https://host.example"})
+    assert r.headers["Access-Control-Allow-Origin"] == "*"
+    assert r.headers["Cross-Origin-Resource-Policy"] == "cross-origin"
 
 
 async def test_routes_added_later_are_not_shadowed_by_files(client):
