@@ -1,0 +1,130 @@
+"""The whole demo stack in one place: homeserver, platform + orchestrator, web server.
+
+serve.py runs it until Ctrl-C; end-to-end tests run the same stack on free ports, so what
+the tests exercise is what a user starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from pyapp.orchestrator.appservice import config_from_registration, ensure_registration
+from pyapp.orchestrator.worker import Orchestrator
+from pyapp.platform.api import add_platform_routes
+from pyapp.platform.demo import DEMO_PASSWORD, DEMO_TENANT, USERS, is_empty, register_demo_accounts, seed_demo
+from pyapp.platform.service import Platform
+from pyapp.platform.store import Store
+from pyapp.server.synapse import Synapse, SynapseOptions, free_port
+from pyapp.server.web import make_app
+
+ROOT = Path(__file__).resolve().parents[2]
+log = logging.getLogger("pyapp.stack")
+
+
+@dataclass
+class StackOptions:
+    data_dir: Path = ROOT / ".data"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # An existing homeserver instead of the embedded one (then no Synapse is started).
+    homeserver_url: str | None = None
+    server_name: str = "localhost"
+    synapse_port: int = 8008
+    access_token_lifetime: str | None = "5m"
+    database: str | None = None  # SQLite file by default; postgresql://... for several machines
+    tenant: str = DEMO_TENANT
+    seed: bool = True
+    web_root: Path = ROOT / "web"
+    static_root: Path = ROOT / "static"
+    extra_config: dict = field(default_factory=dict)
+
+    @classmethod
+    def for_tests(cls, data_dir: Path, **kw) -> "StackOptions":
+        return cls(data_dir=Path(data_dir), port=free_port(), synapse_port=free_port(), **kw)
+
+
+class Stack:
+    def __init__(self, options: StackOptions):
+        self.options = options
+        self.data_dir = Path(options.data_dir).resolve()
+        self.synapse: Synapse | None = None
+        self.store: Store | None = None
+        self.orchestrator: Orchestrator | None = None
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.options.host}:{self.options.port}"
+
+    @property
+    def homeserver_url(self) -> str:
+        return self.options.homeserver_url or self.synapse.base_url
+
+    def demo_logins(self) -> list[tuple[str, str, str]]:
+        """(tenant, login name, password) of each seeded user."""
+        return [(tenant, slug, DEMO_PASSWORD) for tenant, users in USERS.items()
+                for slug, _, _ in users]
+
+    async def start(self) -> "Stack":
+        o = self.options
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        registration_file = self.data_dir / "appservice.yaml"
+        registration = ensure_registration(registration_file, o.server_name)
+        if not o.homeserver_url:
+            self.synapse = Synapse(SynapseOptions(
+                data_dir=self.data_dir / "synapse", port=o.synapse_port,
+                server_name=o.server_name, access_token_lifetime=o.access_token_lifetime,
+                app_service_files=[registration_file],
+            ))
+            await asyncio.to_thread(self.synapse.start)
+        self.store = Store.open(o.database or str(self.data_dir / "platform.sqlite3"))
+        seeded = o.seed and is_empty(self.store)
+        if seeded:
+            seed_demo(self.store)
+            if self.synapse is not None:
+                await asyncio.to_thread(register_demo_accounts, self.synapse, self.store)
+        config = config_from_registration(registration, self.homeserver_url, o.server_name)
+        self.orchestrator = Orchestrator(self.store, config)
+        self.orchestrator.start()
+        self.orchestrator.wake()
+
+        app = make_app(o.web_root, o.static_root, {
+            "homeserver": self.homeserver_url,
+            "server_name": o.server_name,
+            "tenant": o.tenant,
+            "bot_user_id": config.bot_user_id,
+            "auth": "password",
+            **o.extra_config,
+        })
+        add_platform_routes(app, Platform(self.store), secret=self._session_secret(),
+                            server_name=o.server_name, orchestrator=self.orchestrator)
+        self._runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, o.host, o.port).start()
+        return self
+
+    def _session_secret(self) -> str:
+        path = self.data_dir / "session-secret"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.orchestrator is not None:
+            await self.orchestrator.stop()
+            self.orchestrator = None
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+        if self.synapse is not None:
+            await asyncio.to_thread(self.synapse.stop)
