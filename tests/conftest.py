@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pyapp.server.stack import Stack, StackOptions
 from pyapp.server.synapse import Synapse, SynapseOptions, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,3 +36,18 @@ def make_user(synapse):
         return localpart, password, synapse.register_user(localpart, password)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def demo_stack(tmp_path_factory) -> Stack:
+    """What `serve.py` starts (own Synapse, seeded demo platform, orchestrator, web server) on
+    free ports. Demo users alice, bob, carol (tenant demo) and dave (tenant other), password
+    `demo-password`; the event python-meetup and group pythonistas have rooms, with alice and
+    bob in them and carol outside."""
+    from tests.support.stack_thread import StackThread
+
+    runner = StackThread(StackOptions.for_tests(tmp_path_factory.mktemp("stack")))
+    stack = runner.start()
+    stack.run = runner.call  # run a coroutine on the stack's loop (e.g. orchestrator.drain())
+    yield stack
+    runner.stop()
