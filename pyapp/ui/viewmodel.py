@@ -22,7 +22,7 @@ from pyapp.client.service import CONNECTING, OFFLINE, ONLINE, SIGNED_OUT, Change
 from pyapp.client.session import LoginError
 from pyapp.client.timeline import FAILED, PENDING, SENT, Message
 
-from pyapp.identity import parse_user_id
+from pyapp.identity import IdentityError, matrix_localpart, parse_user_id
 
 from .format import Clock, join_names, typing_text
 
@@ -412,7 +412,7 @@ class ChatViewModel:
         self.login = LoginView(username, None, True)
         self.invalidate()
         try:
-            await self.service.login_password(username, password)
+            await self.service.login_password(self._account_name(username), password)
         except LoginError as e:
             self.login = LoginView(username, str(e), False)
             self.invalidate()
@@ -420,6 +420,16 @@ class ChatViewModel:
         self.login = LoginView(username, None, False)
         self.invalidate()
         return True
+
+    def _account_name(self, username: str) -> str:
+        """People know their platform name ("alice"); their Matrix account is alice_<tenant>."""
+        name = username.strip()
+        if self.tenant and name and not any(c in name for c in "@:_"):
+            try:
+                return matrix_localpart(name, self.tenant)
+            except IdentityError:
+                pass
+        return name
 
     async def sign_out(self) -> None:
         await self.service.logout()

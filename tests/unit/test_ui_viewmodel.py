@@ -389,3 +389,10 @@ def test_unknown_mode_or_missing_slug_is_rejected_early():
         ChatViewModel(service, "popup", "event", "x")
     with pytest.raises(ValueError):
         ChatViewModel(service, "sidebar", "event", None)
+
+
+async def test_a_platform_username_signs_in_to_the_tenants_matrix_account(world):
+    model = world.vm()
+    assert await model.submit_login("alice", "pw")  # the account is alice_t1
+    await until(lambda: model.state.screen == CHAT)
+    assert model.state.user_id == world.alice

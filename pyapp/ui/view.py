@@ -1,0 +1,423 @@
+"""Renders a ChatViewModel's state into an <om-chat> element (browser only: uses `js`).
+
+The skeleton is built once; renders only toggle, update and insert what changed. Messages are
+keyed by Message.key, so a local echo is confirmed in place instead of being replaced. The
+composer's textarea is never re-created (focus, caret and typed text survive every render) and
+its value is only written when the view model itself changed the draft (after a send).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import js
+from pyodide.ffi import create_proxy
+
+from .viewmodel import CHAT, SIGNED_OUT_SCREEN, ChatViewModel, DayView, MessageView, ViewState
+
+NARROW_PX = 700  # below this width the dashboard shows one pane at a time
+PINNED_SLACK_PX = 48  # "at the bottom" tolerance, so sub-pixel scroll positions still count
+
+
+def h(tag: str, cls: str | None = None, text: str | None = None, **attrs):
+    el = js.document.createElement(tag)
+    if cls:
+        el.className = cls
+    if text is not None:
+        el.textContent = text
+    for name, value in attrs.items():
+        el.setAttribute(name.rstrip("_").replace("_", "-"), str(value))
+    return el
+
+
+def show(el, visible: bool) -> None:
+    el.hidden = not visible
+
+
+class ChatView:
+    _count = 0
+
+    def __init__(self, element, vm: ChatViewModel):
+        ChatView._count += 1
+        self.uid = f"omc{ChatView._count}"
+        self.element = element
+        self.vm = vm
+        self._proxies = []  # kept alive as long as the view: the DOM holds only JS references
+        self._observers = []
+        self._rendered: dict[str, tuple] = {}  # message key -> signature last rendered
+        self._nodes: dict[str, object] = {}
+        self._list_nodes: dict[str, object] = {}
+        self._list_sigs: dict[str, tuple] = {}
+        self._room_id: str | None = None
+        self._draft_rev = -1
+        self._last_screen = None
+        self._build()
+        self._unsubscribe = vm.subscribe(self.render)
+        self.render(vm.state)
+
+    # -- skeleton ---------------------------------------------------------------------
+    def _on(self, target, event: str, fn) -> None:
+        proxy = create_proxy(fn)
+        self._proxies.append(proxy)
+        target.addEventListener(event, proxy)
+
+    def _build(self) -> None:
+        vm, uid = self.vm, self.uid
+        root = self.root = h("div", f"omc omc--{vm.mode}")
+        if vm.mode == "sidebar":
+            header = h("header", "omc-header")
+            self.title = h("h2", "omc-title")
+            self.conn = h("span", "omc-conn", role="status")
+            header.append(self.title, self.conn)
+            root.append(header)
+        self.banner = h("div", "omc-banner", role="alert")
+        self.banner_text = h("span", "omc-banner-text")
+        banner_retry = h("button", "omc-btn omc-btn--small", "Retry", type="button",
+                         data_action="retry-connection")
+        self.banner.append(self.banner_text, banner_retry)
+        root.append(self.banner)
+
+        main = h("div", "omc-main")
+        root.append(main)
+        # Sign-in form.
+        self.login = h("form", "omc-login", novalidate="")
+        self.login.append(h("h2", "omc-login-title", "Sign in to chat"))
+        self.login_error = h("p", "omc-login-error", role="alert")
+        user_label = h("label", "omc-label", "Username", for_=f"{uid}-user")
+        self.user_input = h("input", "omc-input", id=f"{uid}-user", name="username",
+                            autocomplete="username", autocapitalize="none", spellcheck="false",
+                            required="")
+        pass_label = h("label", "omc-label", "Password", for_=f"{uid}-pass")
+        self.pass_input = h("input", "omc-input", id=f"{uid}-pass", name="password",
+                            type="password", autocomplete="current-password", required="")
+        self.login_button = h("button", "omc-btn omc-btn--primary", "Sign in", type="submit")
+        self.login.append(self.login_error, user_label, self.user_input, pass_label,
+                          self.pass_input, self.login_button)
+        main.append(self.login)
+        self._on(self.login, "submit", self._submit_login)
+        self._on(self.user_input, "input", lambda e: vm.set_username(self.user_input.value))
+
+        self.notice = h("div", "omc-notice", role="status")
+        self.notice_text = h("p", "omc-notice-text")
+        self.notice.append(h("span", "omc-spinner", aria_hidden="true"), self.notice_text)
+        main.append(self.notice)
+
+        if vm.mode == "dashboard":
+            self.list = h("nav", "omc-list", aria_label="Chats")
+            list_head = h("div", "omc-list-head")
+            list_head.append(h("h2", "omc-list-title", "Chats"),
+                             h("button", "omc-btn omc-btn--link", "Sign out", type="button",
+                               data_action="sign-out"))
+            self.list_ul = h("ul", "omc-rooms")
+            self.list_empty = h("p", "omc-list-empty", "No conversations yet.")
+            self.list.append(list_head, self.list_ul, self.list_empty)
+            main.append(self.list)
+
+        conv = self.conv = h("section", "omc-conv", aria_label="Conversation")
+        if vm.mode == "dashboard":
+            head = h("div", "omc-conv-head")
+            self.conv_title = h("h2", "omc-conv-title")
+            head.append(h("button", "omc-btn omc-btn--link omc-back", "‹ Chats", type="button",
+                          data_action="pane-list", aria_label="Back to chats"),
+                        self.conv_title,
+                        h("button", "omc-btn omc-btn--link omc-info-toggle", "Info",
+                          type="button", data_action="pane-info"))
+            conv.append(head)
+        self.scroll = h("div", "omc-scroll", role="log", aria_live="polite",
+                        aria_label="Messages", tabindex="0")
+        self.messages = h("ol", "omc-messages")
+        self.empty = h("p", "omc-empty")
+        self.scroll.append(self.messages, self.empty)
+        self.typing = h("div", "omc-typing", aria_live="polite")
+        composer = self.composer = h("form", "omc-composer")
+        self.textarea = h("textarea", "omc-textarea", id=f"{uid}-msg", rows="1",
+                          placeholder="Write a message…", enterkeyhint="send")
+        self.send_button = h("button", "omc-btn omc-btn--primary omc-send", "Send",
+                             type="submit")
+        self.composer_error = h("p", "omc-composer-error", role="alert")
+        composer.append(h("label", "omc-sr-only", "Message", for_=f"{uid}-msg"),
+                        self.textarea, self.send_button, self.composer_error)
+        conv.append(self.scroll, self.typing, composer)
+        main.append(conv)
+        self._on(self.textarea, "input", self._on_input)
+        self._on(self.textarea, "keydown", self._on_keydown)
+        self._on(composer, "submit", self._on_submit)
+
+        if vm.mode == "dashboard":
+            self.info = h("aside", "omc-info", aria_label="Conversation details")
+            info_head = h("div", "omc-info-head")
+            info_head.append(h("button", "omc-btn omc-btn--link omc-back", "‹ Back",
+                               type="button", data_action="pane-conversation"))
+            self.info_name = h("h2", "omc-info-name")
+            self.info_topic = h("p", "omc-info-topic")
+            self.info_count = h("h3", "omc-info-count")
+            self.info_members = h("ul", "omc-members")
+            self.info.append(info_head, self.info_name, self.info_topic, self.info_count,
+                             self.info_members)
+            main.append(self.info)
+
+        self._on(root, "click", self._on_click)
+        # The boot panel goes; the chat replaces it in one step.
+        self.element.replaceChildren(root)
+        self._watch_visibility()
+
+    def _watch_visibility(self) -> None:
+        def update(*_):
+            visible = js.document.visibilityState == "visible" and self._intersecting
+            self.vm.set_visible(visible)
+
+        self._intersecting = True
+
+        def on_intersect(entries, *_):
+            for entry in entries:
+                self._intersecting = bool(entry.isIntersecting)
+            update()
+
+        def on_resize(entries, *_):
+            for entry in entries:
+                self.vm.set_narrow(entry.contentRect.width < NARROW_PX)
+
+        intersect = create_proxy(on_intersect)
+        resize = create_proxy(on_resize)
+        self._proxies += [intersect, resize]
+        io = js.IntersectionObserver.new(intersect)
+        io.observe(self.root)
+        ro = js.ResizeObserver.new(resize)
+        ro.observe(self.root)
+        self._observers += [io, ro]
+        self._visibility_proxy = create_proxy(update)
+        js.document.addEventListener("visibilitychange", self._visibility_proxy)
+
+    def destroy(self) -> None:
+        self._unsubscribe()
+        for observer in self._observers:
+            observer.disconnect()
+        js.document.removeEventListener("visibilitychange", self._visibility_proxy)
+        self.vm.close()
+        for proxy in self._proxies + [self._visibility_proxy]:
+            proxy.destroy()
+        self._proxies = []
+
+    # -- events -----------------------------------------------------------------------
+    def _submit_login(self, event) -> None:
+        event.preventDefault()
+        asyncio.ensure_future(self.vm.submit_login(self.user_input.value, self.pass_input.value))
+
+    def _on_input(self, event) -> None:
+        self.vm.set_draft(self.textarea.value)
+        self._autogrow()
+
+    def _on_keydown(self, event) -> None:
+        if self.vm.on_key(event.key, bool(event.shiftKey), bool(event.isComposing)):
+            event.preventDefault()
+
+    def _on_submit(self, event) -> None:
+        event.preventDefault()
+        self.vm.set_draft(self.textarea.value)
+        self.vm.send()
+        self.textarea.focus()
+
+    def _on_click(self, event) -> None:
+        target = event.target.closest("[data-action]")
+        if target is None:
+            return
+        action = target.getAttribute("data-action")
+        vm = self.vm
+        if action == "retry-connection":
+            vm.retry_connection()
+        elif action == "retry-message":
+            vm.retry_message(target.getAttribute("data-key"))
+        elif action == "select-room":
+            vm.select_room(target.getAttribute("data-room"))
+        elif action == "join-room":
+            vm.accept_invite(target.getAttribute("data-room"))
+        elif action.startswith("pane-"):
+            vm.show_pane(action[5:])
+        elif action == "sign-out":
+            asyncio.ensure_future(vm.sign_out())
+
+    def _autogrow(self) -> None:
+        ta = self.textarea
+        ta.style.height = "auto"
+        ta.style.height = f"{ta.scrollHeight}px"
+
+    # -- rendering --------------------------------------------------------------------
+    def render(self, state: ViewState) -> None:
+        root = self.root
+        root.dataset.screen = state.screen
+        root.dataset.pane = state.pane
+        root.dataset.status = state.status
+        if self.vm.mode == "sidebar":
+            self.title.textContent = state.title
+            self.conn.textContent = state.status_text
+        show(self.banner, bool(state.banner))
+        self.banner_text.textContent = state.banner or ""
+        self._render_login(state)
+        show(self.notice, state.screen not in (CHAT, SIGNED_OUT_SCREEN))
+        self.notice_text.textContent = state.notice
+        in_chat = state.screen == CHAT
+        show(self.conv, in_chat)
+        if self.vm.mode == "dashboard":
+            show(self.list, in_chat)
+            show(self.info, in_chat and state.info is not None)
+            self._render_list(state)
+            self._render_info(state)
+            self.conv_title.textContent = state.title if state.room_id else ""
+        self._render_messages(state)
+        self.typing.textContent = state.typing
+        self.textarea.disabled = not state.composer_enabled
+        self.send_button.disabled = not state.composer_enabled
+        self.composer_error.textContent = state.composer_error or ""
+        show(self.composer_error, bool(state.composer_error))
+        if state.draft_rev != self._draft_rev or state.room_id != self._room_id:
+            if self.textarea.value != state.draft:
+                self.textarea.value = state.draft
+                self._autogrow()
+            self._draft_rev = state.draft_rev
+        self._room_id = state.room_id
+        self._last_screen = state.screen
+
+    def _render_login(self, state: ViewState) -> None:
+        visible = state.screen == SIGNED_OUT_SCREEN
+        show(self.login, visible)
+        login = state.login
+        self.login_error.textContent = login.error or ""
+        show(self.login_error, bool(login.error))
+        self.login_button.disabled = login.busy
+        self.login_button.textContent = "Signing in…" if login.busy else "Sign in"
+        if visible and not self.user_input.value and login.username:
+            self.user_input.value = login.username
+        if visible and self._last_screen != SIGNED_OUT_SCREEN and self._last_screen is not None:
+            self.pass_input.value = ""
+
+    def _render_list(self, state: ViewState) -> None:
+        ul = self.list_ul
+        keep = set()
+        for position, item in enumerate(state.rooms):
+            key = item.room_id
+            keep.add(key)
+            li = self._list_nodes.get(key)
+            signature = (item.name, item.unread, item.preview, item.when, item.selected,
+                         item.invite)
+            if li is None:
+                li = self._list_nodes[key] = h("li", "omc-room")
+            if self._list_sigs.get(key) != signature:
+                self._fill_room(li, item)
+                self._list_sigs[key] = signature
+            # JsProxy `==` is JavaScript identity; `is` would compare fresh Python wrappers.
+            if ul.children.item(position) != li:
+                ul.insertBefore(li, ul.children.item(position))
+        for key in list(self._list_nodes):
+            if key not in keep:
+                self._list_nodes.pop(key).remove()
+                self._list_sigs.pop(key, None)
+        show(self.list_empty, not state.rooms)
+
+    def _fill_room(self, li, item) -> None:
+        action = "join-room" if item.invite else "select-room"
+        button = h("button", "omc-room-btn" + (" is-selected" if item.selected else ""),
+                   type="button", data_action=action, data_room=item.room_id)
+        if item.selected:
+            button.setAttribute("aria-current", "true")
+        top = h("span", "omc-room-top")
+        top.append(h("span", "omc-room-name", item.name), h("span", "omc-room-when", item.when))
+        bottom = h("span", "omc-room-bottom")
+        bottom.append(h("span", "omc-room-preview", item.preview))
+        if item.unread:
+            bottom.append(h("span", "omc-unread", str(item.unread),
+                            aria_label=f"{item.unread} unread"))
+        if item.invite:
+            bottom.append(h("span", "omc-unread", "Join"))
+        button.append(top, bottom)
+        li.replaceChildren(button)
+
+    def _render_info(self, state: ViewState) -> None:
+        info = state.info
+        if info is None:
+            return
+        self.info_name.textContent = info.name
+        self.info_topic.textContent = info.topic or "No topic set."
+        self.info_count.textContent = f"Members ({info.member_count})"
+        names = tuple(info.members)
+        if getattr(self, "_members_sig", None) != names:
+            self._members_sig = names
+            self.info_members.replaceChildren(*[h("li", "omc-member", n) for n in names])
+
+    def _render_messages(self, state: ViewState) -> None:
+        scroll = self.scroll
+        switched = state.room_id != self._room_id
+        pinned = switched or (scroll.scrollHeight - scroll.scrollTop - scroll.clientHeight
+                              <= PINNED_SLACK_PX)
+        if switched:
+            self.messages.replaceChildren()
+            self._nodes.clear()
+            self._rendered.clear()
+        ol = self.messages
+        keep = set()
+        appended_mine = False
+        for position, item in enumerate(state.items):
+            key = item.key
+            keep.add(key)
+            signature = _signature(item)
+            node = self._nodes.get(key)
+            if node is None:
+                node = self._nodes[key] = h("li")
+                appended_mine |= isinstance(item, MessageView) and item.mine
+            if self._rendered.get(key) != signature:
+                _fill_item(node, item)
+                self._rendered[key] = signature
+            if ol.children.item(position) != node:
+                ol.insertBefore(node, ol.children.item(position))
+        for key in list(self._nodes):
+            if key not in keep:
+                self._nodes.pop(key).remove()
+                self._rendered.pop(key, None)
+        show(self.empty, state.screen == CHAT and not state.items and bool(state.empty_text))
+        self.empty.textContent = state.empty_text
+        if pinned or appended_mine:
+            scroll.scrollTop = scroll.scrollHeight
+
+
+def _signature(item) -> tuple:
+    if isinstance(item, DayView):
+        return ("day", item.label)
+    return (item.sender_name, item.body, item.time_text, item.mine, item.status, item.error,
+            item.first_in_group, item.seen_by)
+
+
+def _fill_item(li, item) -> None:
+    if isinstance(item, DayView):
+        li.className = "omc-day"
+        li.replaceChildren(h("span", None, item.label))
+        return
+    classes = ["omc-msg"]
+    if item.mine:
+        classes.append("is-mine")
+    if not item.first_in_group:
+        classes.append("is-cont")
+    classes.append(f"is-{item.status}")
+    li.className = " ".join(classes)
+    li.dataset.key = item.key
+    li.dataset.status = item.status
+    parts = []
+    if item.first_in_group:
+        meta = h("div", "omc-msg-meta")
+        meta.append(h("span", "omc-sender", "You" if item.mine else item.sender_name),
+                    h("time", "omc-time", item.time_text))
+        parts.append(meta)
+    bubble = h("div", "omc-bubble")
+    bubble.append(h("p", "omc-body", item.body))
+    if not item.first_in_group:
+        bubble.setAttribute("title", item.time_text)
+    parts.append(bubble)
+    if item.status == "pending":
+        parts.append(h("div", "omc-msg-status", "Sending…"))
+    elif item.status == "failed":
+        status = h("div", "omc-msg-status omc-msg-status--failed")
+        status.append(h("span", "omc-msg-error", item.error or "Not sent."),
+                      h("button", "omc-btn omc-btn--small", "Retry", type="button",
+                        data_action="retry-message", data_key=item.key))
+        parts.append(status)
+    if item.seen_by:
+        parts.append(h("div", "omc-seen", item.seen_by))
+    li.replaceChildren(*parts)

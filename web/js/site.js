@@ -1,0 +1,115 @@
+/* Shared by the demo host pages: navigation, platform sign-in, calls to the platform API.
+   Plain JS on purpose: a host page of the community platform, not part of the chat. */
+(() => {
+    "use strict";
+
+    const PAGES = [
+        ["/index.html", "Home"],
+        ["/event.html?slug=python-meetup", "Event"],
+        ["/group.html?slug=pythonistas", "Group"],
+        ["/messages.html", "Messages"],
+    ];
+
+    function h(tag, attrs = {}, ...children) {
+        const el = document.createElement(tag);
+        for (const [k, v] of Object.entries(attrs)) {
+            if (k === "class") el.className = v;
+            else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+            else el.setAttribute(k, v);
+        }
+        for (const c of children) if (c !== null && c !== undefined) el.append(c);
+        return el;
+    }
+
+    /* The platform API may be absent (the runtime's test server serves pages only): then
+       `absent` is true and pages fall back to showing the chat for whoever signs in to it. */
+    async function api(method, path, body) {
+        let response;
+        try {
+            response = await fetch("/api/" + path, {
+                method,
+                credentials: "same-origin",
+                headers: body ? { "Content-Type": "application/json" } : {},
+                body: body ? JSON.stringify(body) : undefined,
+            });
+        } catch (e) {
+            return { ok: false, status: 0, absent: true, message: "The platform is unreachable." };
+        }
+        let data = null;
+        const isJson = (response.headers.get("content-type") || "").includes("application/json");
+        if (isJson) data = await response.json().catch(() => null);
+        if (!isJson && response.status === 404) return { ok: false, status: 404, absent: true };
+        return {
+            ok: response.ok, status: response.status, data, absent: false,
+            message: (data && data.message) || `The platform answered ${response.status}.`,
+        };
+    }
+
+    function query(name, fallback) {
+        return new URLSearchParams(location.search).get(name) || fallback;
+    }
+
+    function renderNav(me) {
+        const nav = document.querySelector(".site-nav");
+        if (!nav) return;
+        const here = location.pathname === "/" ? "/index.html" : location.pathname;
+        const links = h("ul", { class: "site-links" });
+        for (const [href, label] of PAGES) {
+            const a = h("a", { href }, label);
+            if (href.split("?")[0] === here) a.setAttribute("aria-current", "page");
+            links.append(h("li", {}, a));
+        }
+        const who = h("div", { class: "site-who" });
+        if (me) {
+            who.append(h("span", {}, `${me.display_name || me.slug} · ${me.tenant}`),
+                       h("button", { type: "button", class: "site-btn site-btn--link", onclick: signOut }, "Sign out"));
+        }
+        nav.replaceChildren(h("a", { class: "site-brand", href: "/index.html" }, "OpenMeet demo"), links, who);
+    }
+
+    async function signOut() {
+        await api("DELETE", "session");
+        location.reload();
+    }
+
+    /* A small platform sign-in form (the demo's stand-in for the platform's own login). */
+    function signInForm(onDone, note) {
+        const error = h("p", { class: "site-error", role: "alert", hidden: "" });
+        const tenant = h("input", { id: "si-tenant", name: "tenant", value: "demo", autocomplete: "organization" });
+        const slug = h("input", { id: "si-user", name: "user", autocomplete: "username", required: "" });
+        const password = h("input", { id: "si-pass", name: "password", type: "password", autocomplete: "current-password", required: "" });
+        const form = h("form", { class: "site-card site-signin" },
+            h("h2", {}, "Sign in to the platform"),
+            note ? h("p", { class: "site-muted" }, note) : null,
+            error,
+            h("label", { for: "si-tenant" }, "Community"), tenant,
+            h("label", { for: "si-user" }, "User"), slug,
+            h("label", { for: "si-pass" }, "Password"), password,
+            h("button", { type: "submit", class: "site-btn site-btn--primary" }, "Sign in"));
+        form.addEventListener("submit", async (e) => {
+            e.preventDefault();
+            const r = await api("POST", "session", { tenant: tenant.value.trim(), slug: slug.value.trim(), password: password.value });
+            if (r.ok) { onDone(r.data); return; }
+            error.textContent = r.status === 401 ? "Unknown user or wrong password." : r.message;
+            error.hidden = false;
+        });
+        return form;
+    }
+
+    async function boot() {
+        const me = await api("GET", "me");
+        renderNav(me.ok ? me.data : null);
+        return me;
+    }
+
+    function chatElement(mode, context, slug, extra = {}) {
+        const el = document.createElement("om-chat");
+        el.setAttribute("mode", mode);
+        el.setAttribute("context", context);
+        if (slug) el.setAttribute("slug", slug);
+        for (const [k, v] of Object.entries(extra)) if (v !== undefined && v !== null) el.setAttribute(k, v);
+        return el;
+    }
+
+    window.site = { h, api, query, boot, renderNav, signInForm, chatElement };
+})();
