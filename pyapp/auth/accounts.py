@@ -158,3 +158,43 @@ def accounts_app(directory: Directory, secret: str | None, default_tenant: str |
     app = web.Application()
     app.add_routes(accounts_routes(directory, secret, default_tenant, prefix))
     return app
+
+
+class PlatformDirectory:
+    """The demo platform's users (pyapp.platform.service.Platform: verify_password, user,
+    create_user) as a Directory. Blocking store calls run in a thread: password hashing is
+    deliberately slow and must not stall the web server's loop."""
+
+    def __init__(self, platform, allow_register: bool = False):
+        self.platform = platform
+        self.allow_register = allow_register
+
+    async def verify(self, tenant: str, slug: str, password: str) -> Account | None:
+        import asyncio
+
+        def check():
+            if not self.platform.verify_password(tenant, slug, password):
+                return None
+            user = self.platform.user(tenant, slug)
+            return Account(matrix_localpart(slug, tenant), user.get("display_name"))
+
+        return await asyncio.to_thread(check)
+
+    async def register(self, tenant: str, slug: str, password: str,
+                       display_name: str | None) -> Account:
+        import asyncio
+
+        if not self.allow_register:
+            raise AccountError("Accounts are created on the community platform.")
+        if len(password) < 8:
+            raise AccountError("Use a password of at least 8 characters.")
+
+        def create():
+            try:
+                self.platform.user(tenant, slug)
+            except Exception:  # NotFound: free to create
+                user = self.platform.create_user(tenant, slug, display_name, password=password)
+                return Account(matrix_localpart(slug, tenant), user.get("display_name"))
+            raise AccountError("That username is taken.")
+
+        return await asyncio.to_thread(create)
