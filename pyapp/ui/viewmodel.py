@@ -22,8 +22,6 @@ from pyapp.client.service import CONNECTING, OFFLINE, ONLINE, SIGNED_OUT, Change
 from pyapp.client.session import LoginError
 from pyapp.client.timeline import FAILED, PENDING, SENT, Message
 
-from pyapp.identity import IdentityError, matrix_localpart, parse_user_id
-
 from .format import Clock, join_names, typing_text
 
 MODES = ("sidebar", "tab", "dashboard")
@@ -114,6 +112,15 @@ class ViewState:
     draft_rev: int = 0  # bumped when the view model, not the user, changes the draft
     pane: str = "conversation"  # dashboard on narrow screens: list | conversation | info
     user_id: str | None = None
+
+
+def _platform_slug(user_id: str) -> str | None:
+    """The slug of a platform user's Matrix id (@slug_tenant:server), per pyapp.identity's
+    convention; reimplemented because the browser bundle ships pyapp.client and pyapp.ui only."""
+    if not user_id.startswith("@") or ":" not in user_id:
+        return None
+    slug, sep, tenant = user_id[1:].split(":", 1)[0].rpartition("_")
+    return slug if sep and slug and tenant.isalnum() else None
 
 
 def _default_timer(delay: float, fn: Callable[[], None]):
@@ -309,9 +316,9 @@ class ChatViewModel:
     def _name(room: Room, user_id: str) -> str:
         if user_id not in room.members:
             # Not (yet) a loaded member: the platform slug reads better than "slug_tenant".
-            parsed = parse_user_id(user_id)
-            if parsed is not None:
-                return parsed[0]
+            slug = _platform_slug(user_id)
+            if slug:
+                return slug
         return room.display_name(user_id)
 
     def _items(self, room: Room, me: str | None) -> list[Any]:
@@ -425,10 +432,7 @@ class ChatViewModel:
         """People know their platform name ("alice"); their Matrix account is alice_<tenant>."""
         name = username.strip()
         if self.tenant and name and not any(c in name for c in "@:_"):
-            try:
-                return matrix_localpart(name, self.tenant)
-            except IdentityError:
-                pass
+            return f"{name.lower()}_{self.tenant}"
         return name
 
     async def sign_out(self) -> None:
