@@ -231,6 +231,9 @@ def precompile(jobs: list[dict], pyodide_dir: Path, cache: Path, log) -> list[Pa
             os.unlink(f.name)
         for job in todo:
             os.replace(job["output"], job["output"][:-4])
+    # Results of earlier inputs (e.g. each edit of our own code) are not needed again.
+    for stale in set(cache.iterdir()) - set(outputs):
+        stale.unlink()
     return outputs
 
 

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.e2e
 
 EXAMPLE = "/chat/embed-example.html"
 BOOT_TIMEOUT_MS = 60_000
+PYTHON_READY = "['python-ready', 'mounted'].includes(window.omChat.state)"
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def booted(browser, runtime_server):
     requests: list[str] = []
     context.on("request", lambda r: requests.append(r.url))
     page.goto(runtime_server + EXAMPLE)
-    page.wait_for_function("window.omChat.state === 'mounted'", timeout=BOOT_TIMEOUT_MS)
+    page.wait_for_function(PYTHON_READY, timeout=BOOT_TIMEOUT_MS)
     yield page
     context.close()
     outside = [u for u in requests if not is_local(u)]
@@ -220,14 +221,14 @@ def test_local_storage_round_trip_survives_reload(browser, runtime_server):
     try:
         page = context.new_page()
         page.goto(runtime_server + EXAMPLE)
-        page.wait_for_function("window.omChat.state === 'mounted'", timeout=BOOT_TIMEOUT_MS)
+        page.wait_for_function(PYTHON_READY, timeout=BOOT_TIMEOUT_MS)
         run(page, """
 from pyapp.browser.storage import LocalStorage
 s = LocalStorage(prefix="t:")
 s.set("a", "1"); s.set("b", "two"); s.remove("a")
 """)
         page.reload()
-        page.wait_for_function("window.omChat.state === 'mounted'", timeout=BOOT_TIMEOUT_MS)
+        page.wait_for_function(PYTHON_READY, timeout=BOOT_TIMEOUT_MS)
         result = run(page, """
 from pyapp.browser.storage import LocalStorage
 s = LocalStorage(prefix="t:")

@@ -14,6 +14,8 @@
  *
  * For tests and host pages, window.omChat exposes:
  *   state        "idle" | "booting" | "python-ready" | "mounted" | "failed"
+ *                ("mounted": mount_all() returned, which may include the UI's first connection;
+ *                 code that only needs Python should wait for "python-ready")
  *   step         current boot step id (see STEPS)
  *   timings      ms since navigation: bootStart, pythonReady, mounted; importSeconds (Python)
  *   ready        Promise, resolves when Python and the chat libraries are loaded
@@ -95,6 +97,8 @@
         // -- called from Python (pyapp.browser.boot) ------------------------------------
         _progress(step) { progress(step); },
         _pythonReady(pyApi, info) {
+            // From here on the chat UI reports its own state (connecting, offline...).
+            clearTimeout(stallTimer);
             api = pyApi;
             omChat.state = "python-ready";
             omChat.timings.pythonReady = performance.now();
@@ -139,7 +143,7 @@
         if (step === omChat.step && fraction <= omChat.fraction) return;
         omChat.step = step;
         omChat.fraction = fraction;
-        armStallTimer();
+        if (omChat.state === "booting") armStallTimer();
         for (const el of elements) if (!mountedElements.has(el)) renderBoot(el);
         emit("progress", { step, label: STEPS[i][1], fraction });
     }
@@ -147,7 +151,7 @@
     function armStallTimer() {
         clearTimeout(stallTimer);
         stallTimer = setTimeout(() => {
-            if (omChat.state === "booting" || omChat.state === "python-ready") {
+            if (omChat.state === "booting") {
                 fail(`Loading stalled at "${STEPS[stepIndex(omChat.step)][1]}"`);
             }
         }, STALL_MS);
