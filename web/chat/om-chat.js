@@ -245,8 +245,10 @@
         watchDownloads();
         progress("download");
         window.addEventListener("unhandledrejection", onUnhandled);
-        if (!pyscriptImported) {
+        // A retry after a failed PyScript download reuses the script element of the first try.
+        if (!document.querySelector("script[type=py][data-om-chat]")) {
             const py = document.createElement("script");
+            py.dataset.omChat = "";
             py.type = "py";
             py.setAttribute("config", JSON.stringify(pyscriptConfig));
             py.textContent = "from pyapp.browser import boot\nawait boot.main()\n";
