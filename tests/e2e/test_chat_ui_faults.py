@@ -1,0 +1,138 @@
+"""Bad input and faults as the user sees them: a clear message in the component, nothing typed
+lost, nothing sent twice (checked in what the homeserver stores)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from pyapp.server.synapse import Synapse, SynapseOptions, free_port
+from tests.e2e.chat_ui_support import (BOOT_TIMEOUT_MS, LIVE_TIMEOUT_MS, chat, expect_message,
+                                       expect_ready, make_room, open_and_sign_in, send, sign_in,
+                                       stored_messages)
+from tests.e2e.conftest import STATIC_ROOT, WEB_ROOT
+from tests.support.fault_proxy import FaultProxy
+
+pytestmark = pytest.mark.e2e
+
+
+def chat_server(serve_app, built_static, homeserver: str) -> str:
+    from pyapp.server.web import make_app
+
+    return serve_app(make_app(WEB_ROOT, built_static, {"homeserver": homeserver}))
+
+
+def test_a_wrong_password_is_explained_and_the_username_kept(
+        make_user, web_server, new_page):
+    name, password, _ = make_user("alice")
+    page = new_page()
+    page.goto(f"{web_server}/messages.html")
+    expect(chat(page).get_by_label("Username")).to_be_visible(timeout=BOOT_TIMEOUT_MS)
+    sign_in(page, name, "not-the-password")
+    expect(chat(page).locator(".omc-login-error")).to_have_text("Wrong username or password.",
+                                                                timeout=LIVE_TIMEOUT_MS)
+    expect(chat(page).get_by_label("Username")).to_have_value(name)
+    chat(page).get_by_label("Password").fill(password)
+    chat(page).get_by_role("button", name="Sign in").click()
+    expect(chat(page).locator(".omc-empty")).to_contain_text("You have no conversations yet",
+                                                             timeout=LIVE_TIMEOUT_MS)
+
+
+def test_a_context_without_a_room_says_there_is_no_chat(make_user, web_server, new_page):
+    page = new_page()
+    name, password, _ = make_user("alice")
+    page.goto(f"{web_server}/event.html?slug=no-such-event")
+    expect(chat(page).get_by_label("Username")).to_be_visible(timeout=BOOT_TIMEOUT_MS)
+    sign_in(page, name, password)
+    expect(chat(page).locator(".omc-notice")).to_contain_text(
+        "There is no chat for this event yet", timeout=LIVE_TIMEOUT_MS)
+    expect(chat(page).get_by_label("Message", exact=True)).to_be_hidden()
+
+
+@pytest.fixture
+def proxy(synapse):
+    p = FaultProxy(synapse.base_url).start()
+    yield p
+    p.stop()
+
+
+def test_server_errors_during_sync_show_a_banner_and_retry_recovers_without_losing_text(
+        synapse, make_user, proxy, serve_app, built_static, new_page):
+    base = chat_server(serve_app, built_static, proxy.base_url)
+    a_name, a_pw, a = make_user("alice")
+    b_name, b_pw, b = make_user("bob")
+    room_id = make_room(synapse, a["access_token"], "event", "flaky-sync", [b])
+    page = new_page()
+    open_and_sign_in(page, f"{base}/event.html?slug=flaky-sync", a_name, a_pw)
+    box = chat(page).get_by_label("Message", exact=True)
+    box.fill("a thought in progress")
+    proxy.error_status[r"GET .*/sync"] = 500
+    # Something happens in the room, so the running long-poll returns and the next one fails.
+    synapse.request("PUT", f"/_matrix/client/v3/rooms/{room_id}/send/m.room.message/t1",
+                    {"msgtype": "m.text", "body": "while it was failing"},
+                    token=b["access_token"])
+    banner = chat(page).locator(".omc-banner")
+    expect(banner).to_be_visible(timeout=LIVE_TIMEOUT_MS * 2)
+    # The injected 500 carries no CORS headers, so the browser reports it as a failed
+    # request (as it would behind a misbehaving load balancer).
+    expect(banner).to_contain_text(re.compile("problem|Connection lost"))
+    expect(chat(page).locator(".omc-conn")).to_have_text("Offline")
+    expect(box).to_have_value("a thought in progress")
+    proxy.error_status.clear()
+    banner.get_by_role("button", name="Retry").click()
+    expect(banner).to_be_hidden(timeout=LIVE_TIMEOUT_MS)
+    expect_message(page, "while it was failing")
+    expect(box).to_have_value("a thought in progress")
+    box.press("Enter")
+    expect_message(page, "a thought in progress")
+    expect(chat(page).locator(".omc-msg.is-mine[data-status=sent]")).to_have_count(1,
+                                                                          timeout=LIVE_TIMEOUT_MS)
+    assert stored_messages(synapse, room_id, a["access_token"]) == [
+        "while it was failing", "a thought in progress"]
+
+
+@pytest.fixture
+def own_synapse(tmp_path):
+    """A homeserver this test may stop and start without disturbing the others."""
+    hs = Synapse(SynapseOptions(data_dir=tmp_path / "hs", port=free_port()))
+    hs.start()
+    yield hs
+    hs.stop()
+
+
+def test_a_homeserver_restart_mid_chat_loses_nothing_and_sends_nothing_twice(
+        own_synapse, serve_app, built_static, new_page):
+    hs = own_synapse
+    base = chat_server(serve_app, built_static, hs.base_url)
+    a = hs.register_user("alice", "alice-pw")
+    b = hs.register_user("bob", "bob-pw")
+    room_id = make_room(hs, a["access_token"], "event", "restart-room", [b])
+    page = new_page()
+    open_and_sign_in(page, f"{base}/event.html?slug=restart-room", "alice", "alice-pw")
+    send(page, "before the restart")
+    expect(chat(page).locator(".omc-msg[data-status=sent]")).to_have_count(1,
+                                                                          timeout=LIVE_TIMEOUT_MS)
+    hs.stop()
+    expect(chat(page).locator(".omc-banner")).to_contain_text("Connection lost",
+                                                              timeout=LIVE_TIMEOUT_MS * 2)
+    send(page, "during the outage")
+    failed = chat(page).locator(".omc-msg[data-status=failed]")
+    expect(failed).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
+    expect(failed).to_contain_text("Not sent")
+    box = chat(page).get_by_label("Message", exact=True)
+    box.fill("still typing")
+    hs.start()
+    chat(page).locator(".omc-banner").get_by_role("button", name="Retry").click()
+    expect(chat(page).locator(".omc-banner")).to_be_hidden(timeout=LIVE_TIMEOUT_MS * 2)
+    failed.get_by_role("button", name="Retry").click()
+    expect(chat(page).locator(".omc-msg[data-status=sent]")).to_have_count(2,
+                                                                          timeout=LIVE_TIMEOUT_MS)
+    expect(box).to_have_value("still typing")
+    # The retry used the same transaction id; a reload re-reads the room from the server.
+    page.reload()
+    expect_ready(page)
+    expect_message(page, "during the outage", timeout=BOOT_TIMEOUT_MS)
+    assert stored_messages(hs, room_id, a["access_token"]) == ["before the restart",
+                                                               "during the outage"]
