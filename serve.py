@@ -1,5 +1,6 @@
-"""Start the demo: a local Synapse (SQLite), the demo platform with its room orchestrator, and
-the web server for the host pages and the browser runtime. Ctrl-C stops everything.
+"""Start the demo: a local Synapse (SQLite), the auth server it delegates sign-in to, the demo
+platform with its room orchestrator, and the web server for the host pages and the browser
+runtime. Ctrl-C stops everything.
 
     python serve.py                       # embedded defaults
     python serve.py --homeserver URL      # use an existing homeserver instead
@@ -26,6 +27,10 @@ def parse_args(argv: list[str]) -> StackOptions:
                    help="where the homeserver, the platform database and secrets live")
     p.add_argument("--synapse-port", type=int, default=8008,
                    help="port of the embedded Synapse")
+    p.add_argument("--auth", choices=("oauth", "password"), default="oauth",
+                   help="oauth: sign-in at the local auth server (Matrix OAuth 2.0, MAS's role); "
+                        "password: the homeserver's own password login")
+    p.add_argument("--auth-port", type=int, default=8009, help="port of the auth server")
     p.add_argument("--homeserver", metavar="URL",
                    help="an existing homeserver (its bot registration must be installed there)")
     p.add_argument("--server-name", default="localhost", help="the homeserver's server name")
@@ -38,7 +43,8 @@ def parse_args(argv: list[str]) -> StackOptions:
         p.error("static/ is not built: run `./run.sh demo` (or `python -m pyapp.build`) first")
     return StackOptions(data_dir=a.data_dir, host=a.host, port=a.port,
                         homeserver_url=a.homeserver, server_name=a.server_name,
-                        synapse_port=a.synapse_port, database=a.database, seed=not a.no_seed)
+                        synapse_port=a.synapse_port, database=a.database, seed=not a.no_seed,
+                        auth=a.auth, auth_port=a.auth_port)
 
 
 async def main(options: StackOptions) -> None:
@@ -55,6 +61,8 @@ async def main(options: StackOptions) -> None:
         print(f"  Group page:     {stack.url}/group.html?slug=pythonistas")
         print(f"  Messages page:  {stack.url}/messages.html")
         print(f"  Homeserver:     {stack.homeserver_url}")
+        if stack.auth_server is not None:
+            print(f"  Auth server:    {stack.auth_server.issuer}")
         print("\nDemo logins (tenant / user / password):")
         for tenant, user, password in stack.demo_logins():
             print(f"  {tenant:8} {user:8} {password}")

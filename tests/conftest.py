@@ -40,13 +40,13 @@ def make_user(synapse):
 
 @pytest.fixture(scope="session")
 def demo_stack(tmp_path_factory) -> Stack:
-    """What `serve.py` starts (own Synapse, seeded demo platform, orchestrator, web server) on
+    """What `serve.py --auth password` starts (own Synapse, seeded demo platform, orchestrator, web server) on
     free ports. Demo users alice, bob, carol (tenant demo) and dave (tenant other), password
     `demo-password`; the event python-meetup and group pythonistas have rooms, with alice and
     bob in them and carol outside."""
     from tests.support.stack_thread import StackThread
 
-    runner = StackThread(StackOptions.for_tests(tmp_path_factory.mktemp("stack")))
+    runner = StackThread(StackOptions.for_tests(tmp_path_factory.mktemp("stack"), auth="password"))
     stack = runner.start()
     stack.run = runner.call  # run a coroutine on the stack's loop (e.g. orchestrator.drain())
     yield stack

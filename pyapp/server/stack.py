@@ -14,6 +14,9 @@ from pathlib import Path
 
 from aiohttp import web
 
+from pyapp.auth.accounts import PlatformDirectory, accounts_routes
+from pyapp.auth.server_process import AuthServer, AuthServerOptions
+from pyapp.identity import matrix_localpart
 from pyapp.orchestrator.appservice import config_from_registration, ensure_registration
 from pyapp.orchestrator.worker import Orchestrator
 from pyapp.platform.api import add_platform_routes
@@ -36,7 +39,12 @@ class StackOptions:
     homeserver_url: str | None = None
     server_name: str = "localhost"
     synapse_port: int = 8008
+    # "oauth": users sign in at the auth server (MAS's role), Synapse delegates auth to it;
+    # "password": Synapse's own password login with refresh tokens.
+    auth: str = "oauth"
+    auth_port: int = 8009
     access_token_lifetime: str | None = "5m"
+    oauth_access_token_ttl: int = 300  # seconds
     database: str | None = None  # SQLite file by default; postgresql://... for several machines
     tenant: str = DEMO_TENANT
     seed: bool = True
@@ -46,7 +54,8 @@ class StackOptions:
 
     @classmethod
     def for_tests(cls, data_dir: Path, **kw) -> "StackOptions":
-        return cls(data_dir=Path(data_dir), port=free_port(), synapse_port=free_port(), **kw)
+        return cls(data_dir=Path(data_dir), port=free_port(), synapse_port=free_port(),
+                   auth_port=free_port(), **kw)
 
 
 class Stack:
@@ -56,6 +65,7 @@ class Stack:
         self.synapse: Synapse | None = None
         self.store: Store | None = None
         self.orchestrator: Orchestrator | None = None
+        self.auth_server: AuthServer | None = None
         self._runner: web.AppRunner | None = None
 
     @property
@@ -76,19 +86,32 @@ class Stack:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         registration_file = self.data_dir / "appservice.yaml"
         registration = ensure_registration(registration_file, o.server_name)
+        oauth = o.auth == "oauth"
+        if oauth and not o.homeserver_url:
+            self.auth_server = AuthServer(AuthServerOptions(
+                data_dir=self.data_dir / "authserver", port=o.auth_port, host=o.host,
+                synapse_url=f"http://127.0.0.1:{o.synapse_port}",
+                synapse_secret=self._secret("mas-secret"),
+                accounts_url=f"http://127.0.0.1:{o.port}/_internal/accounts",
+                accounts_secret=self._secret("accounts-secret"),
+                access_token_ttl=o.oauth_access_token_ttl,
+            ))
+            await asyncio.to_thread(self.auth_server.start)
         if not o.homeserver_url:
             self.synapse = Synapse(SynapseOptions(
                 data_dir=self.data_dir / "synapse", port=o.synapse_port,
-                server_name=o.server_name, access_token_lifetime=o.access_token_lifetime,
+                server_name=o.server_name,
+                access_token_lifetime=None if oauth else o.access_token_lifetime,
                 app_service_files=[registration_file],
+                mas=self.auth_server.synapse_mas_options() if self.auth_server else None,
             ))
             await asyncio.to_thread(self.synapse.start)
         self.store = Store.open(o.database or str(self.data_dir / "platform.sqlite3"))
-        seeded = o.seed and is_empty(self.store)
-        if seeded:
+        platform = Platform(self.store)
+        if o.seed and is_empty(self.store):
             seed_demo(self.store)
             if self.synapse is not None:
-                await asyncio.to_thread(register_demo_accounts, self.synapse, self.store)
+                await asyncio.to_thread(self._create_demo_accounts, platform)
         config = config_from_registration(registration, self.homeserver_url, o.server_name)
         self.orchestrator = Orchestrator(self.store, config)
         self.orchestrator.start()
@@ -99,18 +122,41 @@ class Stack:
             "server_name": o.server_name,
             "tenant": o.tenant,
             "bot_user_id": config.bot_user_id,
-            "auth": "password",
+            "auth": o.auth,
             **o.extra_config,
         })
-        add_platform_routes(app, Platform(self.store), secret=self._session_secret(),
+        add_platform_routes(app, platform, secret=self._secret("session-secret"),
                             server_name=o.server_name, orchestrator=self.orchestrator)
+        if self.auth_server is not None:
+            # The auth server's sign-in page checks the platform's own users here.
+            app.router.add_routes(accounts_routes(PlatformDirectory(platform),
+                                                  self._secret("accounts-secret"),
+                                                  default_tenant=o.tenant))
         self._runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, o.host, o.port).start()
         return self
 
-    def _session_secret(self) -> str:
-        path = self.data_dir / "session-secret"
+    def _create_demo_accounts(self, platform: Platform) -> None:
+        """Demo users get Matrix accounts up front, so the orchestrator's invites go out
+        before anyone signs in. With delegated auth, accounts are provisioned the way the
+        auth server does it; otherwise through shared-secret registration."""
+        if self.auth_server is None:
+            register_demo_accounts(self.synapse, self.store)
+            return
+        secret = self.auth_server.options.synapse_secret
+        for row in self.store.all("SELECT tenant, slug, display_name FROM users"):
+            status, body = self.synapse.request(
+                "POST", "/_synapse/mas/provision_user",
+                {"localpart": matrix_localpart(row["slug"], row["tenant"]),
+                 "set_displayname": row["display_name"]}, token=secret)
+            if status not in (200, 201):
+                raise RuntimeError(f"provisioning {row['slug']}: {status} {body}")
+            platform.matrix_account_ready(row["tenant"], row["slug"])
+
+    def _secret(self, name: str) -> str:
+        """A secret generated once and kept in the data folder (restarts keep sessions)."""
+        path = self.data_dir / name
         if not path.exists():
             path.write_text(secrets.token_urlsafe(32))
             path.chmod(0o600)
@@ -128,3 +174,5 @@ class Stack:
             self.store = None
         if self.synapse is not None:
             await asyncio.to_thread(self.synapse.stop)
+        if self.auth_server is not None:
+            await asyncio.to_thread(self.auth_server.stop)
