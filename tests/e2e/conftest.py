@@ -3,7 +3,9 @@ server (pyapp.server.web.make_app) in a thread, and pages that fail the test whe
 talks to any host but this machine.
 
 Use them from plain (non-async) test functions: Playwright's sync API must not run inside a
-running asyncio loop.
+running asyncio loop. While it is alive it also marks this thread's asyncio loop as running, so
+async tests cannot run then: the browser is module-scoped (closed when the module's tests are
+done) and a test module should not mix async tests with browser tests.
 
     def test_something(web_server, new_page):
         page = new_page()
@@ -14,7 +16,7 @@ Fixtures:
 - built_static (session): runs `python -m pyapp.build` once (a no-op when nothing changed).
 - serve_app (session): serve_app(aiohttp_app) -> base URL; the server stops with the session.
 - web_server (session): base URL of make_app(web/, static/, {"homeserver": synapse URL}).
-- browser (session): Chromium from /usr/bin/chromium with offline-friendly flags.
+- browser (module): Chromium from /usr/bin/chromium with offline-friendly flags.
 - new_page (function): new_page(**context_options) -> Page in a fresh context (empty profile).
   Every request of that context (workers included) is recorded in page.requests; at teardown
   the test fails if one went to a host other than 127.0.0.1/localhost. Console messages and
@@ -129,7 +131,7 @@ def web_server(built_static, serve_app, synapse) -> str:
     return serve_app(make_app(WEB_ROOT, built_static, {"homeserver": synapse.base_url}))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_instance():
     from playwright.sync_api import sync_playwright
 
@@ -137,7 +139,7 @@ def playwright_instance():
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_instance):
     browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     yield browser
