@@ -8,7 +8,7 @@
 //     device deleted when its grant is revoked,
 //   - a login page checking the demo platform's users through its accounts endpoint.
 //
-// Usage: node authserver/server.mjs <config.json>   (written by pyapp/auth/server_process.py)
+// Usage: node authserver/server.mjs <config.json>   (written by pyapp/server/auth_server.py)
 // Prints one line `READY <url>` on stdout once it listens.
 
 import crypto from 'node:crypto';

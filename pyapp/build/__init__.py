@@ -51,7 +51,9 @@ CRYPTO_COMPAT_VERSION = "0.1.0"
 SUBSTITUTES = {"pycryptodome": CRYPTO_COMPAT}
 
 # Our own code in the browser: only what runs there.
-PYAPP_BROWSER_PATHS = ["pyapp/__init__.py", "pyapp/client", "pyapp/ui", "pyapp/browser"]
+PYAPP_BROWSER_PATHS = [
+    "pyapp/__init__.py", "pyapp/client", "pyapp/ui", "pyapp/browser", "pyapp/auth",
+]
 PYAPP_BROWSER_EXCLUDE = ("pyapp/browser/crypto_compat",)
 PYAPP_BROWSER_REQUIRES = ["matrix-nio"]
 ROOT_PACKAGE = "pyapp"

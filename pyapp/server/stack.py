@@ -14,8 +14,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from pyapp.auth.accounts import PlatformDirectory, accounts_routes
-from pyapp.auth.server_process import AuthServer, AuthServerOptions
+from pyapp.server.accounts import PlatformDirectory, accounts_routes
+from pyapp.server.auth_server import AuthServer, AuthServerOptions
 from pyapp.identity import matrix_localpart
 from pyapp.orchestrator.appservice import config_from_registration, ensure_registration
 from pyapp.orchestrator.worker import Orchestrator

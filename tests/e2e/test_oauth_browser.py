@@ -12,12 +12,11 @@ import json
 import re
 import time
 import urllib.request
-from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 import pytest
 
-from pyapp.auth.testing import OAuthStack
+from tests.support.oauth_stack import OAuthStack
 from pyapp.server.web import make_app
 from tests.e2e.conftest import WEB_ROOT, is_local
 
@@ -26,8 +25,6 @@ pytestmark = pytest.mark.e2e
 PAGE = "/chat/embed-example.html"
 BOOT_MS = 90_000
 TTL = 30
-AUTH_SOURCES = ["__init__.py", "pkce.py", "metadata.py", "flow.py", "client.py", "login.py",
-                "browser.py"]
 
 
 @pytest.fixture(scope="module")
@@ -74,28 +71,11 @@ def run(page, code: str):
     return page.evaluate("code => window.omChat.runPython(code)", code)
 
 
-def _shim() -> str:
-    """Until the browser bundle ships pyapp.auth, the test installs its sources into the page's
-    Python (the same files; nothing else differs)."""
-    root = Path(__file__).resolve().parents[2] / "pyapp" / "auth"
-    sources = {name: (root / name).read_text() for name in AUTH_SOURCES}
-    return f"""
-import importlib, importlib.util, json, os, pyapp
-if importlib.util.find_spec("pyapp.auth") is None:
-    _dir = os.path.join(pyapp.__path__[0], "auth")
-    os.makedirs(_dir, exist_ok=True)
-    for _name, _text in json.loads({json.dumps(json.dumps(sources))}).items():
-        with open(os.path.join(_dir, _name), "w") as _f:
-            _f.write(_text)
-    importlib.invalidate_caches()
-"""
-
-
 def setup(page, homeserver: str) -> dict:
     """Boot the chat service with OAuth in the page and finish a sign-in that came back."""
     page.wait_for_function("window.omChat && ['mounted', 'failed'].includes(window.omChat.state)", timeout=BOOT_MS)
     assert page.evaluate("window.omChat.state") == "mounted", page.evaluate("JSON.stringify(window.omChat.error)")
-    return run(page, _shim() + f"""
+    return run(page, f"""
 import asyncio
 from pyapp.client.service import ChatService, ChatConfig, ONLINE
 from pyapp.browser.fetch_transport import FetchTransport

@@ -1,7 +1,7 @@
 """OAuth 2.0 login against the real stack, driven from CPython: the auth server (oidc-provider in
 MAS's role), Synapse delegating auth to it, and the same client code the browser runs.
 
-The sign-in form is submitted over HTTP (pyapp.auth.testing.sign_in_over_http); the browser
+The sign-in form is submitted over HTTP (tests.support.oauth_stack.sign_in_over_http); the browser
 tests (test_oauth_browser.py) do the same through Chromium.
 """
 
@@ -19,7 +19,7 @@ import pytest
 from pyapp.auth import flow as F
 from pyapp.auth.client import OAuthClient
 from pyapp.auth.login import complete_login, install_oauth, login_method
-from pyapp.auth.testing import OAuthStack, sign_in_over_http
+from tests.support.oauth_stack import OAuthStack, sign_in_over_http
 from pyapp.client.service import ONLINE, SIGNED_OUT, ChatConfig, ChatService
 from pyapp.client.storage import MemoryStorage
 from pyapp.client.timeline import FAILED, SENT

@@ -1,6 +1,6 @@
 import pytest
 
-from pyapp.auth.accounts import (
+from pyapp.server.accounts import (
     AccountError, MemoryDirectory, PlatformDirectory, check_password, hash_password,
     parse_login_name,
 )

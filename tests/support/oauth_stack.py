@@ -16,8 +16,8 @@ from urllib.parse import urljoin, urlsplit
 
 from pyapp.server.synapse import Synapse, SynapseOptions, free_port
 
-from .accounts import MemoryDirectory, accounts_app
-from .server_process import AuthServer, AuthServerOptions, new_shared_secret
+from pyapp.server.accounts import MemoryDirectory, accounts_app
+from pyapp.server.auth_server import AuthServer, AuthServerOptions, new_shared_secret
 
 ACCOUNTS_PREFIX = "/_internal/accounts"
 
