@@ -67,8 +67,8 @@ def test_pyapp_wheel_holds_only_browser_code(built):
     with zipfile.ZipFile(result.wheels["pyapp"]) as z:
         tops = {n.split("/")[1] for n in z.namelist() if n.startswith("pyapp/") and n.count("/") > 1}
         names = z.namelist()
-    assert tops <= {"client", "ui", "browser", "__pycache__"}
-    assert {"browser", "client", "ui"} <= tops
+    assert tops <= {"auth", "client", "ui", "browser", "__pycache__"}
+    assert {"auth", "browser", "client", "ui"} <= tops
     assert "pyapp/__init__.py" in names
     assert "pyapp/browser/fetch_transport.py" in names
     assert not any("crypto_compat" in n or n.startswith(("pyapp/server", "pyapp/build")) for n in names)
