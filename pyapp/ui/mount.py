@@ -62,7 +62,8 @@ def _inject_stylesheet() -> None:
     import js
 
     href = str(js.URL.new(CSS_PATH, _config_url()).href)
-    if js.document.querySelector(f'link[rel="stylesheet"][href="{href}"]') is not None:
+    # JavaScript null arrives as pyodide's jsnull, which is falsy but not None.
+    if js.document.querySelector(f'link[rel="stylesheet"][href="{href}"]'):
         return
     link = js.document.createElement("link")
     link.rel = "stylesheet"
@@ -105,7 +106,7 @@ async def mount(element) -> None:
     global _next_id
     from .view import ChatView
 
-    if element.getAttribute("data-om-id") in _views:
+    if (element.getAttribute("data-om-id") or "") in _views:
         return
     service = await shared_service()
     vm = ChatViewModel(

@@ -219,7 +219,7 @@ class ChatView:
 
     def _on_click(self, event) -> None:
         target = event.target.closest("[data-action]")
-        if target is None:
+        if not target:  # JavaScript null (pyodide's jsnull is falsy, not None)
             return
         action = target.getAttribute("data-action")
         vm = self.vm
