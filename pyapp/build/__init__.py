@@ -52,7 +52,8 @@ SUBSTITUTES = {"pycryptodome": CRYPTO_COMPAT}
 
 # Our own code in the browser: only what runs there.
 PYAPP_BROWSER_PATHS = [
-    "pyapp/__init__.py", "pyapp/client", "pyapp/ui", "pyapp/browser", "pyapp/auth",
+    "pyapp/__init__.py", "pyapp/identity.py", "pyapp/client", "pyapp/ui", "pyapp/browser",
+    "pyapp/auth",
 ]
 PYAPP_BROWSER_EXCLUDE = ("pyapp/browser/crypto_compat",)
 PYAPP_BROWSER_REQUIRES = ["matrix-nio"]

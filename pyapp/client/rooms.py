@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .timeline import Timeline
+from pyapp.identity import ROOM_METADATA_TYPE
 
-ROOM_METADATA_TYPE = "com.openmeet.room.metadata"
+from .timeline import Timeline
 
 
 @dataclass

@@ -15,6 +15,8 @@ from typing import Any, Awaitable, Callable
 
 from nio import RoomSendResponse, SyncResponse
 
+from pyapp.identity import BOT_LOCALPART, should_auto_accept
+
 from .http import MatrixHttp
 from .nio_client import SeamClient
 from .rooms import Room, RoomList
@@ -52,7 +54,7 @@ NETWORK_ERRORS = (TransportError, TimeoutError, asyncio.TimeoutError, OSError)
 class ChatConfig:
     homeserver: str
     tenant: str | None = None
-    bot_user_id: str | None = None  # invites from this user into our tenant's rooms are accepted
+    bot_user_id: str | None = None  # the platform's bot: its invites to our tenant's rooms are accepted
     auth: str = "password"
 
 
@@ -314,13 +316,13 @@ class ChatService:
 
     # -- invites ----------------------------------------------------------------------
     def _accept_tenant_invites(self) -> None:
-        """Rooms the platform's bot invites us to for our tenant join by themselves, so the
-        chat appears without manual steps; anything else waits for the user."""
-        bot, tenant = self.config.bot_user_id, self.config.tenant
+        """Rooms the platform's bot invites us to for our own tenant join by themselves, so
+        the chat appears without manual steps; anything else waits for the user."""
+        bot = self.config.bot_user_id
+        bot_localpart = bot[1:].split(":", 1)[0] if bot else BOT_LOCALPART
         for room in self.rooms.invites():
-            if (bot and room.inviter == bot and room.metadata
-                    and (tenant is None or room.metadata.get("tenant_id") == tenant)
-                    and room.room_id not in self._joining):
+            if (room.room_id not in self._joining and should_auto_accept(
+                    room.inviter, room.metadata, self.session.user_id, bot_localpart)):
                 self._spawn(self.join(room.room_id))
 
     async def join(self, room_id: str) -> bool:

@@ -10,7 +10,8 @@ from pyapp.client.storage import MemoryStorage
 from pyapp.client.timeline import FAILED, SENT
 from pyapp.client.transport import AiohttpTransport
 from pyapp.server.synapse import Synapse, SynapseOptions, free_port
-from tests.e2e.test_chat_service import make_room, until
+from tests.e2e.test_chat_service import make_room
+from tests.support.waiting import until
 from tests.support.fault_proxy import FaultProxy
 
 

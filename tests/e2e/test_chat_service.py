@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import pytest
 
 from pyapp.client.service import ONLINE, ChatConfig, ChatService
@@ -12,16 +9,8 @@ from pyapp.client.session import LoginError
 from pyapp.client.storage import MemoryStorage
 from pyapp.client.timeline import SENT
 from pyapp.client.transport import AiohttpTransport
-
-METADATA = "com.openmeet.room.metadata"
-
-
-async def until(predicate, timeout=15.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
+from pyapp.identity import ROOM_METADATA_TYPE as METADATA
+from tests.support.waiting import until
 
 
 def make_room(synapse, creator_token, slug, invite=(), entity_type="event", tenant="demo"):
@@ -134,18 +123,19 @@ async def test_typing_receipts_and_unread_counts_reach_the_other_user(synapse, m
     await until(lambda: fay.room(room_id).receipts.get(b["user_id"]) == last, what="receipt seen")
 
 
-async def test_bot_invites_for_our_tenant_are_accepted_and_others_are_left(synapse, make_user, services):
-    bot_name, _, bot = make_user("bot")
-    u_name, u_pw, u = make_user("hal")
-    ours = make_room(synapse, bot["access_token"], "ours", invite=[u["user_id"]])
-    theirs = make_room(synapse, bot["access_token"], "theirs", invite=[u["user_id"]], tenant="other")
-    svc = ChatService(ChatConfig(synapse.base_url, tenant="demo", bot_user_id=bot["user_id"]),
-                      AiohttpTransport(), MemoryStorage())
-    try:
-        await svc.login_password(u_name, u_pw)
-        await until(lambda: svc.rooms.find("event", "ours", "demo"), what="auto-joined")
-        assert svc.room(theirs).membership == "invite"
-        assert svc.rooms.find_invite("event", "theirs", "other") is not None
-    finally:
-        await svc.stop()
-        await svc.transport.close()
+async def test_bot_invites_for_our_tenant_are_accepted_and_others_are_left(synapse, services):
+    bot = synapse.register_user("openmeet-bot", "pw-bot")
+    user = synapse.register_user("hal_demo", "pw-hal")
+    stranger = synapse.register_user("ida_demo", "pw-ida")
+    ours = make_room(synapse, bot["access_token"], "ours", invite=[user["user_id"]])
+    theirs = make_room(synapse, bot["access_token"], "theirs", invite=[user["user_id"]],
+                       tenant="other")
+    personal = make_room(synapse, stranger["access_token"], "personal", invite=[user["user_id"]])
+    svc = await services(synapse)
+    svc.config.bot_user_id = bot["user_id"]
+    await svc.login_password("hal_demo", "pw-hal")
+    await until(lambda: svc.rooms.find("event", "ours", "demo"), what="auto-joined")
+    await until(lambda: svc.room(personal) is not None, what="stranger's invite seen")
+    assert svc.room(theirs).membership == "invite"
+    assert svc.room(personal).membership == "invite"
+    assert svc.rooms.find_invite("event", "theirs", "other") is not None

@@ -317,6 +317,7 @@ bodies = [m.body for m in room.timeline.messages]
     everything = set(stats["a1"]["sent"]) | set(stats["a2"]["sent"]) | set(stats["b"]["sent"])
     for name, page in (("a1", a1), ("a2", a2), ("b", b)):
         run(page, f"""
+import json
 async def _all():
     want = set(json.loads({json.dumps(json.dumps(sorted(everything)))}))
     while not want <= {{m.body for m in svc.room({room_id!r}).timeline.messages}}:

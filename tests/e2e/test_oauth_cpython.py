@@ -24,6 +24,7 @@ from pyapp.client.service import ONLINE, SIGNED_OUT, ChatConfig, ChatService
 from pyapp.client.storage import MemoryStorage
 from pyapp.client.timeline import FAILED, SENT
 from pyapp.client.transport import AiohttpTransport
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.e2e
 
@@ -80,14 +81,6 @@ async def clients():
 async def sign_in(oauth, username, password, return_to=APP + "/chat/room.html"):
     url = await oauth.begin(return_to)
     return await sign_in_over_http(url, REDIRECT, username, password)
-
-
-async def until(predicate, timeout=20.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 def whoami(stack, token):
