@@ -434,9 +434,12 @@ class ChatService:
 
     async def mark_read(self, room_id: str) -> None:
         room = self.room(room_id)
-        event_id = room.timeline.last_event_id() if room else None
+        last = room.timeline.confirmed[-1] if room and room.timeline.confirmed else None
+        event_id = last.event_id if last else None
         if not event_id or self._read_sent.get(room_id) == event_id:
             return
+        if last.sender == self.user_id:
+            return  # our own message: the server counts it as read by us
         self._read_sent[room_id] = event_id
         try:
             await self.client.room_read_markers(room_id, event_id, event_id)

@@ -23,6 +23,7 @@ from pyapp.platform.api import add_platform_routes
 from pyapp.platform.demo import DEMO_PASSWORD, DEMO_TENANT, USERS, is_empty, register_demo_accounts, seed_demo
 from pyapp.platform.service import Platform
 from pyapp.platform.store import Store
+from pyapp.server.matrix_proxy import add_matrix_proxy
 from pyapp.server.synapse import Synapse, SynapseOptions, free_port
 from pyapp.server.web import make_app
 
@@ -47,6 +48,9 @@ class StackOptions:
     oauth_access_token_ttl: int = 300  # seconds
     database: str | None = None  # SQLite file by default; postgresql://... for several machines
     tenant: str = DEMO_TENANT
+    # Serve the homeserver's client API under the page's origin (pyapp.server.matrix_proxy);
+    # False: browsers talk to the homeserver's own URL, with CORS preflights.
+    same_origin_matrix: bool = True
     seed: bool = True
     web_root: Path = ROOT / "web"
     static_root: Path = ROOT / "static"
@@ -75,6 +79,11 @@ class Stack:
     @property
     def homeserver_url(self) -> str:
         return self.options.homeserver_url or self.synapse.base_url
+
+    @property
+    def browser_homeserver_url(self) -> str:
+        """Where the browser reaches the homeserver."""
+        return self.url if self.options.same_origin_matrix else self.homeserver_url
 
     def demo_logins(self) -> list[tuple[str, str, str]]:
         """(tenant, login name, password) of each seeded user."""
@@ -118,13 +127,15 @@ class Stack:
         self.orchestrator.wake()
 
         app = make_app(o.web_root, o.static_root, {
-            "homeserver": self.homeserver_url,
+            "homeserver": self.browser_homeserver_url,
             "server_name": o.server_name,
             "tenant": o.tenant,
             "bot_user_id": config.bot_user_id,
             "auth": o.auth,
             **o.extra_config,
         })
+        if o.same_origin_matrix:
+            add_matrix_proxy(app, self.homeserver_url)
         add_platform_routes(app, platform, secret=self._secret("session-secret"),
                             server_name=o.server_name, orchestrator=self.orchestrator)
         if self.auth_server is not None:

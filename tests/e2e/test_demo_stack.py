@@ -2,6 +2,7 @@
 hands the browser its configuration."""
 
 import json
+import urllib.error
 import urllib.request
 
 from pyapp.identity import ROOM_METADATA_TYPE
@@ -24,8 +25,21 @@ def test_seeded_event_room_exists_with_metadata_and_attendee_invited(demo_stack)
                      "tenant_id": "demo", "created_by": "alice"}]
 
 
-def test_config_json_points_the_browser_at_the_homeserver(demo_stack):
+def test_the_browser_reaches_the_homeserver_under_the_page_origin(demo_stack):
     with urllib.request.urlopen(demo_stack.url + "/config.json") as r:
         config = json.load(r)
-    assert config["homeserver"] == demo_stack.synapse.base_url
+    assert config["homeserver"] == demo_stack.url
     assert config["tenant"] == "demo" and config["bot_user_id"].startswith("@openmeet-bot:")
+    # The client API answers through the page's origin, authenticated requests included.
+    token = demo_stack.synapse.login("bob_demo", "demo-password")["access_token"]
+    req = urllib.request.Request(demo_stack.url + "/_matrix/client/v3/account/whoami",
+                                 headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req) as r:
+        assert json.load(r)["user_id"] == "@bob_demo:localhost"
+    req = urllib.request.Request(demo_stack.url + "/_matrix/client/v3/account/whoami",
+                                 headers={"Authorization": "Bearer wrong"})
+    try:
+        urllib.request.urlopen(req)
+        raise AssertionError("a wrong token must be refused")
+    except urllib.error.HTTPError as e:
+        assert e.code == 401 and json.load(e)["errcode"] == "M_UNKNOWN_TOKEN"
