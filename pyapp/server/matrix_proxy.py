@@ -27,6 +27,18 @@ def forward_headers(headers) -> dict[str, str]:
 async def forward(request: web.Request, target: str, session: aiohttp.ClientSession
                   ) -> web.StreamResponse:
     body = await request.read()
+    try:
+        return await _relay(request, target, session, body)
+    except (aiohttp.ClientError, TimeoutError) as e:
+        # The homeserver is down or restarting: say so the way a gateway does, so the
+        # client's sync loop backs off and retries.
+        return web.json_response({"errcode": "M_UNKNOWN",
+                                  "error": f"homeserver unreachable: {type(e).__name__}"},
+                                 status=502)
+
+
+async def _relay(request: web.Request, target: str, session: aiohttp.ClientSession,
+                 body: bytes) -> web.StreamResponse:
     async with session.request(request.method, target.rstrip("/") + request.path_qs,
                                headers=forward_headers(request.headers), data=body or None,
                                allow_redirects=False, auto_decompress=False) as upstream:
