@@ -108,3 +108,15 @@ async def test_homeserver_restart_mid_chat_keeps_pending_text_and_recovers(tmp_p
         await svc.stop()
         await svc.transport.close()
         hs.stop()
+
+
+async def test_an_unreachable_homeserver_gives_a_readable_login_error():
+    from pyapp.client.session import LoginError
+
+    svc = await service_for(f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    try:
+        with pytest.raises(LoginError, match="Can't reach the homeserver"):
+            await svc.login_password("someone", "secret")
+        assert svc.session is None and svc.sessions.load() is None
+    finally:
+        await svc.transport.close()
