@@ -31,7 +31,7 @@ from .session import (
 )
 from .storage import Storage, load_json, save_json
 from .sync_loop import Backoff
-from .timeline import FAILED, PENDING, Message
+from .timeline import PENDING, Message
 from .tokens import SessionExpired, TokenManager, Tokens, legacy_refresh_body, tokens_from_refresh
 from .transport import HttpResponse, Transport, TransportError
 

@@ -8,16 +8,15 @@ fixtures, like pyapp.server.synapse.Synapse.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
-import signal
 import subprocess
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pyapp.server.process import persistent_secret, stop_process_group
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_SCRIPT = ROOT / "authserver" / "server.mjs"
@@ -92,11 +91,7 @@ class AuthServer:
 
     def _cookie_secret(self) -> str:
         # Kept across restarts so a sign-in page open during a restart still works.
-        path = self.data_dir / "cookie.secret"
-        if not path.exists():
-            path.write_text(secrets.token_hex(32))
-            path.chmod(0o600)
-        return path.read_text().strip()
+        return persistent_secret(self.data_dir / "cookie.secret")
 
     def start(self, timeout: float = 30.0) -> "AuthServer":
         node = shutil.which("node")
@@ -140,13 +135,7 @@ class AuthServer:
 
     def stop(self) -> None:
         p, self.process = self.process, None
-        if p is not None and p.poll() is None:
-            os.killpg(p.pid, signal.SIGTERM)
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait(5)
+        stop_process_group(p, timeout=10)
         if self._log is not None:
             self._log.close()
             self._log = None

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from pyapp.platform.demo import DEMO_PASSWORD, DEMO_TENANT, USERS, is_empty, reg
 from pyapp.platform.service import Platform
 from pyapp.platform.store import Store
 from pyapp.server.matrix_proxy import add_matrix_proxy
+from pyapp.server.process import persistent_secret
 from pyapp.server.synapse import Synapse, SynapseOptions, free_port
 from pyapp.server.web import make_app
 
@@ -166,12 +166,7 @@ class Stack:
             platform.matrix_account_ready(row["tenant"], row["slug"])
 
     def _secret(self, name: str) -> str:
-        """A secret generated once and kept in the data folder (restarts keep sessions)."""
-        path = self.data_dir / name
-        if not path.exists():
-            path.write_text(secrets.token_urlsafe(32))
-            path.chmod(0o600)
-        return path.read_text().strip()
+        return persistent_secret(self.data_dir / name)
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -11,9 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from pyapp.server.process import stop_process_group
 
 # The custom state type that names the platform entity a room belongs to (defined with the other
 # naming conventions). Listed in room_prejoin_state so an invited client can read it before joining.
@@ -182,14 +182,7 @@ class Synapse:
 
     def stop(self) -> None:
         p, self.process = self.process, None
-        if p is None or p.poll() is not None:
-            return
-        os.killpg(p.pid, signal.SIGTERM)
-        try:
-            p.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait(5)
+        stop_process_group(p)
 
     def restart(self) -> None:
         self.stop()

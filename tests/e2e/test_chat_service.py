@@ -135,6 +135,7 @@ async def test_bot_invites_for_our_tenant_are_accepted_and_others_are_left(synap
     svc.config.bot_user_id = bot["user_id"]
     await svc.login_password("hal_demo", "pw-hal")
     await until(lambda: svc.rooms.find("event", "ours", "demo"), what="auto-joined")
+    assert svc.room(ours).membership == "join"
     await until(lambda: svc.room(personal) is not None, what="stranger's invite seen")
     assert svc.room(theirs).membership == "invite"
     assert svc.room(personal).membership == "invite"

@@ -11,7 +11,7 @@ from pyapp.server.synapse import Synapse, SynapseOptions, free_port
 from tests.e2e.chat_ui_support import (BOOT_TIMEOUT_MS, LIVE_TIMEOUT_MS, chat, expect_message,
                                        expect_ready, make_room, open_and_sign_in, send, sign_in,
                                        stored_messages)
-from tests.e2e.conftest import STATIC_ROOT, WEB_ROOT
+from tests.e2e.conftest import WEB_ROOT
 from tests.support.fault_proxy import FaultProxy
 
 pytestmark = pytest.mark.e2e

@@ -12,7 +12,7 @@ import contextlib
 import json
 import time
 import urllib.request
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 

@@ -5,7 +5,6 @@ WebCrypto), and the fetch transport reaches the real Synapse."""
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 
 import pytest
