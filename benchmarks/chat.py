@@ -10,14 +10,14 @@ Prints, with the machine:
   the same machine's Date.now()), p50/p95;
 - the floor: the same send -> receive with a raw CPython HTTP client (PUT send, the other side
   long-polling /sync) against the same Synapse;
-- nio sync parsing under CPython with and without the cached validators.
+- nio sync parsing (CPython and Pyodide) with nio's validation as shipped, with cached
+  validators, and without validation.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import copy
 import json
 import os
 import platform
@@ -109,47 +109,66 @@ async def raw_latency(hs_url: str, sender_token: str, receiver_token: str, room_
         return results
 
 
-# -- sync parsing under CPython -----------------------------------------------------------
-def parse_benchmark() -> tuple[float, float, int]:
-    import nio.events.misc
-    import nio.responses
-    import nio.schemas
-    from nio import SyncResponse
+# -- sync parsing: nio's validation as shipped vs cached validators -------------------------
+# Runs as is under CPython and, through omChat.runPython, in Pyodide in the page.
+PARSE_BENCH = """
+import copy, json, time
+import nio.events.misc, nio.responses, nio.schemas
+from nio import SyncResponse
+from pyapp.client import schema_cache
 
-    def event(i, r):
-        return {"type": "m.room.message", "event_id": f"$e{r}_{i}", "sender": "@u:hs",
-                "origin_server_ts": 1000 + i, "unsigned": {"age": 5},
-                "content": {"msgtype": "m.text", "body": "hello " * 10}}
+def _nio_validate(instance, schema):  # nio's own validate_json: a validator per call
+    nio.schemas.Validator(schema, format_checker=nio.schemas.Checker).validate(instance)
 
-    rooms = {f"!r{r}:hs": {
-        "timeline": {"events": [event(i, r) for i in range(20)], "limited": False,
-                     "prev_batch": "p"},
-        "state": {"events": [{"type": "m.room.name", "state_key": "", "event_id": f"$n{r}",
-                              "sender": "@u:hs", "origin_server_ts": 1,
-                              "content": {"name": f"Room {r}"}}]},
-        "ephemeral": {"events": []}, "account_data": {"events": []},
-        "unread_notifications": {"notification_count": 1, "highlight_count": 0}}
-        for r in range(50)}
-    body = {"next_batch": "s1", "rooms": {"join": rooms, "invite": {}, "leave": {}}}
-
-    def best(n=5):
-        times = []
-        for _ in range(n):
-            b = copy.deepcopy(body)
-            t = time.perf_counter()
-            SyncResponse.from_dict(b)
-            times.append(time.perf_counter() - t)
-        return min(times) * 1000
-
-    original = nio.schemas.validate_json
+def _use(fn):
     for m in (nio.schemas, nio.responses, nio.events.misc):
-        m.validate_json = original
-    plain = best()
-    from pyapp.client import schema_cache
+        m.validate_json = fn
 
-    schema_cache.install()
-    cached = best()
-    return plain, cached, len(json.dumps(body))
+def _event(i, r):
+    return {"type": "m.room.message", "event_id": f"$e{r}_{i}", "sender": "@u:hs",
+            "origin_server_ts": 1000 + i, "unsigned": {"age": 5},
+            "content": {"msgtype": "m.text", "body": "hello " * 10}}
+
+_rooms = {f"!r{r}:hs": {
+    "timeline": {"events": [_event(i, r) for i in range(20)], "limited": False, "prev_batch": "p"},
+    "state": {"events": [{"type": "m.room.name", "state_key": "", "event_id": f"$n{r}",
+                          "sender": "@u:hs", "origin_server_ts": 1, "content": {"name": f"R{r}"}}]},
+    "ephemeral": {"events": []}, "account_data": {"events": []},
+    "unread_notifications": {"notification_count": 1, "highlight_count": 0}} for r in range(50)}
+_body = {"next_batch": "s1", "rooms": {"join": _rooms, "invite": {}, "leave": {}}}
+
+def _best(n=5):
+    times = []
+    for _ in range(n):
+        b = copy.deepcopy(_body)
+        t = time.perf_counter()
+        SyncResponse.from_dict(b)
+        times.append(time.perf_counter() - t)
+    return min(times) * 1000
+
+_use(_nio_validate)
+_plain = _best()
+_use(schema_cache.validate_json)
+_cached = _best()
+_use(lambda instance, schema: None)
+_none = _best()
+schema_cache.install()
+[_plain, _cached, _none, len(json.dumps(_body))]
+"""
+
+
+def parse_benchmark() -> list[float]:
+    namespace: dict = {}
+    *body, last = PARSE_BENCH.strip().splitlines()
+    exec("\n".join(body), namespace)
+    return eval(last, namespace)
+
+
+def parse_line(where: str, result) -> str:
+    plain, cached, none, size = result
+    return (f"- nio SyncResponse.from_dict, {size // 1024} KB sync (50 rooms x 20 events), "
+            f"{where}: {plain:.0f} ms with nio's validation as shipped, {cached:.0f} ms with "
+            f"cached validators ({cached / plain:.2f}x), {none:.0f} ms without validation")
 
 
 # -- the browser ----------------------------------------------------------------------------
@@ -205,6 +224,7 @@ def browser_benchmarks(stack, n: int, reloads: int = 5) -> dict:
             chat_ready_ms(b, event_url)
             out["reload_ms"] = [chat_ready_ms(a, event_url, reload=True) for _ in range(reloads)]
             out["latency_ms"] = browser_latency(a, b, n)
+            out["parse"] = a.evaluate("(code) => window.omChat.runPython(code)", PARSE_BENCH)
         finally:
             browser.close()
     return out
@@ -265,10 +285,7 @@ def main() -> None:
 
     lines = [f"Machine: {machine()}, Chromium {chromium_version()}, "
              f"{time.strftime('%Y-%m-%d')}"]
-    plain, cached, size = parse_benchmark()
-    lines.append(f"- nio SyncResponse.from_dict, {size // 1024} KB sync (50 rooms x 20 events), "
-                 f"CPython: {plain:.0f} ms with nio's validation, {cached:.0f} ms with cached "
-                 f"validators ({cached / plain:.2f}x)")
+    lines.append(parse_line("CPython 3.11", parse_benchmark()))
     results = {}
     for same_origin in (True, False):
         runner = StackThread(StackOptions.for_tests(
@@ -296,6 +313,7 @@ def main() -> None:
             f"  - message latency, Enter in browser A -> rendered in browser B: {summary(lat)}; "
             f"p50 {statistics.median(lat) / statistics.median(floor):.2f}x the floor",
         ]
+    lines.append(parse_line("Pyodide in Chromium", results[True]["parse"]))
     lines.append(f"- Floor, raw CPython HTTP (PUT send, receiver long-polling /sync), same "
                  f"Synapse, same run: {summary(floor)}")
     text = "\n".join(lines)
