@@ -82,8 +82,22 @@ def statuses(store: Store, ids: list[int]) -> dict[int, dict]:
     return {r["id"]: r for r in rows}
 
 
-def next_due(store: Store) -> float | None:
-    row = store.one("SELECT MIN(next_attempt_at) AS t FROM outbox WHERE status = ?", (PENDING,))
+def next_due(store: Store, owner: str | None = None, now: float | None = None) -> float | None:
+    """When the next pending item is due; None if there is none.
+
+    With ``owner``: when this owner could next claim one. An item of a room leased by another
+    owner is not claimable before that lease ends (or is released, which wakes us), so a worker
+    waits instead of spinning on work someone else is doing."""
+    if owner is None:
+        row = store.one("SELECT MIN(next_attempt_at) AS t FROM outbox WHERE status = ?",
+                        (PENDING,))
+    else:
+        now = time.time() if now is None else now
+        row = store.one(
+            "SELECT MIN(CASE WHEN l.until > ? AND l.owner <> ? AND l.until > o.next_attempt_at "
+            "THEN l.until ELSE o.next_attempt_at END) AS t FROM outbox o "
+            "LEFT JOIN room_leases l ON l.room_key = o.room_key WHERE o.status = ?",
+            (now, owner, PENDING))
     return None if row is None or row["t"] is None else float(row["t"])
 
 

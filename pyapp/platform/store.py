@@ -98,6 +98,10 @@ class Store:
             # platform change and its outbox rows.
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
             conn.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: a commit is atomic and survives a crash of the process (the outbox's
+            # promise); only an OS crash or power loss can drop the last commits, and in exchange
+            # a commit does not wait for an fsync while it holds the event loop.
+            conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=30000")
             store = cls(conn, "sqlite", url)
