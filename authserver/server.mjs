@@ -320,7 +320,9 @@ async function interaction(ctx, uid, action) {
     ctx.type = 'html';
     ctx.set('Cache-Control', 'no-store');
     // The sign-up page links to the sign-in form of the same interaction (?mode=login).
-    ctx.body = formPage(uid, client, wantsCreate && ctx.query.mode !== 'login', {});
+    // login_hint (OpenID Connect): the chat passes the platform user its host page knows.
+    const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint.slice(0, 200) : '';
+    ctx.body = formPage(uid, client, wantsCreate && ctx.query.mode !== 'login', { username: hint });
     return;
   }
   if (ctx.method !== 'POST') {
@@ -415,10 +417,10 @@ function formPage(uid, client, creating, { username = '', error = null }) {
 <p class="muted">to continue to ${app}</p>${err}
 <form method="post" action="/interaction/${esc(uid)}/${action}" autocomplete="on">
 <label for="username">Username</label>
-<input id="username" name="username" value="${esc(username)}" autocomplete="username" autocapitalize="none" required autofocus>
+<input id="username" name="username" value="${esc(username)}" autocomplete="username" autocapitalize="none" required${username ? '' : ' autofocus'}>
 ${name}
 <label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="${creating ? 'new-password' : 'current-password'}" required>
+<input id="password" name="password" type="password" autocomplete="${creating ? 'new-password' : 'current-password'}" required${username ? ' autofocus' : ''}>
 <button type="submit" id="submit">${creating ? 'Create account' : 'Sign in'}</button>
 </form>
 <form method="post" action="/interaction/${esc(uid)}/abort"><button class="link" type="submit" id="cancel">Cancel</button></form>

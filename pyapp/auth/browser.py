@@ -124,11 +124,14 @@ class BrowserOAuth:
     async def method(self) -> str:
         return await login_method(self.client)
 
-    async def sign_in(self, prompt: str | None = None, return_to: str | None = None) -> None:
-        """Leave for the auth server's sign-in page; the browser comes back to this page."""
+    async def sign_in(self, prompt: str | None = None, return_to: str | None = None,
+                      login_hint: str | None = None) -> None:
+        """Leave for the auth server's sign-in page; the browser comes back to this page.
+        `login_hint` (e.g. the platform user the host page knows) pre-fills its form."""
         import js
 
-        url = await self.client.begin(return_to or str(js.location.href), prompt=prompt)
+        url = await self.client.begin(return_to or str(js.location.href), prompt=prompt,
+                                      login_hint=login_hint)
         # The callback page uses this when the state it gets matches no flow of this tab.
         self.client.flow_storage.set(RETURN_KEY, str(js.location.href))
         js.location.assign(url)

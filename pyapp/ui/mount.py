@@ -2,13 +2,17 @@
 
     <om-chat mode="sidebar|tab|dashboard" context="event|group|all" slug="..."></om-chat>
 
-Optional attributes: `tenant` (defaults to the one in /config.json) and `expect-invite` (the host
-page just made the user eligible, e.g. after Attend: show "Joining…" while the invite arrives).
+Optional attributes: `tenant` (defaults to the one in /config.json), `expect-invite` (the host
+page just made the user eligible, e.g. after Attend: show "Joining…" while the invite arrives)
+and `login-hint` (the platform user the host page knows, e.g. "alice@demo": the auth server's
+sign-in form starts with it).
 
 Every component on the page shares one ChatService (one login, one sync loop, one room
 cache), built on first use from /config.json with the browser's fetch transport and storage.
-The stored session is restored before the first component renders, so a reload never flashes
-the sign-in form.
+With `"auth": "oauth"` in /config.json the page also shares one BrowserOAuth: a sign-in coming
+back from the auth server is finished first, then the stored session is restored, both before
+the first component renders, so neither a return from the auth server nor a reload flashes the
+sign-in screen. A homeserver without OAuth metadata gets the password form.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ import asyncio
 import json
 
 from pyapp.client.service import ChatConfig, ChatService
+from pyapp.client.session import LoginError
 
-from .viewmodel import ChatViewModel
+from .viewmodel import OAUTH, PASSWORD, ChatViewModel, SignInOptions
 
 CSS_PATH = "css/chat.css"  # relative to the site root, where /config.json is served
 
@@ -26,6 +31,8 @@ _boot: asyncio.Future | None = None
 _views: dict[str, object] = {}
 _next_id = 0
 _online_proxy = None
+_sign_in = SignInOptions()
+_draft_store = None
 
 
 def _config_url() -> str:
@@ -81,16 +88,54 @@ def _watch_network(service: ChatService) -> None:
     js.window.addEventListener("online", _online_proxy)
 
 
-async def _start() -> ChatService:
-    _inject_stylesheet()
-    config = await _load_config()
-    service = ChatService.shared(lambda: _make_service(config))
+async def _prepare_oauth(service: ChatService, homeserver: str) -> None:
+    """Before restore(): installs the OAuth refresher and logout (restored OAuth sessions need
+    them) and finishes a sign-in the auth server just sent back."""
+    from pyapp.auth.browser import BrowserOAuth
+
+    oauth = BrowserOAuth.create(service, homeserver)
+    _sign_in.oauth, _sign_in.method = oauth, OAUTH
     try:
-        await service.restore()
-    except Exception:  # a broken stored session must not block the sign-in form
+        _sign_in.error = await oauth.resume()
+    except Exception:  # noqa: BLE001  (an unexpected failure still ends on the sign-in screen)
         import traceback
 
         traceback.print_exc()
+        _sign_in.error = "Signing in could not be finished. Please sign in again."
+
+
+async def _choose_sign_in(oauth) -> None:
+    """Signed out: the Sign in button if the homeserver has an auth server, else the form."""
+    try:
+        method = await oauth.method()
+    except LoginError as e:
+        # Unknown for now (homeserver unreachable): keep the button, whose click retries.
+        _sign_in.error = _sign_in.error or str(e)
+        return
+    _sign_in.method = method
+    metadata = oauth.client.metadata
+    _sign_in.can_create = method == OAUTH and bool(metadata and metadata.supports_create)
+
+
+async def _start() -> ChatService:
+    global _draft_store
+    _inject_stylesheet()
+    config = await _load_config()
+    service = ChatService.shared(lambda: _make_service(config))
+    if config.get("auth", PASSWORD) == OAUTH:
+        from pyapp.auth.browser import session_storage
+
+        _draft_store = session_storage()
+        await _prepare_oauth(service, config["homeserver"])
+    if service.session is None:
+        try:
+            await service.restore()
+        except Exception:  # a broken stored session must not block the sign-in form
+            import traceback
+
+            traceback.print_exc()
+    if service.session is None and _sign_in.oauth is not None:
+        await _choose_sign_in(_sign_in.oauth)
     _watch_network(service)
     return service
 
@@ -116,6 +161,9 @@ async def mount(element) -> None:
         slug=element.getAttribute("slug") or None,
         tenant=element.getAttribute("tenant") or None,
         expect_invite=element.hasAttribute("expect-invite"),
+        sign_in=_sign_in,
+        login_hint=element.getAttribute("login-hint") or None,
+        draft_store=_draft_store,
     )
     _next_id += 1
     key = f"c{_next_id}"

@@ -13,7 +13,8 @@ import asyncio
 import js
 from pyodide.ffi import create_proxy
 
-from .viewmodel import CHAT, SIGNED_OUT_SCREEN, ChatViewModel, DayView, MessageView, ViewState
+from .viewmodel import (CHAT, OAUTH, SIGNED_OUT_SCREEN, ChatViewModel, DayView, MessageView,
+                        ViewState)
 
 NARROW_PX = 700  # below this width the dashboard shows one pane at a time
 PINNED_SLACK_PX = 48  # "at the bottom" tolerance, so sub-pixel scroll positions still count
@@ -68,7 +69,11 @@ class ChatView:
             header = h("header", "omc-header")
             self.title = h("h2", "omc-title")
             self.conn = h("span", "omc-conn", role="status")
-            header.append(self.title, self.conn)
+            self.header_sign_out = h("button", "omc-btn omc-btn--link omc-btn--small",
+                                     "Sign out", type="button", data_action="sign-out")
+            end = h("span", "omc-header-end")
+            end.append(self.conn, self.header_sign_out)
+            header.append(self.title, end)
             root.append(header)
         self.banner = h("div", "omc-banner", role="alert")
         self.banner_text = h("span", "omc-banner-text")
@@ -94,6 +99,18 @@ class ChatView:
         self.login.append(self.login_error, user_label, self.user_input, pass_label,
                           self.pass_input, self.login_button)
         main.append(self.login)
+        # OAuth: signing in happens on the auth server's page; the browser comes back here.
+        self.oauth = h("div", "omc-login omc-oauth")
+        self.oauth_error = h("p", "omc-login-error", role="alert")
+        self.oauth_button = h("button", "omc-btn omc-btn--primary", "Sign in", type="button",
+                              data_action="oauth-sign-in")
+        self.create_button = h("button", "omc-btn", "Create account", type="button",
+                               data_action="oauth-create")
+        self.oauth.append(h("h2", "omc-login-title", "Sign in to chat"), self.oauth_error,
+                          h("p", "omc-login-note", "You sign in on the community's sign-in "
+                                                   "page, then come straight back here."),
+                          self.oauth_button, self.create_button)
+        main.append(self.oauth)
         self._on(self.login, "submit", self._submit_login)
         self._on(self.user_input, "input", lambda e: vm.set_username(self.user_input.value))
 
@@ -235,6 +252,8 @@ class ChatView:
             vm.show_pane(action[5:])
         elif action == "sign-out":
             asyncio.ensure_future(vm.sign_out())
+        elif action in ("oauth-sign-in", "oauth-create"):
+            asyncio.ensure_future(vm.start_sign_in(create=action == "oauth-create"))
 
     def _autogrow(self) -> None:
         ta = self.textarea
@@ -250,6 +269,7 @@ class ChatView:
         if self.vm.mode == "sidebar":
             self.title.textContent = state.title
             self.conn.textContent = state.status_text
+            show(self.header_sign_out, state.can_sign_out)
         show(self.banner, bool(state.banner))
         self.banner_text.textContent = state.banner or ""
         self._render_login(state)
@@ -278,9 +298,17 @@ class ChatView:
         self._last_screen = state.screen
 
     def _render_login(self, state: ViewState) -> None:
-        visible = state.screen == SIGNED_OUT_SCREEN
-        show(self.login, visible)
         login = state.login
+        signed_out = state.screen == SIGNED_OUT_SCREEN
+        oauth = login.method == OAUTH
+        show(self.oauth, signed_out and oauth)
+        self.oauth_error.textContent = login.error or ""
+        show(self.oauth_error, bool(login.error))
+        self.oauth_button.disabled = self.create_button.disabled = login.busy
+        self.oauth_button.textContent = "Opening sign-in…" if login.busy else "Sign in"
+        show(self.create_button, login.can_create)
+        visible = signed_out and not oauth
+        show(self.login, visible)
         self.login_error.textContent = login.error or ""
         show(self.login_error, bool(login.error))
         self.login_button.disabled = login.busy

@@ -20,7 +20,9 @@ from typing import Any, Callable
 from pyapp.client.rooms import Room
 from pyapp.client.service import CONNECTING, OFFLINE, ONLINE, SIGNED_OUT, Change
 from pyapp.client.session import LoginError
+from pyapp.client.storage import Storage, load_json, save_json
 from pyapp.client.timeline import FAILED, PENDING, SENT, Message
+from pyapp.identity import IdentityError, matrix_localpart, parse_user_id
 
 from .format import Clock, join_names, typing_text
 
@@ -75,11 +77,28 @@ class RoomItem:
     invite: bool = False
 
 
+OAUTH, PASSWORD = "oauth", "password"
+DRAFTS_PREFIX = "om-chat.drafts."
+
+
 @dataclass
 class LoginView:
     username: str = ""
     error: str | None = None
     busy: bool = False
+    method: str = PASSWORD  # oauth: a "Sign in" button to the auth server; password: the form
+    can_create: bool = False  # oauth: also "Create account" (prompt=create)
+
+
+@dataclass
+class SignInOptions:
+    """How this page signs in; decided once per page (pyapp.ui.mount) and shared by every
+    component. `oauth` is anything with `async sign_in(prompt=None, login_hint=None)` that
+    leaves for the auth server (pyapp.auth.browser.BrowserOAuth in the browser)."""
+    method: str = PASSWORD
+    oauth: Any = None
+    can_create: bool = False
+    error: str | None = None  # a sign-in that came back refused (bad state, replayed code...)
 
 
 @dataclass
@@ -112,15 +131,12 @@ class ViewState:
     draft_rev: int = 0  # bumped when the view model, not the user, changes the draft
     pane: str = "conversation"  # dashboard on narrow screens: list | conversation | info
     user_id: str | None = None
+    can_sign_out: bool = False
 
 
 def _platform_slug(user_id: str) -> str | None:
-    """The slug of a platform user's Matrix id (@slug_tenant:server), per pyapp.identity's
-    convention; reimplemented because the browser bundle ships pyapp.client and pyapp.ui only."""
-    if not user_id.startswith("@") or ":" not in user_id:
-        return None
-    slug, sep, tenant = user_id[1:].split(":", 1)[0].rpartition("_")
-    return slug if sep and slug and tenant.isalnum() else None
+    parsed = parse_user_id(user_id)
+    return parsed[0] if parsed else None
 
 
 def _default_timer(delay: float, fn: Callable[[], None]):
@@ -140,7 +156,8 @@ class ChatViewModel:
                  expect_invite: bool = False, clock: Clock | None = None,
                  defer: Callable[[Callable[[], None]], None] | None = None,
                  timer: Callable[[float, Callable[[], None]], Any] | None = None,
-                 session_checked: bool = True):
+                 session_checked: bool = True, sign_in: SignInOptions | None = None,
+                 login_hint: str | None = None, draft_store: Storage | None = None):
         if mode not in MODES:
             raise ValueError(f"unknown chat mode {mode!r}: use one of {', '.join(MODES)}")
         if context not in CONTEXTS:
@@ -161,9 +178,14 @@ class ChatViewModel:
         self.selected: str | None = None
         self.pane = "list" if mode == "dashboard" else "conversation"
         self.show_info = False
-        self.login = LoginView()
+        self.sign_in_options = sign_in or SignInOptions()
+        self.login_hint = login_hint or None
+        # Drafts outlive the page only across the OAuth redirect (sessionStorage: this tab).
+        self.draft_store = draft_store
+        self.login = LoginView(error=self.sign_in_options.error)
         self._drafts: dict[str | None, str] = {}
         self._draft_rev = 0
+        self._take_saved_drafts()
         self._composer_error: str | None = None
         self._typing_room: str | None = None
         self._typing_timer = None
@@ -241,10 +263,18 @@ class ChatViewModel:
         state = ViewState(mode=self.mode, screen=CHAT, status=status,
                           status_text=STATUS_TEXT.get(status, status),
                           user_id=service.user_id, pane=self.pane)
-        state.login = LoginView(self.login.username, self.login.error, self.login.busy)
+        options = self.sign_in_options
+        state.login = LoginView(self.login.username, self.login.error, self.login.busy,
+                                method=options.method if options.oauth is not None else PASSWORD,
+                                can_create=options.can_create)
+        state.can_sign_out = service.session is not None and status != SIGNED_OUT
         if status in (CONNECTING, OFFLINE) and service.status_message:
             state.banner = service.status_message
         room = self.current_room()
+        if room is not None:
+            # The expected invite came and was joined; if the room goes away later (cancelled,
+            # removed), that is final, not "Joining…".
+            self._expect_until = 0.0
         state.title = room.name if room and room.name else self._fallback_title()
         if not self.session_checked:
             state.screen, state.notice = CHECKING, "Starting the chat…"
@@ -432,10 +462,35 @@ class ChatViewModel:
         """People know their platform name ("alice"); their Matrix account is alice_<tenant>."""
         name = username.strip()
         if self.tenant and name and not any(c in name for c in "@:_"):
-            return f"{name.lower()}_{self.tenant}"
+            try:
+                return matrix_localpart(name, self.tenant)
+            except IdentityError:
+                return name  # not a platform name: the homeserver decides
         return name
 
+    async def start_sign_in(self, create: bool = False) -> bool:
+        """OAuth: leave for the auth server's page (sign in, or create an account). True when
+        the browser is on its way; the drafts wait in the tab's storage until it is back."""
+        oauth = self.sign_in_options.oauth
+        if oauth is None:
+            return False
+        self._save_drafts()
+        self.login = LoginView(self.login.username, None, True)
+        self.invalidate()
+        try:
+            await oauth.sign_in(prompt="create" if create else None, login_hint=self.login_hint)
+        except Exception as e:  # noqa: BLE001  (whatever went wrong, the user needs a message)
+            if self.draft_store is not None:
+                self.draft_store.remove(self._drafts_key())
+            message = str(e) if isinstance(e, LoginError) else \
+                "Signing in could not start. Check your connection and try again."
+            self.login = LoginView(self.login.username, message, False)
+            self.invalidate()
+            return False
+        return True  # stays busy: the page is being replaced
+
     async def sign_out(self) -> None:
+        self.login = LoginView(self.login.username, None, False)
         await self.service.logout()
         self.invalidate()
 
@@ -468,7 +523,6 @@ class ChatViewModel:
         text = self._drafts.get(room_id, "")
         if not text.strip() or room is None:
             return None
-        self._stop_typing()
         self._replace_draft(room_id, "")
         return self._spawn(self._send(room_id, text.strip()))
 
@@ -481,6 +535,10 @@ class ChatViewModel:
                 self._replace_draft(room_id, body)
             self._composer_error = str(e)
             self.invalidate()
+        # "Stopped typing" follows the message instead of racing it to the server (each
+        # wakes every member's sync); not at all if the user is typing the next one.
+        if not self._drafts.get(room_id):
+            self._stop_typing()
 
     def retry_message(self, key: str) -> asyncio.Future | None:
         room = self.current_room()
@@ -530,6 +588,31 @@ class ChatViewModel:
         if room_id is not None:
             self._spawn(self.service.set_typing(room_id, False))
 
+    # -- drafts across the sign-in redirect ---------------------------------------------
+    def _drafts_key(self) -> str:
+        return f"{DRAFTS_PREFIX}{self.mode}.{self.context}.{self.slug or ''}"
+
+    def _save_drafts(self) -> None:
+        if self.draft_store is None:
+            return
+        drafts = {room_id or "": text for room_id, text in self._drafts.items() if text.strip()}
+        if drafts:
+            save_json(self.draft_store, self._drafts_key(), drafts)
+        else:
+            self.draft_store.remove(self._drafts_key())
+
+    def _take_saved_drafts(self) -> None:
+        if self.draft_store is None:
+            return
+        saved = load_json(self.draft_store, self._drafts_key())
+        # Taken out once: a later reload starts with what the user types from now on.
+        self.draft_store.remove(self._drafts_key())
+        if isinstance(saved, dict):
+            for room_id, text in saved.items():
+                if isinstance(text, str):
+                    self._drafts[room_id or None] = text
+            self._draft_rev += 1
+
     # -- helpers ----------------------------------------------------------------------
     def _replace_draft(self, room_id: str | None, text: str) -> None:
         self._drafts[room_id] = text
@@ -551,5 +634,5 @@ class ChatViewModel:
 
 
 __all__ = ["ChatViewModel", "ViewState", "MessageView", "DayView", "RoomItem", "InfoView",
-           "LoginView", "CHECKING", "SIGNED_OUT_SCREEN", "LOADING", "JOINING", "NOT_FOUND",
-           "CHAT", "PENDING", "FAILED", "SENT"]
+           "LoginView", "SignInOptions", "OAUTH", "PASSWORD", "CHECKING", "SIGNED_OUT_SCREEN",
+           "LOADING", "JOINING", "NOT_FOUND", "CHAT", "PENDING", "FAILED", "SENT"]

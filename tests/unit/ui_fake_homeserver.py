@@ -58,6 +58,7 @@ class FakeHomeserver:
         self.changed = asyncio.Event()
         self.sent: list[dict] = []  # every message event stored, to check nothing is sent twice
         self.txns: dict[tuple[str, str], str] = {}
+        self.revoked: set[str] = set()  # users whose tokens are refused (session ended)
         self.typing_calls: list[tuple[str, bool]] = []
         self.read_calls: list[tuple[str, str]] = []
         self.sync_errors = 0  # answer this many syncs with HTTP 500
@@ -139,6 +140,8 @@ class FakeHomeserver:
         user = self._user(headers)
         if path.endswith("/login"):
             return self._login(data)
+        if user is not None and user in self.revoked:
+            return _ok({"errcode": "M_UNKNOWN_TOKEN", "error": "revoked"}, 401)
         if user is None:
             return _ok({"errcode": "M_MISSING_TOKEN", "error": "no token"}, 401)
         if path.endswith("/sync"):
@@ -193,10 +196,13 @@ class FakeHomeserver:
             return _ok({"errcode": "M_UNKNOWN", "error": "Internal server error"}, 500)
         if since >= self.pos and timeout:
             self.changed.clear()
+            # Not wait_for: on Python 3.11 it can swallow a cancel that lands as the event
+            # fires, and ChatService.stop() then waits forever for the sync task.
+            waiter = asyncio.ensure_future(self.changed.wait())
             try:
-                await asyncio.wait_for(self.changed.wait(), min(timeout, 0.2))
-            except asyncio.TimeoutError:
-                pass
+                await asyncio.wait({waiter}, timeout=min(timeout, 0.2))
+            finally:
+                waiter.cancel()
             if self.down:
                 raise TransportError("connection refused")
         join, invite = {}, {}

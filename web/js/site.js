@@ -96,9 +96,12 @@
         return form;
     }
 
+    let currentUser = null;
+
     async function boot() {
         const me = await api("GET", "me");
-        renderNav(me.ok ? me.data : null);
+        currentUser = me.ok ? me.data : null;
+        renderNav(currentUser);
         return me;
     }
 
@@ -107,6 +110,10 @@
         el.setAttribute("mode", mode);
         el.setAttribute("context", context);
         if (slug) el.setAttribute("slug", slug);
+        // The chat's sign-in page starts with the platform user already signed in here.
+        if (currentUser && currentUser.slug && currentUser.tenant) {
+            el.setAttribute("login-hint", `${currentUser.slug}@${currentUser.tenant}`);
+        }
         for (const [k, v] of Object.entries(extra)) if (v !== undefined && v !== null) el.setAttribute(k, v);
         return el;
     }
