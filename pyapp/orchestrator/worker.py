@@ -30,7 +30,8 @@ class Refused(Exception):
 class Orchestrator:
     def __init__(self, store: Store, config: OrchestratorConfig, *, concurrency: int = 2,
                  poll_interval: float = 2.0, account_poll: float = 15.0, lease: float = 30.0,
-                 backoff: Backoff = Backoff()):
+                 backoff: Backoff = Backoff(), partial_state_max: int = 8,
+                 membership_concurrency: int = 4):
         self.store = store
         self.config = config
         self.bot = MatrixBot(config.homeserver_url, config.as_token, config.bot_user_id,
@@ -40,6 +41,12 @@ class Orchestrator:
         self.account_poll = account_poll
         self.lease = lease
         self.backoff = backoff
+        # Per-user changes touching at most this many users read only the state they need.
+        self.partial_state_max = partial_state_max
+        # Bans, kicks and invites sent at once per room. The homeserver serializes membership
+        # events of one room, so more only queues requests there.
+        self.membership_concurrency = membership_concurrency
+        self._create_events: dict[str, dict] = {}  # room id -> its m.room.create (immutable)
         self.owner = f"w-{secrets.token_hex(4)}"
         self._wake = asyncio.Event()
         self._changed = asyncio.Condition()
@@ -189,6 +196,11 @@ class Orchestrator:
         room_id, state = entity["matrix_room_id"], None
         if room_id is None:
             room_id, state = await self._ensure_room(entity, members)
+        full = any(i["op"] != outbox.SYNC_MEMBER for i in items)
+        scope = set() if full else {matrix_user_id(i["user_slug"], tenant, cfg.server_name)
+                                    for i in items if i["user_slug"]}
+        if state is None and not full and len(scope) <= self.partial_state_max:
+            state = await self._read_partial_state(room_id, scope)
         if state is None:
             state = RoomState.from_events(await self.bot.ok(
                 "read room state", "GET", f"/_matrix/client/v3/rooms/{_q(room_id)}/state"))
@@ -196,12 +208,8 @@ class Orchestrator:
             # Never act on a room that does not say it belongs to this entity and tenant.
             raise Refused(f"room {room_id} metadata {state.metadata!r} does not match "
                           f"{kind} {slug!r} of tenant {tenant!r}")
-        full = any(i["op"] != outbox.SYNC_MEMBER for i in items)
         if full:
             scope = set(members) | set(state.memberships)
-        else:
-            scope = {matrix_user_id(i["user_slug"], tenant, cfg.server_name) for i in items
-                     if i["user_slug"]}
         await self._refresh_accounts(tenant, [m for u, m in members.items()
                                               if u in scope and not m.matrix_ready])
         members = self.members(tenant, kind, slug)
@@ -217,7 +225,7 @@ class Orchestrator:
         actions, _waiting = plan_memberships(state, members, scope, bot_id, full=full)
         failures: dict[str, Outcome] = {}
         last_renew = time.monotonic()
-        sem = asyncio.Semaphore(4)
+        sem = asyncio.Semaphore(self.membership_concurrency)
 
         async def act(a):
             async with sem:
@@ -244,6 +252,35 @@ class Orchestrator:
                 worst = next(iter(failures.values()))
                 results[item["id"]] = worst
         return results
+
+    async def _read_partial_state(self, room_id: str, users: set[str]) -> RoomState | None:
+        """The state a per-user change needs, without the whole room: the create event (room
+        version and creators, immutable, so cached), power levels, metadata and the users'
+        member events, read in parallel. A room of thousands of members costs the same as a
+        room of two. None when the homeserver cannot give whole events (then read it all)."""
+        base = f"/_matrix/client/v3/rooms/{_q(room_id)}/state"
+        wanted = [("m.room.power_levels", ""), (ROOM_METADATA_TYPE, "")] + \
+            [("m.room.member", u) for u in sorted(users)]
+        create = self._create_events.get(room_id)
+        if create is None:
+            wanted.append(("m.room.create", ""))
+        replies = await asyncio.gather(*(
+            self.bot.call("GET", f"{base}/{_q(t)}/{_q(k)}?format=event") for t, k in wanted))
+        events = [] if create is None else [create]
+        for (t, k), r in zip(wanted, replies):
+            if r.status == 404:
+                continue  # no such state: no metadata, no membership
+            if not r.outcome.ok:
+                raise MatrixCallError(f"read room state {t}", r.outcome)
+            if not isinstance(r.body, dict) or r.body.get("type") != t:
+                return None  # only the content came back (format=event unsupported)
+            events.append(r.body)
+        if create is None:
+            create = next((e for e in events if e["type"] == "m.room.create"), None)
+            if create is None:
+                return None
+            self._create_events[room_id] = create
+        return RoomState.from_events(events)
 
     async def _ensure_room(self, entity: dict, members: dict[str, Member]
                            ) -> tuple[str, RoomState | None]:
