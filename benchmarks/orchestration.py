@@ -4,7 +4,8 @@ change -> power level visible to a client, and 1,000 memberships applied in bulk
     .venv/bin/python benchmarks/orchestration.py [--samples 30] [--bulk 1000] [--append]
 
 Starts its own Synapse (SQLite) with the bot's registration in a temporary directory.
---append adds the results to docs/benchmarks.md under "Orchestration".
+--append writes the results into docs/benchmarks.md as its "Orchestration" section (replacing
+the previous one; other sections are left alone).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def ms(x: float) -> str:
     return f"{x * 1000:.0f} ms"
 
 
-async def run(samples: int, bulk: int) -> list[str]:
+async def run(samples: int, bulk: int, invite_concurrency: int = 4) -> list[str]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-orch-"))
     reg_path = tmp / "as.yaml"
     reg = ensure_registration(reg_path, "localhost")
@@ -66,7 +67,7 @@ async def run(samples: int, bulk: int) -> list[str]:
     store = Store.open(tmp / "platform.db")
     p = Platform(store)
     orch = Orchestrator(store, config_from_registration(reg, hs.base_url, "localhost"),
-                        concurrency=2)
+                        concurrency=2, membership_concurrency=invite_concurrency)
     app = web.Application()
     add_platform_routes(app, p, secret="bench", server_name="localhost", orchestrator=orch,
                         sync_timeout=30)
@@ -94,7 +95,7 @@ async def run(samples: int, bulk: int) -> list[str]:
                                     "com.openmeet.room.metadata/", headers=as_h) as r:
                     assert r.status == 200, await r.text()
 
-            api, raw = [], []
+            api, raw, exact = [], [], []
             for i in range(samples + 2):  # two warm-up rounds
                 t0 = time.perf_counter()
                 async with http.post(base + "/api/events",
@@ -111,13 +112,26 @@ async def run(samples: int, bulk: int) -> list[str]:
                                      headers=as_h) as r:
                     assert r.status == 200
                 t2 = time.perf_counter()
+                # The exact request the bot sends: with the alias and the creator's invite.
+                eb = create_room_body("event", f"exact{i}", "bench", f"Exact {i}", "", "alice",
+                                      {matrix_user_id("alice", "bench", "localhost"): 75},
+                                      PowerPolicy(), RoomSettings())
+                eb["invite"] = [matrix_user_id("alice", "bench", "localhost")]
+                async with http.post(hs.base_url + "/_matrix/client/v3/createRoom", json=eb,
+                                     headers=as_h) as r:
+                    assert r.status == 200
+                t3 = time.perf_counter()
                 if i >= 2:
                     api.append(t1 - t0)
                     raw.append(t2 - t1)
+                    exact.append(t3 - t2)
             lines.append(f"- Room creation, platform API -> room exists with its state (n={samples}): "
                          f"p50 {ms(pct(api, 50))}, p95 {ms(pct(api, 95))}")
             lines.append(f"- Raw createRoom, same body, same Synapse, same run (n={samples}): "
                          f"p50 {ms(pct(raw, 50))}, p95 {ms(pct(raw, 95))}")
+            lines.append(f"- Raw createRoom with the alias and the creator's invite (the bot's exact "
+                         f"request), same run (n={samples}): "
+                         f"p50 {ms(pct(exact, 50))}, p95 {ms(pct(exact, 95))}")
 
             # Role change -> the new level visible to bob's own client.
             r = await http.post(base + "/api/events/ev0/attend")
@@ -185,10 +199,35 @@ async def run(samples: int, bulk: int) -> list[str]:
                     assert r.status == 200
             raw_rate = n_raw / (time.perf_counter() - t1)
             failed = store.one("SELECT COUNT(*) AS n FROM outbox WHERE status = 'failed'")["n"]
-            lines.append(f"- {bulk} memberships in bulk (one transaction, then the worker): "
+            lines.append(f"- {bulk} memberships in bulk (one transaction, then the worker, "
+                         f"{invite_concurrency} invites at once): "
                          f"commit {ms(t_commit)}, all invites applied in {total:.1f} s "
                          f"({bulk / total:.1f} memberships/s); invited {invited}, failed {failed}; "
                          f"raw serial /invite on the same Synapse: {raw_rate:.1f} invites/s")
+
+            # Role change in the big room: a per-user change must not cost a read of the
+            # whole room's state.
+            big_lat = []
+            n_big = max(2, samples // 3)
+            for i in range(n_big):
+                role = ("admin", "member")[i % 2]
+                want = 50 if role == "admin" else None
+                t0 = time.perf_counter()
+                async with http.put(base + "/api/groups/big/members/m0/role",
+                                    json={"role": role}) as r:
+                    assert r.status == 200, await r.text()
+                while True:
+                    async with http.get(f"{hs.base_url}/_matrix/client/v3/rooms/{room}/state/"
+                                        "m.room.power_levels/", headers=as_h) as r:
+                        if (await r.json())["users"].get(
+                                matrix_user_id("m0", "bench", "localhost")) == want:
+                            break
+                    if time.perf_counter() - t0 > 10:
+                        raise TimeoutError("power level not visible")
+                big_lat.append(time.perf_counter() - t0)
+            lines.append(f"- Role change via API in that {bulk + 1}-member room -> new level "
+                         f"visible (n={n_big}): p50 {ms(pct(big_lat, 50))}, "
+                         f"p95 {ms(pct(big_lat, 95))}")
     finally:
         await orch.stop()
         await runner.cleanup()
@@ -202,18 +241,28 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=30)
     ap.add_argument("--bulk", type=int, default=1000)
     ap.add_argument("--append", action="store_true")
+    ap.add_argument("--invite-concurrency", type=int, default=4)
     a = ap.parse_args()
     machine = f"nproc {os.cpu_count()}, {cpu_model()}, Python {platform.python_version()}, " \
               f"Synapse (SQLite) on loopback, {time.strftime('%Y-%m-%d')}"
-    lines = asyncio.run(run(a.samples, a.bulk))
+    lines = asyncio.run(run(a.samples, a.bulk, a.invite_concurrency))
     print("Machine: " + machine)
     print("\n".join(lines))
     if a.append:
         doc = ROOT / "docs" / "benchmarks.md"
         text = doc.read_text() if doc.exists() else "# Benchmarks\n"
-        section = "\n## Orchestration\n\n`.venv/bin/python benchmarks/orchestration.py --append`\n\n" \
-                  f"Machine: {machine}\n\n" + "\n".join(lines) + "\n"
-        doc.write_text(text.rstrip("\n") + "\n" + section)
+        load = os.getloadavg()
+        section = "## Orchestration\n\n`.venv/bin/python benchmarks/orchestration.py --append`\n\n" \
+                  f"Machine: {machine}; load average at the end {load[0]:.2f} / {load[1]:.2f} / " \
+                  f"{load[2]:.2f} (1/5/15 min)\n\n" + "\n".join(lines) + "\n"
+        # Replace this section only (up to the next "## " heading); other sections stay.
+        start = text.find("\n## Orchestration\n")
+        if start < 0:
+            doc.write_text(text.rstrip("\n") + "\n\n" + section)
+        else:
+            end = text.find("\n## ", start + 1)
+            rest = "" if end < 0 else "\n" + text[end + 1:]
+            doc.write_text(text[:start + 1] + section + rest)
 
 
 if __name__ == "__main__":
