@@ -57,7 +57,7 @@ def ms(x: float) -> str:
     return f"{x * 1000:.0f} ms"
 
 
-async def run(samples: int, bulk: int, invite_concurrency: int = 4) -> list[str]:
+async def run(samples: int, bulk: int, invite_concurrency: int = 2) -> list[str]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-orch-"))
     reg_path = tmp / "as.yaml"
     reg = ensure_registration(reg_path, "localhost")
@@ -241,7 +241,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=30)
     ap.add_argument("--bulk", type=int, default=1000)
     ap.add_argument("--append", action="store_true")
-    ap.add_argument("--invite-concurrency", type=int, default=4)
+    ap.add_argument("--invite-concurrency", type=int, default=2)
     a = ap.parse_args()
     machine = f"nproc {os.cpu_count()}, {cpu_model()}, Python {platform.python_version()}, " \
               f"Synapse (SQLite) on loopback, {time.strftime('%Y-%m-%d')}"

@@ -31,7 +31,7 @@ class Orchestrator:
     def __init__(self, store: Store, config: OrchestratorConfig, *, concurrency: int = 2,
                  poll_interval: float = 2.0, account_poll: float = 15.0, lease: float = 30.0,
                  backoff: Backoff = Backoff(), partial_state_max: int = 8,
-                 membership_concurrency: int = 4):
+                 membership_concurrency: int = 2):
         self.store = store
         self.config = config
         self.bot = MatrixBot(config.homeserver_url, config.as_token, config.bot_user_id,
@@ -43,8 +43,9 @@ class Orchestrator:
         self.backoff = backoff
         # Per-user changes touching at most this many users read only the state they need.
         self.partial_state_max = partial_state_max
-        # Bans, kicks and invites sent at once per room. The homeserver serializes membership
-        # events of one room, so more only queues requests there.
+        # Bans, kicks and invites in flight at once per room. The homeserver serializes the
+        # events of one room: two hide the round trip, more only queue and contend there
+        # (measured: 1 -> 11.4, 2 -> 12.0, 4 -> 9.8 invites/s on the benchmark machine).
         self.membership_concurrency = membership_concurrency
         self._create_events: dict[str, dict] = {}  # room id -> its m.room.create (immutable)
         self.owner = f"w-{secrets.token_hex(4)}"
