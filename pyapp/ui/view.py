@@ -101,7 +101,7 @@ class ChatView:
         main.append(self.login)
         # OAuth: signing in happens on the auth server's page; the browser comes back here.
         self.oauth = h("div", "omc-login omc-oauth")
-        self.oauth_error = h("p", "omc-login-error omc-oauth-error", role="alert")
+        self.oauth_error = h("p", "omc-oauth-error", role="alert")
         self.oauth_button = h("button", "omc-btn omc-btn--primary", "Sign in", type="button",
                               data_action="oauth-sign-in")
         self.create_button = h("button", "omc-btn", "Create account", type="button",

@@ -111,8 +111,8 @@ def whoami(stack, token: str):
 
 def expect_no_error_shown(page) -> None:
     c = chat(page)
-    for selector in (".omc-banner", ".omc-login-error", ".omc-composer-error",
-                     ".omc-msg-status--failed"):
+    for selector in (".omc-banner", ".omc-oauth-error", ".omc-login-error",
+                     ".omc-composer-error", ".omc-msg-status--failed"):
         expect(c.locator(selector + ":visible")).to_have_count(0)
     expect(c.locator(".omc-conn")).to_have_text("Online")
 
