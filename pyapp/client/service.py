@@ -294,10 +294,13 @@ class ChatService:
         self._set_status(OFFLINE if self.synced or self._backoff.failures > 1 else CONNECTING,
                          message)
         self._wake.clear()
+        # asyncio.wait, not wait_for: on 3.11 wait_for can swallow a cancel that lands as the
+        # event fires, and stop() would then wait forever for this task.
+        waiter = asyncio.ensure_future(self._wake.wait())
         try:
-            await asyncio.wait_for(self._wake.wait(), delay)
-        except asyncio.TimeoutError:
-            pass
+            await asyncio.wait([waiter], timeout=delay)
+        finally:
+            waiter.cancel()
 
     def _apply_sync(self, client: SeamClient) -> None:
         raw = client.last_sync.parsed if client.last_sync is not None else None
