@@ -280,6 +280,8 @@ class Orchestrator:
             create = next((e for e in events if e["type"] == "m.room.create"), None)
             if create is None:
                 return None
+            if len(self._create_events) >= 10_000:
+                self._create_events.clear()  # a bound, not an LRU: re-reading is only slower
             self._create_events[room_id] = create
         return RoomState.from_events(events)
 
