@@ -60,7 +60,9 @@ async def main(options: StackOptions) -> None:
         print(f"  Event page:     {stack.url}/event.html?slug=python-meetup")
         print(f"  Group page:     {stack.url}/group.html?slug=pythonistas")
         print(f"  Messages page:  {stack.url}/messages.html")
-        print(f"  Homeserver:     {stack.homeserver_url}")
+        print(f"  Homeserver:     {stack.homeserver_url}"
+              + ("  (pages reach it at /_matrix/ on their own origin)"
+                 if stack.browser_homeserver_url != stack.homeserver_url else ""))
         if stack.auth_server is not None:
             print(f"  Auth server:    {stack.auth_server.issuer}")
         print("\nDemo logins (tenant / user / password):")
