@@ -245,27 +245,18 @@ async def _membership_change(request, kind, tenant, slug, user, change, undo_rol
             "previous_role": prev}
 
 
-def _join(kind: str):
+def _own_membership(kind: str, joining: bool):
+    """Attend/join or cancel/leave for the signed-in user."""
     async def handler(request: web.Request) -> web.Response:
         tenant, me = current_user(request)
         await body(request)  # an explicit other tenant in the body is refused
         slug = request.match_info["slug"]
         p = request.app[PLATFORM]
+        change = p.join if joining else p.leave
         out = await _membership_change(request, kind, tenant, slug, me,
-                                       lambda: p.join(tenant, kind, slug, me), lambda prev: prev)
-        out["waiting_for_matrix_account"] = not p.user(tenant, me)["matrix_ready"]
-        return _json(out, 200 if out["matrix"]["status"] == "applied" else 202)
-    return handler
-
-
-def _leave(kind: str):
-    async def handler(request: web.Request) -> web.Response:
-        tenant, me = current_user(request)
-        await body(request)  # an explicit other tenant in the body is refused
-        slug = request.match_info["slug"]
-        p = request.app[PLATFORM]
-        out = await _membership_change(request, kind, tenant, slug, me,
-                                       lambda: p.leave(tenant, kind, slug, me), lambda prev: prev)
+                                       lambda: change(tenant, kind, slug, me), lambda prev: prev)
+        if joining:
+            out["waiting_for_matrix_account"] = not p.user(tenant, me)["matrix_ready"]
         return _json(out, 200 if out["matrix"]["status"] == "applied" else 202)
     return handler
 
@@ -306,6 +297,6 @@ def add_platform_routes(app: web.Application, platform: Platform, *, secret: byt
         r.add_get(f"/api/{plural}", _list(kind))
         r.add_post(f"/api/{plural}", _create(kind))
         r.add_get(f"/api/{plural}/{{slug}}", _get(kind))
-        r.add_post(f"/api/{plural}/{{slug}}/{join}", _join(kind))
-        r.add_route(lmethod, f"/api/{plural}/{{slug}}/{leave}", _leave(kind))
+        r.add_post(f"/api/{plural}/{{slug}}/{join}", _own_membership(kind, joining=True))
+        r.add_route(lmethod, f"/api/{plural}/{{slug}}/{leave}", _own_membership(kind, joining=False))
         r.add_put(f"/api/{plural}/{{slug}}/{member}/{{user}}/role", _role(kind))
