@@ -298,5 +298,6 @@ def add_platform_routes(app: web.Application, platform: Platform, *, secret: byt
         r.add_post(f"/api/{plural}", _create(kind))
         r.add_get(f"/api/{plural}/{{slug}}", _get(kind))
         r.add_post(f"/api/{plural}/{{slug}}/{join}", _own_membership(kind, joining=True))
-        r.add_route(lmethod, f"/api/{plural}/{{slug}}/{leave}", _own_membership(kind, joining=False))
+        r.add_route(lmethod, f"/api/{plural}/{{slug}}/{leave}",
+                    _own_membership(kind, joining=False))
         r.add_put(f"/api/{plural}/{{slug}}/{member}/{{user}}/role", _role(kind))
