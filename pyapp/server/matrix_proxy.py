@@ -6,12 +6,18 @@ transaction id) and every sync (each has a new `since`). On loopback that prefli
 about as much as the request itself. Served from the page's origin, the same requests need
 no preflight. Deployments get the same by routing /_matrix on the site's domain to the
 homeserver; this does it for the demo.
+
+Only what pyapp.server.proxy_routes allows is forwarded, to the raw (still-encoded) path the
+browser sent, with that route's body limit.
 """
 
 from __future__ import annotations
 
 import aiohttp
 from aiohttp import web
+from yarl import URL
+
+from pyapp.server.proxy_routes import DEFAULT_MAX_UPLOAD_SIZE, Route, classify
 
 # Connection-level headers are the proxy's own business on each side.
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade",
@@ -24,22 +30,48 @@ def forward_headers(headers) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k.lower() not in HOP_BY_HOP}
 
 
-async def forward(request: web.Request, target: str, session: aiohttp.ClientSession
-                  ) -> web.StreamResponse:
-    body = await request.read()
+def _error(status: int, errcode: str, message: str) -> web.Response:
+    return web.json_response({"errcode": errcode, "error": message}, status=status)
+
+
+def upstream_url(target: str, request: web.Request) -> URL:
+    """`target` + the path and query exactly as the browser sent them (never re-encoded or
+    normalised: what proxy_routes checked is what the homeserver sees)."""
+    raw = request.rel_url.raw_path
+    query = request.rel_url.raw_query_string
+    return URL(target.rstrip("/") + raw + (f"?{query}" if query else ""), encoded=True)
+
+
+async def read_body(request: web.Request, limit: int) -> bytes | None:
+    """The request body, or None when it is larger than `limit` (checked before anything goes
+    upstream, so a refused body never reaches the homeserver)."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def forward(request: web.Request, target: str, session: aiohttp.ClientSession,
+                  route: Route) -> web.StreamResponse:
+    body = await read_body(request, route.max_body)
+    if body is None:
+        return _error(413, "M_TOO_LARGE", f"request body over {route.max_body} bytes")
     try:
-        return await _relay(request, target, session, body)
+        return await _relay(request, upstream_url(target, request), session, body)
     except (aiohttp.ClientError, TimeoutError) as e:
         # The homeserver is down or restarting: say so the way a gateway does, so the
         # client's sync loop backs off and retries.
-        return web.json_response({"errcode": "M_UNKNOWN",
-                                  "error": f"homeserver unreachable: {type(e).__name__}"},
-                                 status=502)
+        return _error(502, "M_UNKNOWN", f"homeserver unreachable: {type(e).__name__}")
 
 
-async def _relay(request: web.Request, target: str, session: aiohttp.ClientSession,
+async def _relay(request: web.Request, url: URL, session: aiohttp.ClientSession,
                  body: bytes) -> web.StreamResponse:
-    async with session.request(request.method, target.rstrip("/") + request.path_qs,
+    async with session.request(request.method, url,
                                headers=forward_headers(request.headers), data=body or None,
                                allow_redirects=False, auto_decompress=False) as upstream:
         response = web.StreamResponse(status=upstream.status,
@@ -54,8 +86,11 @@ async def _relay(request: web.Request, target: str, session: aiohttp.ClientSessi
         return response
 
 
-def add_matrix_proxy(app: web.Application, target: str) -> None:
-    """Route the client API (/_matrix/...) of `app` to the homeserver at `target`."""
+def add_matrix_proxy(app: web.Application, target: str,
+                     max_upload_size: int = DEFAULT_MAX_UPLOAD_SIZE) -> None:
+    """Route the client and media APIs (/_matrix/client, /_matrix/media) of `app` to the
+    homeserver at `target`; media uploads may be up to `max_upload_size` bytes (the
+    homeserver's own limit, see Synapse.max_upload_size)."""
 
     async def start(app: web.Application):
         # Long-polls last 30 s; the client's own timeouts govern, not ours.
@@ -65,7 +100,10 @@ def add_matrix_proxy(app: web.Application, target: str) -> None:
         await app[SESSION].close()
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        return await forward(request, target, request.app[SESSION])
+        route = classify(request.method, request.rel_url.raw_path, max_upload_size)
+        if route is None:
+            return _error(404, "M_UNRECOGNIZED", "Unrecognized request")
+        return await forward(request, target, request.app[SESSION], route)
 
     app.cleanup_ctx.append(start)
     for prefix in PREFIXES:

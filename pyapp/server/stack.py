@@ -135,7 +135,8 @@ class Stack:
             **o.extra_config,
         })
         if o.same_origin_matrix:
-            add_matrix_proxy(app, self.homeserver_url)
+            add_matrix_proxy(app, self.homeserver_url, **(
+                {"max_upload_size": self.synapse.max_upload_size()} if self.synapse else {}))
         add_platform_routes(app, platform, secret=self._secret("session-secret"),
                             server_name=o.server_name, orchestrator=self.orchestrator)
         if self.auth_server is not None:

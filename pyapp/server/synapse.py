@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from pyapp.server.process import stop_process_group
+from pyapp.server.proxy_routes import DEFAULT_MAX_UPLOAD_SIZE, parse_size
 
 # The custom state type that names the platform entity a room belongs to (defined with the other
 # naming conventions). Listed in room_prejoin_state so an invited client can read it before joining.
@@ -87,6 +88,15 @@ class Synapse:
 
     def _generated(self) -> dict[str, Any]:
         return yaml.safe_load(self.config_path.read_text())
+
+    def max_upload_size(self) -> int:
+        """The largest media upload this homeserver accepts, in bytes (what a proxy in front of
+        it must let through): the overrides win over the generated file, as when Synapse loads
+        them."""
+        value = self.options.extra.get("max_upload_size")
+        if value is None and self.config_path.exists():
+            value = (self._generated() or {}).get("max_upload_size")
+        return parse_size(value) if value is not None else DEFAULT_MAX_UPLOAD_SIZE
 
     def ensure_config(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
