@@ -8,18 +8,21 @@ Errors are JSON ``{"error": code, "message": text}``.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import time
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
 
 from aiohttp import web
 
 from pyapp.identity import matrix_user_id, room_alias
 from pyapp.orchestrator.retry import DONE, FAILED
 from pyapp.platform.service import (CrossTenant, NotFound, Platform, PlatformError)
+from pyapp.platform.throttle import LoginThrottle, Throttled
 
 COOKIE = "pyapp_session"
 PLATFORM = web.AppKey("platform", Platform)
@@ -27,17 +30,22 @@ CONFIG = web.AppKey("platform_api_config", dict)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str,
+                 headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status)
 
 
-def error(status: int, code: str, message: str) -> web.Response:
-    return _json({"error": code, "message": message}, status)
+def error(status: int, code: str, message: str,
+          headers: dict[str, str] | None = None) -> web.Response:
+    resp = _json({"error": code, "message": message}, status)
+    resp.headers.update(headers or {})
+    return resp
 
 
 @web.middleware
@@ -47,7 +55,7 @@ async def _errors(request: web.Request, handler):
     try:
         return await handler(request)
     except ApiError as e:
-        return error(e.status, e.code, e.message)
+        return error(e.status, e.code, e.message, e.headers)
     except PlatformError as e:
         return error(e.status, e.code, e.message)
     except web.HTTPException as e:
@@ -159,13 +167,35 @@ def entity_view(request: web.Request, tenant: str, kind: str, slug: str, me: str
     return view
 
 
+def client_address(request: web.Request) -> str:
+    if request.app[CONFIG]["trust_proxy"]:
+        # The proxy appends the address it saw: the last entry is the one it vouches for.
+        forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+        if forwarded:
+            return forwarded
+    return request.remote or "unknown"
+
+
 # -- handlers ----------------------------------------------------------------------------
 async def post_session(request: web.Request) -> web.Response:
     data = await body(request, check_tenant=False)
     tenant, slug, pw = _str(data, "tenant"), _str(data, "slug"), _str(data, "password")
+    cfg = request.app[CONFIG]
+    try:
+        attempt = cfg["throttle"].begin(f"{tenant}/{slug}", client_address(request),
+                                        cfg["clock"]())
+    except Throttled as e:
+        raise ApiError(429, "too_many_attempts",
+                       f"{e}: try again in {e.retry_after} s",
+                       {"Retry-After": str(e.retry_after)}) from None
     p = request.app[PLATFORM]
-    if not p.verify_password(tenant, slug, pw):
+    # PBKDF2 takes tens of milliseconds by design: on the loop, a few bad tries a second
+    # would stall every other request this server answers (the Matrix proxy included).
+    ok = await asyncio.get_running_loop().run_in_executor(
+        cfg["hashing"], p.verify_password, tenant, slug, pw)
+    if not ok:
         raise ApiError(401, "invalid_credentials", "unknown user or wrong password")
+    cfg["throttle"].succeeded(attempt)
     resp = _json(me_view(request, tenant, slug))
     resp.set_cookie(COOKIE, sign_session(request.app[CONFIG]["secret"], tenant, slug),
                     httponly=True, samesite="Lax", path="/")
@@ -278,13 +308,27 @@ def _role(kind: str):
 def add_platform_routes(app: web.Application, platform: Platform, *, secret: bytes | str,
                         server_name: str | None = None, orchestrator=None,
                         sync_timeout: float = 5.0,
-                        host_tenants: dict[str, str] | None = None) -> None:
+                        host_tenants: dict[str, str] | None = None,
+                        login_throttle: LoginThrottle | None = None,
+                        trust_proxy: bool = False,
+                        clock: Callable[[], float] = time.monotonic) -> None:
     """Mount /api/ on ``app``. ``orchestrator`` (started by the caller) applies Matrix work;
-    ``host_tenants`` maps a Host name to the only tenant its sessions may act on."""
+    ``host_tenants`` maps a Host name to the only tenant its sessions may act on;
+    ``trust_proxy``: a reverse proxy we trust sets X-Forwarded-For (and -Proto)."""
     app[PLATFORM] = platform
+    # Few threads: hashing is CPU-bound, more threads than cores only queue in the kernel,
+    # and a flood of guesses must not take the default executor other work relies on.
+    hashing = ThreadPoolExecutor(max_workers=2, thread_name_prefix="password-hash")
     app[CONFIG] = {"secret": secret.encode() if isinstance(secret, str) else secret,
                    "server_name": server_name, "orchestrator": orchestrator,
-                   "sync_timeout": sync_timeout, "host_tenants": host_tenants or {}}
+                   "sync_timeout": sync_timeout, "host_tenants": host_tenants or {},
+                   "throttle": login_throttle or LoginThrottle(), "trust_proxy": trust_proxy,
+                   "clock": clock, "hashing": hashing}
+
+    async def stop_hashing(_app: web.Application) -> None:
+        hashing.shutdown(wait=False, cancel_futures=True)
+
+    app.on_cleanup.append(stop_hashing)
     app.middlewares.append(_errors)
     r = app.router
     r.add_post("/api/session", post_session)

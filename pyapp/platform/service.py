@@ -47,6 +47,19 @@ def hash_password(password: str, salt: bytes | None = None, rounds: int = 100_00
     return f"pbkdf2_sha256${rounds}${salt.hex()}${dk.hex()}"
 
 
+_UNKNOWN_USER_HASH: str | None = None
+
+
+def _unknown_user_hash() -> str:
+    """A hash no password matches, made with the default cost: checking a password against it
+    takes as long as checking a real user's, so the answer's timing does not tell whether an
+    account exists."""
+    global _UNKNOWN_USER_HASH
+    if _UNKNOWN_USER_HASH is None:
+        _UNKNOWN_USER_HASH = hash_password(os.urandom(16).hex())
+    return _UNKNOWN_USER_HASH
+
+
 def check_password(password: str, encoded: str | None) -> bool:
     if not encoded:
         return False
@@ -119,10 +132,14 @@ class Platform:
         return row
 
     def verify_password(self, tenant: str, slug: str, password: str) -> bool:
-        """For the demo login and the OAuth server: does this platform user have this password?"""
+        """For the demo login and the OAuth server: does this platform user have this password?
+        Deliberately slow (PBKDF2), the same for unknown users: call it off the event loop."""
         row = self.store.one("SELECT password_hash FROM users WHERE tenant = ? AND slug = ?",
                              (tenant, slug))
-        return row is not None and check_password(password, row["password_hash"])
+        if row is None or not row["password_hash"]:
+            check_password(password, _unknown_user_hash())
+            return False
+        return check_password(password, row["password_hash"])
 
     def matrix_account_ready(self, tenant: str, slug: str) -> list[int]:
         """The user's Matrix account exists now: apply what was waiting for it."""
