@@ -51,6 +51,17 @@ setup_postgres() {
     export REQUIRE_POSTGRES=1
 }
 
+setup_redis() {
+    # The Synapse-with-workers tests start a throwaway redis-server for replication; with
+    # REQUIRE_POSTGRES set they fail rather than skip if it is missing.
+    if ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; then
+        local sudo=""
+        [ "$(id -u)" = 0 ] || sudo=sudo
+        $sudo apt-get update -qq
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+    fi
+}
+
 cmd=${1:-}
 shift || true
 case "$cmd" in
@@ -59,7 +70,7 @@ case "$cmd" in
         exec "$VENV/bin/python" serve.py "$@"
         ;;
     test)
-        setup_python; setup_node; setup_chromium; setup_postgres; build_static
+        setup_python; setup_node; setup_chromium; setup_postgres; setup_redis; build_static
         exec "$VENV/bin/python" -m pytest "$@"
         ;;
     *)

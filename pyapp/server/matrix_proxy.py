@@ -9,14 +9,21 @@ homeserver; this does it for the demo.
 
 Only what pyapp.server.proxy_routes allows is forwarded, to the raw (still-encoded) path the
 browser sent, with that route's body limit.
+
+With Synapse workers the proxy also plays the deployment's reverse proxy: it sends what a
+generic worker serves to the workers (pyapp.server.worker_routes) and the rest to the main
+process.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import aiohttp
 from aiohttp import web
 from yarl import URL
 
+from pyapp.server import worker_routes
 from pyapp.server.proxy_routes import DEFAULT_MAX_UPLOAD_SIZE, Route, classify
 
 # Connection-level headers are the proxy's own business on each side.
@@ -86,11 +93,21 @@ async def _relay(request: web.Request, url: URL, session: aiohttp.ClientSession,
         return response
 
 
+def upstream_for(request: web.Request, target: str, workers: Sequence[str]) -> str:
+    """The main process at `target`, or the worker that serves this request."""
+    index = worker_routes.choose(request.method, request.rel_url.raw_path,
+                                 request.headers.get("Authorization"), len(workers))
+    return target if index is None else workers[index]
+
+
 def add_matrix_proxy(app: web.Application, target: str,
-                     max_upload_size: int = DEFAULT_MAX_UPLOAD_SIZE) -> None:
+                     max_upload_size: int = DEFAULT_MAX_UPLOAD_SIZE,
+                     workers: Sequence[str] = ()) -> None:
     """Route the client and media APIs (/_matrix/client, /_matrix/media) of `app` to the
-    homeserver at `target`; media uploads may be up to `max_upload_size` bytes (the
-    homeserver's own limit, see Synapse.max_upload_size)."""
+    homeserver at `target`, or to its generic workers at `workers` for what they serve;
+    media uploads may be up to `max_upload_size` bytes (the homeserver's own limit, see
+    Synapse.max_upload_size)."""
+    workers = tuple(workers)
 
     async def start(app: web.Application):
         # Long-polls last 30 s; the client's own timeouts govern, not ours.
@@ -103,7 +120,8 @@ def add_matrix_proxy(app: web.Application, target: str,
         route = classify(request.method, request.rel_url.raw_path, max_upload_size)
         if route is None:
             return _error(404, "M_UNRECOGNIZED", "Unrecognized request")
-        return await forward(request, target, request.app[SESSION], route)
+        return await forward(request, upstream_for(request, target, workers),
+                             request.app[SESSION], route)
 
     app.cleanup_ctx.append(start)
     for prefix in PREFIXES:

@@ -47,6 +47,12 @@ class StackOptions:
     access_token_lifetime: str | None = "5m"
     oauth_access_token_ttl: int = 300  # seconds
     database: str | None = None  # SQLite file by default; postgresql://... for several machines
+    # The embedded Synapse on PostgreSQL (postgresql://...) instead of its SQLite file, and
+    # generic workers taking /sync and client reads, with Redis (redis://host:port) carrying
+    # replication between them; the same-origin proxy routes to the workers (docs/deploy.md).
+    synapse_database: str | None = None
+    synapse_workers: int = 0
+    redis_url: str | None = None
     tenant: str = DEMO_TENANT
     # Serve the homeserver's client API under the page's origin (pyapp.server.matrix_proxy);
     # False: browsers talk to the homeserver's own URL, with CORS preflights.
@@ -113,6 +119,7 @@ class Stack:
                 access_token_lifetime=None if oauth else o.access_token_lifetime,
                 app_service_files=[registration_file],
                 mas=self.auth_server.synapse_mas_options() if self.auth_server else None,
+                database=o.synapse_database, workers=o.synapse_workers, redis=o.redis_url,
             ))
             await asyncio.to_thread(self.synapse.start)
         self.store = Store.open(o.database or str(self.data_dir / "platform.sqlite3"))
@@ -136,7 +143,8 @@ class Stack:
         })
         if o.same_origin_matrix:
             add_matrix_proxy(app, self.homeserver_url, **(
-                {"max_upload_size": self.synapse.max_upload_size()} if self.synapse else {}))
+                {"max_upload_size": self.synapse.max_upload_size(),
+                 "workers": self.synapse.worker_urls} if self.synapse else {}))
         add_platform_routes(app, platform, secret=self._secret("session-secret"),
                             server_name=o.server_name, orchestrator=self.orchestrator)
         if self.auth_server is not None:

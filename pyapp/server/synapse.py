@@ -18,13 +18,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from urllib.parse import parse_qsl, unquote, urlsplit
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from pyapp.server.process import stop_process_group
+from pyapp.server.process import persistent_secret, stop_process_group
 from pyapp.server.proxy_routes import DEFAULT_MAX_UPLOAD_SIZE, parse_size
 
 # The custom state type that names the platform entity a room belongs to (defined with the other
@@ -52,10 +53,70 @@ class SynapseOptions:
     # Delegated auth (matrix-authentication-service contract): {"endpoint": url, "secret": s}.
     mas: dict[str, str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # PostgreSQL (postgresql://user:password@host:port/dbname) instead of the SQLite file.
+    database: str | None = None
+    # Generic workers taking /sync and client reads (routes: pyapp.server.worker_routes). They
+    # share the database, so they need PostgreSQL, and Redis (redis://host:port) for replication.
+    workers: int = 0
+    redis: str | None = None
+    # The main process's replication listener and the workers' client listeners; free ports
+    # are picked when not given.
+    replication_port: int | None = None
+    worker_ports: list[int] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
         return f"http://{self.bind}:{self.port}"
+
+
+def postgres_database_config(url: str) -> dict[str, Any]:
+    """Synapse's `database` section for a postgresql:// URL (query parameters become
+    connection arguments, e.g. ?sslmode=require)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres") or not parts.path.strip("/"):
+        raise ValueError(f"not a PostgreSQL database URL: {url!r} "
+                         "(expected postgresql://user:password@host:port/dbname)")
+    args: dict[str, Any] = {"dbname": unquote(parts.path.strip("/")), "cp_min": 1, "cp_max": 10}
+    if parts.username:
+        args["user"] = unquote(parts.username)
+    if parts.password:
+        args["password"] = unquote(parts.password)
+    if parts.hostname:
+        args["host"] = parts.hostname
+    if parts.port:
+        args["port"] = parts.port
+    args.update(parse_qsl(parts.query))
+    return {"name": "psycopg2", "args": args}
+
+
+def redis_config(url: str) -> dict[str, Any]:
+    """Synapse's `redis` section for a redis://[:password@]host:port[/dbid] URL."""
+    parts = urlsplit(url)
+    if parts.scheme != "redis" or not parts.hostname:
+        raise ValueError(f"not a Redis URL: {url!r} (expected redis://host:port)")
+    cfg: dict[str, Any] = {"enabled": True, "host": parts.hostname, "port": parts.port or 6379}
+    if parts.password:
+        cfg["password"] = unquote(parts.password)
+    if parts.path.strip("/"):
+        cfg["dbid"] = int(parts.path.strip("/"))
+    return cfg
+
+
+def wait_answering(url: str, process: subprocess.Popen | None, log: Path,
+                   timeout: float) -> None:
+    """Wait until a Synapse process answers 200 on `url`; fail early if it exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"Synapse exited with {process.returncode}; see {log}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"Synapse did not answer on {url} within {timeout}s")
 
 
 class Synapse:
@@ -64,7 +125,15 @@ class Synapse:
     def __init__(self, options: SynapseOptions):
         self.options = options
         self.process: subprocess.Popen | None = None
+        self.worker_processes: list[subprocess.Popen] = []
         self.data_dir = Path(options.data_dir).resolve()
+        if options.workers:
+            if not options.database or not options.redis:
+                raise ValueError("Synapse workers need a PostgreSQL database and Redis: "
+                                 "set SynapseOptions.database and SynapseOptions.redis")
+            options.replication_port = options.replication_port or free_port()
+            while len(options.worker_ports) < options.workers:
+                options.worker_ports.append(free_port())
 
     # -- configuration -----------------------------------------------------------------
     @property
@@ -82,6 +151,26 @@ class Synapse:
     @property
     def server_name(self) -> str:
         return self.options.server_name
+
+    @property
+    def worker_names(self) -> list[str]:
+        return [f"generic_worker{i + 1}" for i in range(self.options.workers)]
+
+    @property
+    def worker_urls(self) -> list[str]:
+        """Client listeners of the workers, in the order pyapp.server.worker_routes numbers them."""
+        return [f"http://{self.options.bind}:{p}"
+                for p in self.options.worker_ports[:self.options.workers]]
+
+    def worker_config_path(self, name: str) -> Path:
+        return self.data_dir / f"{name}.yaml"
+
+    def metrics_url(self, worker: int | None = None) -> str:
+        """Prometheus metrics of the main process (None) or of one worker: per-process request
+        counts show which process served what. Only with workers."""
+        if worker is None:
+            return f"http://{self.options.bind}:{self.options.replication_port}/_synapse/metrics"
+        return self.worker_urls[worker] + "/_synapse/metrics"
 
     def shared_secret(self) -> str:
         return self._generated()["registration_shared_secret"]
@@ -116,16 +205,29 @@ class Synapse:
                 config["registration_shared_secret"] = secrets.token_hex(32)
                 self.config_path.write_text(yaml.safe_dump(config))
         self.overrides_path.write_text(yaml.safe_dump(self.overrides(), sort_keys=False))
+        for i, name in enumerate(self.worker_names):
+            self.worker_config_path(name).write_text(
+                yaml.safe_dump(self.worker_config(i), sort_keys=False))
+
+    def worker_config(self, index: int) -> dict[str, Any]:
+        """One generic worker's own file, layered after the shared configuration."""
+        o = self.options
+        return {
+            "worker_app": "synapse.app.generic_worker",
+            "worker_name": self.worker_names[index],
+            "worker_listeners": [{
+                "type": "http", "port": o.worker_ports[index], "bind_addresses": [o.bind],
+                "x_forwarded": False, "tls": False,
+                "resources": [{"names": ["client", "metrics"], "compress": False}],
+            }],
+            # No worker_log_config: the worker logs to its <name>.log (see start_workers).
+        }
 
     def overrides(self) -> dict[str, Any]:
         o = self.options
         cfg: dict[str, Any] = {
             "public_baseurl": o.base_url + "/",
-            "listeners": [{
-                "port": o.port, "bind_addresses": [o.bind], "type": "http", "tls": False,
-                "x_forwarded": False,
-                "resources": [{"names": ["client"], "compress": False}],
-            }],
+            "listeners": self.overrides_listeners(),
             "report_stats": False,
             "enable_registration": False,
             "bcrypt_rounds": 4,
@@ -157,8 +259,39 @@ class Synapse:
         if o.mas:
             cfg["matrix_authentication_service"] = {"enabled": True, **o.mas}
             cfg["password_config"] = {"enabled": False}
+        if o.database:
+            cfg["database"] = postgres_database_config(o.database)
+        if o.workers:
+            cfg.update(self._worker_overrides())
         cfg.update(o.extra)
         return cfg
+
+    def _worker_overrides(self) -> dict[str, Any]:
+        """What the main process and its workers share when the homeserver runs with workers:
+        the main process's replication listener (internal: replication and metrics, never
+        routed to from outside), Redis for the replication streams, and a secret for the
+        replication requests workers make to the main process."""
+        o = self.options
+        return {
+            "listeners": [
+                *self.overrides_listeners(),
+                {"port": o.replication_port, "bind_addresses": [o.bind], "type": "http",
+                 "tls": False, "x_forwarded": False,
+                 "resources": [{"names": ["replication", "metrics"], "compress": False}]},
+            ],
+            "instance_map": {"main": {"host": o.bind, "port": o.replication_port}},
+            "redis": redis_config(o.redis),
+            "worker_replication_secret": persistent_secret(self.data_dir / "replication-secret"),
+            "enable_metrics": True,
+        }
+
+    def overrides_listeners(self) -> list[dict[str, Any]]:
+        o = self.options
+        return [{
+            "port": o.port, "bind_addresses": [o.bind], "type": "http", "tls": False,
+            "x_forwarded": False,
+            "resources": [{"names": ["client"], "compress": False}],
+        }]
 
     # -- process -----------------------------------------------------------------------
     def start(self, timeout: float = 60.0) -> "Synapse":
@@ -171,26 +304,38 @@ class Synapse:
             start_new_session=True,
         )
         self.wait_ready(timeout)
+        try:
+            self.start_workers(timeout)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
+    def start_workers(self, timeout: float = 60.0) -> None:
+        """Start the generic workers once the main process answers (it has created or
+        upgraded the database schema by then), and wait until each answers too."""
+        for name in self.worker_names:
+            log = open(self.data_dir / f"{name}.log", "ab")
+            self.worker_processes.append(subprocess.Popen(
+                [sys.executable, "-m", "synapse.app.generic_worker",
+                 "-c", str(self.config_path), "-c", str(self.overrides_path),
+                 "-c", str(self.worker_config_path(name))],
+                cwd=self.data_dir, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            ))
+        for name, process, url in zip(self.worker_names, self.worker_processes,
+                                      self.worker_urls):
+            wait_answering(url + "/_matrix/client/versions", process,
+                           self.data_dir / f"{name}.log", timeout)
+
     def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        url = self.base_url + "/_matrix/client/versions"
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(
-                    f"Synapse exited with {self.process.returncode}; see {self.data_dir}/stdout.log"
-                )
-            try:
-                with urllib.request.urlopen(url, timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"Synapse did not answer on {url} within {timeout}s")
+        wait_answering(self.base_url + "/_matrix/client/versions", self.process,
+                       self.data_dir / "stdout.log", timeout)
 
     def stop(self) -> None:
+        workers, self.worker_processes = self.worker_processes, []
+        for w in workers:
+            stop_process_group(w)
         p, self.process = self.process, None
         stop_process_group(p)
 
