@@ -1,7 +1,8 @@
 """The stack on Synapse's scale-out layout: main process + one generic worker on PostgreSQL,
-Redis carrying replication, the same-origin proxy routing by path. Two CPython clients chat
-through the web origin; each Synapse process's own request counters show the worker served
-the syncs and timeline reads and the main process the writes."""
+Redis carrying replication, the same-origin proxy routing by path, sign-in delegated to the
+auth server (the worker checks tokens there too). Two CPython clients sign in with OAuth and
+chat through the web origin; each Synapse process's own request counters show the worker
+served the syncs and timeline reads and the main process the writes."""
 
 from __future__ import annotations
 
@@ -12,10 +13,16 @@ import time
 import urllib.request
 
 import pytest
-from nio import AsyncClient, JoinError, LoginError, RoomMessagesError, RoomMessageText, SyncError
+from nio import AsyncClient, JoinError, RoomMessagesError, RoomMessageText, SyncError
 
+from pyapp.auth import flow as F
+from pyapp.auth.client import OAuthClient
+from pyapp.client.storage import MemoryStorage
+from pyapp.client.transport import AiohttpTransport
+from pyapp.platform.demo import DEMO_PASSWORD
 from pyapp.server.stack import StackOptions
 from tests.orchestration.pg import PostgresCluster, find_pg_bin
+from tests.support.oauth_stack import sign_in_over_http
 from tests.support.redis_server import RedisServer, find_redis_server
 from tests.support.stack_thread import StackThread
 
@@ -50,7 +57,7 @@ def worker_stack(tmp_path_factory):
             c.execute("CREATE DATABASE synapse TEMPLATE template0 ENCODING 'UTF8' "
                       "LC_COLLATE 'C' LC_CTYPE 'C'")
         runner = StackThread(StackOptions.for_tests(
-            base / "stack", auth="password", synapse_database=pg.url("synapse"),
+            base / "stack", synapse_database=pg.url("synapse"),
             synapse_workers=1, redis_url=redis.url))
         stack = runner.start()
         stack.run = runner.call
@@ -77,10 +84,19 @@ def served(metrics_url: str, servlet: str, method: str | None = None) -> float:
     return total
 
 
-async def signed_in(url: str, user: str) -> AsyncClient:
-    client = AsyncClient(url, user)
-    resp = await client.login("demo-password")
-    assert not isinstance(resp, LoginError), resp
+async def signed_in(url: str, login: str) -> AsyncClient:
+    """A matrix-nio client holding the session the app's OAuth sign-in gives `login`."""
+    transport = AiohttpTransport()
+    try:
+        oauth = OAuthClient(transport, MemoryStorage(), MemoryStorage(), homeserver=url,
+                            redirect_uri=url + "/oauth/callback.html")
+        callback = await sign_in_over_http(await oauth.begin(url + "/"),
+                                           url + "/oauth/callback.html", login, DEMO_PASSWORD)
+        session, _ = await oauth.complete(F.callback_params(callback))
+    finally:
+        await transport.close()
+    client = AsyncClient(url, session.user_id, device_id=session.device_id)
+    client.restore_login(session.user_id, session.device_id, session.access_token)
     return client
 
 
@@ -100,8 +116,8 @@ async def test_worker_serves_sync_and_reads_while_messages_flow(worker_stack):
     hs = worker_stack.synapse
     main, worker = hs.metrics_url(), hs.metrics_url(0)
     main_syncs = served(main, "SyncRestServlet")
-    alice = await signed_in(worker_stack.url, "alice_demo")
-    bob = await signed_in(worker_stack.url, "bob_demo")
+    alice = await signed_in(worker_stack.url, "alice@demo")
+    bob = await signed_in(worker_stack.url, "bob@demo")
     try:
         resolved = await alice.room_resolve_alias(ROOM_ALIAS)
         room_id = resolved.room_id
