@@ -36,15 +36,27 @@ def parse_args(argv: list[str]) -> StackOptions:
     p.add_argument("--server-name", default="localhost", help="the homeserver's server name")
     p.add_argument("--database", metavar="URL",
                    help="platform database: a SQLite path (default) or postgresql://...")
+    p.add_argument("--synapse-database", metavar="URL",
+                   help="the embedded Synapse on PostgreSQL (postgresql://user@host:port/db, "
+                        "C collation) instead of its SQLite file")
+    p.add_argument("--synapse-workers", type=int, default=0, metavar="N",
+                   help="generic workers taking /sync and client reads (needs "
+                        "--synapse-database and --redis; see docs/deploy.md)")
+    p.add_argument("--redis", metavar="URL",
+                   help="Redis for replication between Synapse's processes (redis://host:port)")
     p.add_argument("--no-seed", action="store_true", help="do not create demo data")
     a = p.parse_args(argv)
+    if a.synapse_workers and not (a.synapse_database and a.redis):
+        p.error("--synapse-workers needs --synapse-database (PostgreSQL) and --redis")
     static = ROOT / "static"
     if not (static / "pyodide" / "pyodide.mjs").exists():
         p.error("static/ is not built: run `./run.sh demo` (or `python -m pyapp.build`) first")
     return StackOptions(data_dir=a.data_dir, host=a.host, port=a.port,
                         homeserver_url=a.homeserver, server_name=a.server_name,
                         synapse_port=a.synapse_port, database=a.database, seed=not a.no_seed,
-                        auth=a.auth, auth_port=a.auth_port)
+                        auth=a.auth, auth_port=a.auth_port,
+                        synapse_database=a.synapse_database, synapse_workers=a.synapse_workers,
+                        redis_url=a.redis)
 
 
 async def main(options: StackOptions) -> None:
@@ -63,6 +75,9 @@ async def main(options: StackOptions) -> None:
         print(f"  Homeserver:     {stack.homeserver_url}"
               + ("  (pages reach it at /_matrix/ on their own origin)"
                  if stack.browser_homeserver_url != stack.homeserver_url else ""))
+        if stack.synapse is not None and stack.synapse.worker_urls:
+            print(f"  Synapse workers: {', '.join(stack.synapse.worker_urls)}"
+                  "  (/sync and client reads; see docs/deploy.md)")
         if stack.auth_server is not None:
             print(f"  Auth server:    {stack.auth_server.issuer}")
         print("\nDemo logins (tenant / user / password):")

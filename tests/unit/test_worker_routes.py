@@ -134,3 +134,16 @@ def test_single_process_configuration_is_unchanged(tmp_path):
     shared = Synapse(SynapseOptions(data_dir=tmp_path, port=18008)).overrides()
     assert "database" not in shared and "redis" not in shared and "instance_map" not in shared
     assert [l["port"] for l in shared["listeners"]] == [18008]
+
+
+def test_serve_starts_the_worker_layout_only_with_postgres_and_redis(capsys):
+    import serve
+
+    with pytest.raises(SystemExit):
+        serve.parse_args(["--synapse-workers", "1", "--redis", "redis://127.0.0.1:6379"])
+    assert "needs --synapse-database" in capsys.readouterr().err
+    options = serve.parse_args(["--synapse-workers", "2",
+                                "--synapse-database", "postgresql://u@127.0.0.1/synapse",
+                                "--redis", "redis://127.0.0.1:6379"])
+    assert (options.synapse_workers, options.synapse_database, options.redis_url) == (
+        2, "postgresql://u@127.0.0.1/synapse", "redis://127.0.0.1:6379")
