@@ -7,13 +7,17 @@ browser and on aiohttp under CPython.
 
 from __future__ import annotations
 
+import logging
+
 from nio import AsyncClient, AsyncClientConfig
 
 from . import schema_cache
 from .http import MatrixHttp
+from .sync_events import clean_sync
 from .transport import NioResponse
 
 schema_cache.install()
+log = logging.getLogger(__name__)
 
 _DROPPED_HEADERS = {"authorization", "content-length", "host"}
 
@@ -59,7 +63,13 @@ class SeamClient(AsyncClient):
             # transaction ids of our own echoes; the raw body keeps them. One sync runs at a
             # time, so the last one is the one being processed.
             self.last_sync = wrapped
+            wrapped.clean = _clean_and_report
         return wrapped
 
     async def close(self) -> None:
         self.client_session = None
+
+
+def _clean_and_report(body) -> None:
+    for problem in clean_sync(body):
+        log.warning("Malformed event in sync: %s", problem)

@@ -7,12 +7,15 @@ A room is found by the platform entity it belongs to (its metadata state), never
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from pyapp.identity import ROOM_METADATA_TYPE
 
 from .timeline import Timeline
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -51,8 +54,17 @@ class Room:
         )
 
 
-def _state_events(section: dict | None) -> list[dict]:
-    return list((section or {}).get("events") or [])
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _events(section: Any) -> list[dict]:
+    events = _dict(section).get("events")
+    return [e for e in events if isinstance(e, dict)] if isinstance(events, list) else []
 
 
 class RoomList:
@@ -80,41 +92,50 @@ class RoomList:
         return [r for r in self.rooms.values() if r.membership == "invite"]
 
     def apply_sync(self, raw: dict, nio_rooms: dict) -> set[str]:
-        """Fold one sync response in; returns the ids of rooms whose view changed."""
+        """Fold one sync response in; returns the ids of rooms whose view changed.
+
+        A room whose data trips us up is logged and skipped; the other rooms still update."""
         changed: set[str] = set()
-        sections = raw.get("rooms") or {}
-        for room_id, data in (sections.get("join") or {}).items():
-            room = self.rooms.get(room_id)
-            if room is None or room.membership != "join":
-                room = self.rooms[room_id] = Room(room_id)
-            timeline = data.get("timeline") or {}
-            events = list(timeline.get("events") or [])
-            for event in _state_events(data.get("state")) + events:
-                if event.get("type") == ROOM_METADATA_TYPE and "state_key" in event:
-                    room.metadata = event.get("content") or {}
-            if timeline.get("limited"):
-                room.timeline.reset()
-            for event in events:
-                room.timeline.add_remote(event)
-            self._copy_from_nio(room, nio_rooms.get(room_id))
-            changed.add(room_id)
-        for room_id, data in (sections.get("invite") or {}).items():
-            room = self.rooms.setdefault(room_id, Room(room_id, membership="invite"))
-            for event in _state_events(data.get("invite_state")):
-                kind, content = event.get("type"), event.get("content") or {}
-                if kind == ROOM_METADATA_TYPE:
-                    room.metadata = content
-                elif kind == "m.room.name":
-                    room.name = content.get("name") or room.name
-                elif kind == "m.room.topic":
-                    room.topic = content.get("topic") or room.topic
-                elif kind == "m.room.member" and event.get("state_key") == self.own_user_id:
-                    room.inviter = event.get("sender")
-            changed.add(room_id)
-        for room_id in sections.get("leave") or {}:
+        sections = _dict(raw.get("rooms"))
+        for membership, apply in (("join", self._apply_joined), ("invite", self._apply_invite)):
+            for room_id, data in _dict(sections.get(membership)).items():
+                changed.add(room_id)
+                try:
+                    apply(room_id, _dict(data), nio_rooms)
+                except Exception:  # noqa: BLE001  (contained per room, see above)
+                    log.exception("Could not apply the sync of room %s", room_id)
+        for room_id in _dict(sections.get("leave")):
             if self.rooms.pop(room_id, None) is not None:
                 changed.add(room_id)
         return changed
+
+    def _apply_joined(self, room_id: str, data: dict, nio_rooms: dict) -> None:
+        room = self.rooms.get(room_id)
+        if room is None or room.membership != "join":
+            room = self.rooms[room_id] = Room(room_id)
+        timeline = _dict(data.get("timeline"))
+        events = _events(timeline)
+        for event in _events(data.get("state")) + events:
+            if event.get("type") == ROOM_METADATA_TYPE and "state_key" in event:
+                room.metadata = _dict(event.get("content"))
+        if timeline.get("limited"):
+            room.timeline.reset()
+        for event in events:
+            room.timeline.add_remote(event)
+        self._copy_from_nio(room, nio_rooms.get(room_id))
+
+    def _apply_invite(self, room_id: str, data: dict, nio_rooms: dict) -> None:
+        room = self.rooms.setdefault(room_id, Room(room_id, membership="invite"))
+        for event in _events(data.get("invite_state")):
+            kind, content = event.get("type"), _dict(event.get("content"))
+            if kind == ROOM_METADATA_TYPE:
+                room.metadata = content
+            elif kind == "m.room.name":
+                room.name = _str(content.get("name")) or room.name
+            elif kind == "m.room.topic":
+                room.topic = _str(content.get("topic")) or room.topic
+            elif kind == "m.room.member" and event.get("state_key") == self.own_user_id:
+                room.inviter = _str(event.get("sender")) or None
 
     @staticmethod
     def _copy_from_nio(room: Room, nio_room: Any) -> None:

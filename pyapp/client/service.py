@@ -9,6 +9,7 @@ listener never sees half of one.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
@@ -34,6 +35,8 @@ from .sync_loop import Backoff
 from .timeline import PENDING, Message
 from .tokens import SessionExpired, TokenManager, Tokens, legacy_refresh_body, tokens_from_refresh
 from .transport import HttpResponse, Transport, TransportError
+
+log = logging.getLogger(__name__)
 
 SIGNED_OUT, CONNECTING, ONLINE, OFFLINE = "signed_out", "connecting", "online", "offline"
 
@@ -243,6 +246,22 @@ class ChatService:
         if self._sync_task is None or self._sync_task.done():
             self._set_status(CONNECTING)
             self._sync_task = asyncio.ensure_future(self._sync_forever())
+            self._sync_task.add_done_callback(self._sync_ended)
+
+    def _sync_ended(self, task: asyncio.Task) -> None:
+        """The loop ends on its own only when the session does; stop() and an expired
+        session detach it first. Any other end is a fault: say so, and start it again."""
+        if task is not self._sync_task or self.client is None or self.status == SIGNED_OUT:
+            return
+        error = None if task.cancelled() else task.exception()
+        log.error("The sync loop ended unexpectedly", exc_info=error)
+        self._spawn(self._restart_sync(task))
+
+    async def _restart_sync(self, dead: asyncio.Task) -> None:
+        await self._wait_backoff("The chat stopped updating. Reconnecting…")
+        if self._sync_task is dead and self.client is not None and self.status != SIGNED_OUT:
+            self._sync_task = None
+            self.start()
 
     async def stop(self) -> None:
         task, self._sync_task = self._sync_task, None
@@ -260,6 +279,7 @@ class ChatService:
     async def _sync_forever(self) -> None:
         client = self.client
         while self.client is client:
+            client.last_sync = None
             try:
                 # Long-poll only once we know the connection works: the first sync and the
                 # first after a failure return at once, so "online" shows without delay.
@@ -277,10 +297,14 @@ class ChatService:
             except NETWORK_ERRORS:
                 await self._wait_backoff("Connection lost. Reconnecting…")
                 continue
+            except Exception:  # noqa: BLE001  (nio choked on an answer: see _skip_sync)
+                log.exception("Could not process a sync response")
+                if self._skip_sync(client):
+                    continue
+                await self._wait_backoff("The chat could not be updated. Retrying…")
+                continue
             if isinstance(response, SyncResponse):
-                self._apply_sync(client)
-                self._backoff.reset()
-                self._set_status(ONLINE)
+                self._apply_sync_contained(client)
                 continue
             code = getattr(response, "status_code", None)
             if str(code) in ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN"):
@@ -302,6 +326,25 @@ class ChatService:
         finally:
             waiter.cancel()
 
+    def _skip_sync(self, client: SeamClient) -> bool:
+        """nio raised on an answer that did arrive: the same answer would come back on every
+        retry, so move past it, folding in what our room list can read of it."""
+        raw = client.last_sync.parsed if client.last_sync is not None else None
+        next_batch = raw.get("next_batch") if isinstance(raw, dict) else None
+        if not isinstance(next_batch, str) or not next_batch:
+            return False
+        client.next_batch = next_batch
+        self._apply_sync_contained(client)
+        return True
+
+    def _apply_sync_contained(self, client: SeamClient) -> None:
+        try:
+            self._apply_sync(client)
+        except Exception:  # noqa: BLE001  (rooms are contained inside; this is the rest)
+            log.exception("Could not apply a sync response")
+        self._backoff.reset()
+        self._set_status(ONLINE)
+
     def _apply_sync(self, client: SeamClient) -> None:
         raw = client.last_sync.parsed if client.last_sync is not None else None
         if not isinstance(raw, dict):
@@ -309,13 +352,15 @@ class ChatService:
         first = not self.synced
         changed = self.rooms.apply_sync(raw, client.rooms)
         self.synced = True
-        self._accept_tenant_invites()
-        if first:
-            self._resend_pending()
-        if first or changed:
-            self._emit("rooms")
-        for room_id in changed:
-            self._emit("room", room_id)
+        try:
+            self._accept_tenant_invites()
+            if first:
+                self._resend_pending()
+        finally:  # what did apply is shown even if the follow-ups failed
+            if first or changed:
+                self._emit("rooms")
+            for room_id in changed:
+                self._emit("room", room_id)
 
     # -- invites ----------------------------------------------------------------------
     def _accept_tenant_invites(self) -> None:

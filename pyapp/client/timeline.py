@@ -52,18 +52,25 @@ class Timeline:
 
     def add_remote(self, event: dict) -> bool:
         """Take one timeline event from sync. Returns True if what the user sees changed."""
-        if event.get("type") != "m.room.message":
+        if not isinstance(event, dict) or event.get("type") != "m.room.message":
             return False
         event_id = event.get("event_id")
-        if not event_id or event_id in self._seen:
+        if not isinstance(event_id, str) or not event_id or event_id in self._seen:
             return False
-        content = event.get("content") or {}
+        # Wrong-typed fields (federation can deliver them) make the event unshowable, not fatal.
+        content = _dict(event.get("content"))
         body = content.get("body")
         msgtype = content.get("msgtype")
-        if not isinstance(body, str) or msgtype not in RENDERED_MSGTYPES:
+        sender = event.get("sender")
+        if not isinstance(body, str) or msgtype not in RENDERED_MSGTYPES \
+                or not isinstance(sender, str):
             return False
         self._seen.add(event_id)
-        txn_id = (event.get("unsigned") or {}).get("transaction_id")
+        txn_id = _dict(event.get("unsigned")).get("transaction_id")
+        if not isinstance(txn_id, str):
+            txn_id = None
+        ts = event.get("origin_server_ts")
+        ts = ts if isinstance(ts, int) and not isinstance(ts, bool) else None
         local = next(
             (m for m in self.local if (txn_id and m.txn_id == txn_id) or m.event_id == event_id),
             None,
@@ -71,12 +78,12 @@ class Timeline:
         if local is not None:
             self.local.remove(local)
             local.status, local.event_id, local.error = SENT, event_id, None
-            local.ts = event.get("origin_server_ts", local.ts)
+            local.ts = local.ts if ts is None else ts
             self.confirmed.append(local)
         else:
             self.confirmed.append(Message(
-                key=event_id, sender=event.get("sender", ""), body=body,
-                ts=event.get("origin_server_ts", 0), event_id=event_id, msgtype=msgtype,
+                key=event_id, sender=sender, body=body, ts=ts or 0, event_id=event_id,
+                msgtype=msgtype,
             ))
         if len(self.confirmed) > self.limit:
             del self.confirmed[: len(self.confirmed) - self.limit]
@@ -115,3 +122,7 @@ class Timeline:
     def unconfirmed(self) -> list[Message]:
         """Messages the server has not acknowledged: what must survive a reload."""
         return [m for m in self.local if m.status != SENT]
+
+
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 
 class TransportError(ConnectionError):
@@ -105,10 +105,14 @@ class NioResponse:
         self.content_disposition = _Disposition(disposition) if disposition else None
         self.content = _Chunks(response.body)
         self.parsed: Any = None  # the body as nio parsed it, kept for raw-event readers
+        self.clean: Callable[[Any], Any] | None = None  # runs on the body before nio reads it
 
     async def json(self) -> Any:
         # nio falls back to text() on a JSONDecodeError, which this raises on bad bodies.
-        self.parsed = json.loads(self.response.body)
+        parsed = json.loads(self.response.body)
+        if self.clean is not None:
+            self.clean(parsed)
+        self.parsed = parsed
         return self.parsed
 
     async def text(self) -> str:

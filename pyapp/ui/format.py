@@ -10,6 +10,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+UNKNOWN_DAY = "Unknown date"
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -22,17 +23,27 @@ class Clock:
         self.now = now
         self.zone = timezone(timedelta(seconds=local_offset_s() if offset_s is None else offset_s))
 
-    def local(self, ts_ms: int) -> datetime:
-        return datetime.fromtimestamp(ts_ms / 1000, self.zone)
+    def local(self, ts_ms: int) -> datetime | None:
+        """None for a time datetime cannot hold (a sender's clock can claim year 30000 or
+        before year 1): such a message is shown with an unknown date instead of failing."""
+        try:
+            return datetime.fromtimestamp(ts_ms / 1000, self.zone)
+        except (ValueError, OverflowError, OSError, TypeError):
+            return None
 
     def time_text(self, ts_ms: int) -> str:
-        return self.local(ts_ms).strftime("%H:%M")
+        when = self.local(ts_ms)
+        return when.strftime("%H:%M") if when else ""
 
     def day_key(self, ts_ms: int) -> str:
-        return self.local(ts_ms).strftime("%Y-%m-%d")
+        when = self.local(ts_ms)
+        return when.strftime("%Y-%m-%d") if when else "unknown"
 
     def day_label(self, ts_ms: int) -> str:
-        day = self.local(ts_ms).date()
+        when = self.local(ts_ms)
+        if when is None:
+            return UNKNOWN_DAY
+        day = when.date()
         today = datetime.fromtimestamp(self.now(), self.zone).date()
         if day == today:
             return "Today"

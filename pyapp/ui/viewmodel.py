@@ -14,6 +14,7 @@ shows another screen or the connection drops.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -25,6 +26,8 @@ from pyapp.client.timeline import FAILED, PENDING, SENT, Message
 from pyapp.identity import IdentityError, matrix_localpart, parse_user_id
 
 from .format import Clock, join_names, typing_text
+
+log = logging.getLogger(__name__)
 
 MODES = ("sidebar", "tab", "dashboard")
 CONTEXTS = ("event", "group", "all")
@@ -224,10 +227,17 @@ class ChatViewModel:
         self._scheduled = False
         if self._closed:
             return self.state
-        self.state = self._compute()
-        self._after_render(self.state)
+        try:
+            self.state = self._compute()
+            self._after_render(self.state)
+        except Exception:  # noqa: BLE001  (the last good state stays; the next change retries)
+            log.exception("Could not compute the chat's view")
+            return self.state
         for listener in list(self._listeners):
-            listener(self.state)
+            try:
+                listener(self.state)
+            except Exception:  # noqa: BLE001  (a broken renderer must not stop the others)
+                log.exception("A chat view failed to render")
         return self.state
 
     def close(self) -> None:
@@ -357,19 +367,25 @@ class ChatViewModel:
         last_day = None
         previous: Message | None = None
         for message in messages:
-            day = self.clock.day_key(message.ts)
-            if day != last_day:
-                items.append(DayView("day:" + day, self.clock.day_label(message.ts)))
+            try:
+                day = self.clock.day_key(message.ts)
+                view = MessageView(
+                    key=message.key, sender_id=message.sender,
+                    sender_name=self._name(room, message.sender), body=message.body,
+                    time_text=self.clock.time_text(message.ts), ts=message.ts,
+                    mine=message.sender == me, status=message.status, error=message.error,
+                )
+                day_view = DayView("day:" + day, self.clock.day_label(message.ts)) \
+                    if day != last_day else None
+            except Exception:  # noqa: BLE001  (one message we cannot show must not hide the room)
+                log.exception("Could not show message %s", message.key)
+                continue
+            if day_view is not None:
+                items.append(day_view)
                 last_day, previous = day, None
-            grouped = (previous is not None and previous.sender == message.sender
-                       and message.ts - previous.ts < GROUP_GAP_MS)
-            items.append(MessageView(
-                key=message.key, sender_id=message.sender,
-                sender_name=self._name(room, message.sender), body=message.body,
-                time_text=self.clock.time_text(message.ts), ts=message.ts,
-                mine=message.sender == me, status=message.status, error=message.error,
-                first_in_group=not grouped,
-            ))
+            view.first_in_group = not (previous is not None and previous.sender == message.sender
+                                       and message.ts - previous.ts < GROUP_GAP_MS)
+            items.append(view)
             previous = message
         self._mark_seen(room, me, items)
         return items

@@ -64,6 +64,8 @@ class FakeHomeserver:
         self.sync_errors = 0  # answer this many syncs with HTTP 500
         self.down = False  # every request fails without an answer
         self.send_down = False  # only sends fail without an answer
+        # Rewrites the next sync answer (a federated oddity our own API would refuse).
+        self.sync_rewrite = None
         self._n = 0
 
     # -- test-side actions ---------------------------------------------------------------
@@ -212,8 +214,9 @@ class FakeHomeserver:
             if membership == "join" and (new or room.ephemeral_pos > since or since == 0):
                 join[room.room_id] = {
                     "state": {"events": room.state if since == 0 or any(
-                        e["type"] == "m.room.member" and e["state_key"] == user
-                        and e["content"]["membership"] == "join" for e in new) else []},
+                        e.get("type") == "m.room.member" and e.get("state_key") == user
+                        and isinstance(e.get("content"), dict)
+                        and e["content"].get("membership") == "join" for e in new) else []},
                     "timeline": {"events": [e for p, e in room.timeline if p > since]
                                  if since else [e for _, e in room.timeline],
                                  "limited": False, "prev_batch": "p0"},
@@ -228,11 +231,16 @@ class FakeHomeserver:
                 }
             elif membership == "invite" and (new or since == 0):
                 inviter = next(e["sender"] for _, e in reversed(room.timeline)
-                               if e["type"] == "m.room.member" and e["state_key"] == user)
+                               if e.get("type") == "m.room.member"
+                               and e.get("state_key") == user)
                 invite[room.room_id] = {"invite_state": {"events": [
                     {k: v for k, v in e.items() if k in ("type", "state_key", "sender", "content")}
                     for e in room.state
                 ] + [{"type": "m.room.member", "state_key": user, "sender": inviter,
                       "content": {"membership": "invite"}}]}}
-        return _ok({"next_batch": str(self.pos), "rooms": {"join": join, "invite": invite,
-                                                           "leave": {}}})
+        body = {"next_batch": str(self.pos), "rooms": {"join": join, "invite": invite,
+                                                       "leave": {}}}
+        if self.sync_rewrite is not None:
+            rewrite, self.sync_rewrite = self.sync_rewrite, None
+            body = rewrite(body)
+        return _ok(body)
