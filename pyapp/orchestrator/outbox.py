@@ -1,12 +1,16 @@
 """Outbox rows: written in the platform's transaction, claimed per room by the worker.
 
 A room is claimed through a lease row so exactly one writer touches a room's state (power
-levels above all) at a time, across tasks, processes and machines sharing the database.
+levels above all) at a time, across tasks, processes and machines sharing the database. The
+worker renews the lease while it works and checks it (owner and generation, the fencing
+token) before every write, so a writer that stalled past its lease and was taken over stops
+instead of writing beside the new holder.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from pyapp.orchestrator.retry import DONE, FAILED, PENDING, ItemState
 from pyapp.platform.store import Cursor, Store
@@ -28,8 +32,27 @@ def enqueue(c: Cursor, tenant: str, kind: str, slug: str, op: str,
          now))
 
 
+@dataclass
+class Lease:
+    """One writer's hold on one room.
+
+    ``generation`` is the fencing token: every claim of the room increments it, so a writer
+    whose lease expired and was taken over finds out (even if it claims the room again later
+    under the same owner name) and must not write any more."""
+
+    key: str
+    owner: str
+    generation: int
+    until: float  # as last written by this writer
+    lost: bool = False
+
+
+class LeaseLost(Exception):
+    """Another writer holds the room now (or may, any moment): stop writing."""
+
+
 def claim(store: Store, owner: str, lease: float = 30.0, now: float | None = None
-          ) -> tuple[str, list[dict]] | None:
+          ) -> tuple[Lease, list[dict]] | None:
     """Lease one room with due items and return them, oldest first; None if nothing is due."""
     now = time.time() if now is None else now
     with store.tx() as c:
@@ -42,24 +65,56 @@ def claim(store: Store, owner: str, lease: float = 30.0, now: float | None = Non
             return None
         key = rows[0]["room_key"]
         got = c.execute(
-            "INSERT INTO room_leases (room_key, owner, until) VALUES (?,?,?) "
-            "ON CONFLICT (room_key) DO UPDATE SET owner = excluded.owner, until = excluded.until "
+            "INSERT INTO room_leases (room_key, owner, until, generation) VALUES (?,?,?,1) "
+            "ON CONFLICT (room_key) DO UPDATE SET owner = excluded.owner, until = excluded.until, "
+            "generation = room_leases.generation + 1 "
             "WHERE room_leases.until <= ? OR room_leases.owner = excluded.owner",
             (key, owner, now + lease, now))
         if got != 1:
             return None
+        gen = c.one("SELECT generation FROM room_leases WHERE room_key = ?", (key,))["generation"]
         items = c.all("SELECT * FROM outbox WHERE room_key = ? AND status = ? AND "
                       "next_attempt_at <= ? ORDER BY id", (key, PENDING, now))
-        return key, items
+        return Lease(key, owner, int(gen), now + lease), items
 
 
-def renew(store: Store, key: str, owner: str, lease: float = 30.0) -> None:
-    store.execute("UPDATE room_leases SET until = ? WHERE room_key = ? AND owner = ?",
-                  (time.time() + lease, key, owner))
+def renew(store: Store, lease: Lease, duration: float = 30.0, now: float | None = None) -> bool:
+    """Extend the lease; False if it was taken over. An expired lease nobody claimed is still
+    ours (its generation is unchanged, so nobody else wrote) and is extended."""
+    now = time.time() if now is None else now
+    if lease.lost:
+        return False
+    got = store.execute("UPDATE room_leases SET until = ? WHERE room_key = ? AND owner = ? AND "
+                        "generation = ?", (now + duration, lease.key, lease.owner,
+                                           lease.generation))
+    if got != 1:
+        lease.lost = True
+        return False
+    lease.until = now + duration
+    return True
 
 
-def release(store: Store, key: str, owner: str) -> None:
-    store.execute("DELETE FROM room_leases WHERE room_key = ? AND owner = ?", (key, owner))
+def check(c: Store | Cursor, lease: Lease, margin: float = 0.0, now: float | None = None) -> None:
+    """The fence before a write: raise LeaseLost unless this lease is still the room's current
+    one with at least ``margin`` seconds left. Inside a transaction the row stays locked until
+    commit, so no claim can slip in between this check and the write it guards."""
+    now = time.time() if now is None else now
+    if not lease.lost:
+        lock = c.for_update if isinstance(c, Cursor) else ""
+        row = c.one("SELECT until FROM room_leases WHERE room_key = ? AND owner = ? AND "
+                    "generation = ?" + lock, (lease.key, lease.owner, lease.generation))
+        if row is None:
+            lease.lost = True
+        elif row["until"] > now + margin:
+            return
+    raise LeaseLost(f"lease {lease.generation} on {lease.key} is no longer held by "
+                    f"{lease.owner}")
+
+
+def release(store: Store | Cursor, lease: Lease) -> None:
+    # The row stays (expired) so the next claim continues its generation count.
+    store.execute("UPDATE room_leases SET until = 0 WHERE room_key = ? AND owner = ? AND "
+                  "generation = ?", (lease.key, lease.owner, lease.generation))
 
 
 def save(c: Cursor, item_id: int, st: ItemState) -> None:

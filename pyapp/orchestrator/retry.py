@@ -4,6 +4,9 @@ pending --(applied)--> done
 pending --(retryable failure)--> pending, attempts+1, next_attempt_at = now + delay
 pending --(refused by the homeserver)--> failed (kept for the operator; the reconciler or
           ``retry-failed`` puts it back)
+pending --(unexpected error, a bug of ours)--> pending with backoff, attempts+1; failed once
+          the item has been attempted ``Backoff.max_unexpected`` times, so a bug costs a few
+          spaced attempts instead of a tight loop
 """
 
 from __future__ import annotations
@@ -21,9 +24,15 @@ class Outcome:
     retry_after: float | None = None  # seconds imposed by the server (rate limit)
     retryable: bool = False
     error: str = ""
+    unexpected: bool = False  # our code raised: retried a few times only
 
 
 OK = Outcome(ok=True)
+
+
+def unexpected(exc: BaseException) -> Outcome:
+    return Outcome(False, retryable=True, unexpected=True,
+                   error=f"unexpected {type(exc).__name__}: {exc}"[:500])
 
 
 def classify(status: int | None, body: Any = None, network_error: str | None = None,
@@ -52,6 +61,9 @@ class Backoff:
     factor: float = 2.0
     cap: float = 60.0
     jitter: float = 0.2  # +- fraction, so many items failing together do not retry in lockstep
+    # A transient fault of the homeserver is retried for as long as it lasts; an unexpected
+    # error will most likely recur, so the item is parked as failed after this many attempts.
+    max_unexpected: int = 5
 
     def delay(self, attempts: int, rng: random.Random | None = None) -> float:
         d = min(self.cap, self.base * self.factor ** max(0, attempts - 1))
@@ -76,6 +88,9 @@ def transition(item: ItemState, outcome: Outcome, now: float, backoff: Backoff =
     attempts = item.attempts + 1
     if not outcome.retryable:
         return ItemState(FAILED, attempts, item.next_attempt_at, outcome.error)
+    if outcome.unexpected and attempts >= backoff.max_unexpected:
+        return ItemState(FAILED, attempts, item.next_attempt_at,
+                         f"{outcome.error} (gave up after {attempts} attempts)")
     delay = outcome.retry_after if outcome.retry_after is not None \
         else backoff.delay(attempts, rng)
     return ItemState(PENDING, attempts, now + delay, outcome.error)

@@ -16,8 +16,8 @@ from pyapp.orchestrator.appservice import OrchestratorConfig
 from pyapp.orchestrator.matrix import MatrixBot, MatrixCallError
 from pyapp.orchestrator.policy import (BANNED, CREATOR_POWER_VERSIONS, Member, RoomState, create_room_body, desired_levels,
                                        plan_memberships, plan_power_levels)
-from pyapp.orchestrator.retry import (DONE, FAILED, OK, PENDING, Backoff, ItemState, Outcome,
-                                      transition)
+from pyapp.orchestrator.outbox import Lease, LeaseLost
+from pyapp.orchestrator.retry import FAILED, OK, PENDING, Backoff, Outcome, transition, unexpected
 from pyapp.platform.store import Store
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ class Orchestrator:
     def __init__(self, store: Store, config: OrchestratorConfig, *, concurrency: int = 2,
                  poll_interval: float = 2.0, account_poll: float = 15.0, lease: float = 30.0,
                  backoff: Backoff = Backoff(), partial_state_max: int = 8,
-                 membership_concurrency: int = 2):
+                 membership_concurrency: int = 2, renew_every: float | None = None):
         self.store = store
         self.config = config
         self.bot = MatrixBot(config.homeserver_url, config.as_token, config.bot_user_id,
@@ -39,7 +39,11 @@ class Orchestrator:
         self.concurrency = concurrency
         self.poll_interval = poll_interval
         self.account_poll = account_poll
+        # Seconds a claim holds a room. Renewed every third of it while the room is worked on,
+        # so it only runs out when this worker stalls or loses the database; then another
+        # worker takes the room over after at most this long.
         self.lease = lease
+        self.renew_every = lease / 3 if renew_every is None else renew_every
         self.backoff = backoff
         # Per-user changes touching at most this many users read only the state they need.
         self.partial_state_max = partial_state_max
@@ -84,8 +88,14 @@ class Orchestrator:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                # The store failed (items' own failures are counted in run_once): wait a full
+                # poll interval, as the due item would make the lease-aware wait below zero.
                 log.exception("outbox worker iteration failed")
-                worked = False
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                except asyncio.TimeoutError:
+                    pass
+                continue
             if worked:
                 continue
             # Lease-aware: a room another writer holds is not due until its lease ends, so this
@@ -149,13 +159,40 @@ class Orchestrator:
         claimed = outbox.claim(self.store, owner, self.lease)
         if claimed is None:
             return False
-        key, items = claimed
+        lease, items = claimed
+        work = asyncio.ensure_future(self._process(items, lease))
+        beat = asyncio.create_task(self._heartbeat(lease, work))
+        saved = False
         try:
-            results = await self._process(key, items, owner)
+            await asyncio.wait([work])
+            beat.cancel()
+            if work.cancelled() or isinstance(work.exception(), LeaseLost):
+                # Another writer has (or may have) the room now: it starts from the platform's
+                # data again, so nothing of ours is recorded, not even the attempt.
+                log.warning("lease %s on %s lost while working; stopped writing",
+                            lease.generation, lease.key)
+            else:
+                saved = self._save(lease, items, work.result())
         finally:
-            outbox.release(self.store, key, owner)
+            for t in (beat, work):
+                t.cancel()
+            # Settled before the lease goes: nothing of this run may write after it.
+            await asyncio.gather(beat, work, return_exceptions=True)
+            if not saved and not lease.lost:
+                outbox.release(self.store, lease)
+        await self._notify()
+        return True
+
+    def _save(self, lease: Lease, items: list[dict], results: dict[int, Outcome]) -> bool:
+        """Record the outcomes and release the room, fenced in one transaction."""
         now = time.time()
         with self.store.tx() as c:
+            try:
+                outbox.check(c, lease)
+            except LeaseLost:
+                log.warning("lease %s on %s lost before saving; outcomes dropped",
+                            lease.generation, lease.key)
+                return False
             for item in items:
                 st = transition(outbox.state_of(item), results.get(item["id"], OK), now,
                                 self.backoff)
@@ -163,21 +200,60 @@ class Orchestrator:
                 if st.status == FAILED:
                     log.warning("outbox item %s %s failed: %s", item["id"], item["op"],
                                 st.last_error)
-        await self._notify()
+                elif st.status == PENDING:
+                    log.info("outbox item %s %s will be retried (attempt %s): %s", item["id"],
+                             item["op"], st.attempts, st.last_error)
+            outbox.release(c, lease)
         return True
 
-    async def _process(self, key: str, items: list[dict], owner: str) -> dict[int, Outcome]:
-        tenant, kind, slug = items[0]["tenant"], items[0]["kind"], items[0]["entity_slug"]
-        entity = self.store.one("SELECT * FROM entities WHERE tenant = ? AND kind = ? AND slug = ?",
-                                (tenant, kind, slug))
-        if entity is None:
-            return {}  # the entity was removed (e.g. its creation was rolled back): nothing to do
+    async def _heartbeat(self, lease: Lease, work: asyncio.Future) -> None:
+        """Keep the lease while the work runs (account checks and slow homeserver calls can
+        outlast it); stop the work as soon as the lease cannot be proven held any more."""
+        every = self.renew_every
+        while True:
+            await asyncio.sleep(every)
+            try:
+                self.fault("renew")
+                if outbox.renew(self.store, lease, self.lease):
+                    continue
+            except Exception:
+                log.exception("renewing lease %s on %s failed", lease.generation, lease.key)
+                if lease.until - time.time() > every:
+                    continue  # still safely ours; try again at the next beat
+                lease.lost = True
+            work.cancel()
+            return
+
+    def _fence(self, lease: Lease) -> None:
+        """Before every write to the homeserver: a third of the lease must remain, the time
+        the heartbeat has to renew it, so the write is sent well inside the lease."""
         try:
-            return await self._apply(entity, items, key, owner)
+            outbox.check(self.store, lease, margin=self.lease / 3)
+        except LeaseLost:
+            raise
+        except Exception as e:  # the database did not answer: the lease is not proven held
+            raise LeaseLost(f"cannot check lease {lease.generation} on {lease.key}: {e}") from e
+
+    async def _process(self, items: list[dict], lease: Lease) -> dict[int, Outcome]:
+        try:
+            tenant, kind, slug = items[0]["tenant"], items[0]["kind"], items[0]["entity_slug"]
+            entity = self.store.one("SELECT * FROM entities WHERE tenant = ? AND kind = ? AND "
+                                    "slug = ?", (tenant, kind, slug))
+            if entity is None:
+                return {}  # the entity was removed (its creation was rolled back): nothing to do
+            return await self._apply(entity, items, lease)
         except MatrixCallError as e:
             return {i["id"]: e.outcome for i in items}
         except Refused as e:
             return {i["id"]: Outcome(False, retryable=False, error=str(e)) for i in items}
+        except LeaseLost:
+            raise
+        except Exception as e:
+            # A bug or a surprise of the homeserver: one attempt, retried after a backoff like
+            # any failure. Releasing the room without counting it would retry it at once,
+            # forever, in a tight loop.
+            log.exception("outbox items %s failed unexpectedly", [i["id"] for i in items])
+            return {i["id"]: unexpected(e) for i in items}
 
     def members(self, tenant: str, kind: str, slug: str) -> dict[str, Member]:
         rows = self.store.all(
@@ -189,14 +265,14 @@ class Orchestrator:
                 Member(matrix_user_id(r["user_slug"], tenant, sn), r["role"],
                        bool(r["is_platform_admin"]), bool(r["matrix_ready"])) for r in rows}
 
-    async def _apply(self, entity: dict, items: list[dict], key: str,
-                     owner: str) -> dict[int, Outcome]:
+    async def _apply(self, entity: dict, items: list[dict], lease: Lease
+                     ) -> dict[int, Outcome]:
         tenant, kind, slug = entity["tenant"], entity["kind"], entity["slug"]
         cfg, bot_id = self.config, self.config.bot_user_id
         members = self.members(tenant, kind, slug)
         room_id, state = entity["matrix_room_id"], None
         if room_id is None:
-            room_id, state = await self._ensure_room(entity, members)
+            room_id, state = await self._ensure_room(entity, members, lease)
         full = any(i["op"] != outbox.SYNC_MEMBER for i in items)
         scope = set() if full else {matrix_user_id(i["user_slug"], tenant, cfg.server_name)
                                     for i in items if i["user_slug"]}
@@ -219,17 +295,18 @@ class Orchestrator:
         new_pl = plan_power_levels(state, desired, bot_id, cfg.policy,
                                    scope=None if full else scope)
         if new_pl is not None:
+            self._fence(lease)
             await self.bot.ok("write power levels", "PUT",
                               f"/_matrix/client/v3/rooms/{_q(room_id)}/state/m.room.power_levels/",
                               new_pl)
         self.fault("after_power_levels")
         actions, _waiting = plan_memberships(state, members, scope, bot_id, full=full)
         failures: dict[str, Outcome] = {}
-        last_renew = time.monotonic()
         sem = asyncio.Semaphore(self.membership_concurrency)
 
         async def act(a):
             async with sem:
+                self._fence(lease)
                 r = await self.bot.membership(room_id, a.kind, a.user_id)
                 if not r.outcome.ok:
                     failures[a.user_id] = r.outcome
@@ -239,10 +316,13 @@ class Orchestrator:
         invites = [a for a in actions if a.kind == "invite"]
         for batch in (first, invites):
             for i in range(0, len(batch), 64):
-                await asyncio.gather(*(act(a) for a in batch[i:i + 64]))
-                if time.monotonic() - last_renew > 5:
-                    outbox.renew(self.store, key, owner, self.lease)
-                    last_renew = time.monotonic()
+                done = await asyncio.gather(*(act(a) for a in batch[i:i + 64]),
+                                            return_exceptions=True)
+                # Every action has settled (none is left writing behind our back); the first
+                # error, a lost lease or a bug, ends the run.
+                err = next((e for e in done if isinstance(e, BaseException)), None)
+                if err is not None:
+                    raise err
         results: dict[int, Outcome] = {}
         for item in items:
             if item["user_slug"]:
@@ -285,7 +365,7 @@ class Orchestrator:
             self._create_events[room_id] = create
         return RoomState.from_events(events)
 
-    async def _ensure_room(self, entity: dict, members: dict[str, Member]
+    async def _ensure_room(self, entity: dict, members: dict[str, Member], lease: Lease
                            ) -> tuple[str, RoomState | None]:
         """The entity's room id, created or adopted; with the room's state when we know it
         without asking (we just created it), saving a round trip."""
@@ -298,6 +378,7 @@ class Orchestrator:
         # Members known at creation are invited by createRoom itself: one request, not N.
         invite = sorted(m.user_id for m in ready if m.role != BANNED)
         body["invite"] = invite
+        self._fence(lease)
         r = await self.bot.create_room(body)
         known: RoomState | None = None
         if r.outcome.ok and cfg.rooms.room_version not in CREATOR_POWER_VERSIONS:
@@ -324,8 +405,10 @@ class Orchestrator:
         else:
             raise MatrixCallError("create room", r.outcome)
         self.fault("after_create_room")
-        self.store.execute("UPDATE entities SET matrix_room_id = ? WHERE tenant = ? AND kind = ? "
-                           "AND slug = ? AND matrix_room_id IS NULL", (room_id, tenant, kind, slug))
+        with self.store.tx() as c:
+            outbox.check(c, lease)
+            c.execute("UPDATE entities SET matrix_room_id = ? WHERE tenant = ? AND kind = ? AND "
+                      "slug = ? AND matrix_room_id IS NULL", (room_id, tenant, kind, slug))
         return room_id, known
 
     # -- accounts that appear later --------------------------------------------------------

@@ -67,9 +67,15 @@ CREATE INDEX IF NOT EXISTS outbox_room ON outbox (room_key, status);
 CREATE TABLE IF NOT EXISTS room_leases (
     room_key TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
-    until DOUBLE PRECISION NOT NULL
+    until DOUBLE PRECISION NOT NULL,
+    generation BIGINT NOT NULL DEFAULT 0
 );
 """
+
+# Columns added after a table first shipped: (table, column, definition).
+ADDED_COLUMNS = [
+    ("room_leases", "generation", "BIGINT NOT NULL DEFAULT 0"),
+]
 
 
 class Store:
@@ -115,6 +121,9 @@ class Store:
             for stmt in SCHEMA.replace("{serial}", serial).split(";"):
                 if stmt.strip():
                     c.execute(stmt)
+            for table, column, definition in ADDED_COLUMNS:
+                if column not in c.columns(table):
+                    c.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
     def close(self) -> None:
         self.conn.close()
@@ -180,6 +189,15 @@ class Cursor:
     def one(self, sql: str, params: tuple = ()) -> dict | None:
         rows = self.all(sql, params)
         return rows[0] if rows else None
+
+    def columns(self, table: str) -> set[str]:
+        return {d[0] for d in self._run(f"SELECT * FROM {table} LIMIT 0", ()).description}
+
+    @property
+    def for_update(self) -> str:
+        """Row-lock suffix for a SELECT inside a transaction. SQLite needs none: BEGIN
+        IMMEDIATE already holds the database's single write lock."""
+        return " FOR UPDATE" if self.store.dialect == "postgresql" else ""
 
     def insert_returning_id(self, sql: str, params: tuple = ()) -> int:
         cur = self._run(sql + " RETURNING id", params)

@@ -46,9 +46,10 @@ def tenant() -> str:
     return f"t{next(_tenants)}{secrets.token_hex(3)}"
 
 
-def _orchestrator(store, hs, **kw) -> Orchestrator:
-    cfg = config_from_registration(hs.registration, hs.base_url, hs.server_name,
-                                   admin_token=hs.admin_token)
+def _orchestrator(store, hs, homeserver_url: str | None = None, **kw) -> Orchestrator:
+    """``homeserver_url``: reach the homeserver another way (through a fault proxy)."""
+    cfg = config_from_registration(hs.registration, homeserver_url or hs.base_url,
+                                   hs.server_name, admin_token=hs.admin_token)
     kw.setdefault("poll_interval", 0.5)
     kw.setdefault("account_poll", 0.5)
     return Orchestrator(store, cfg, **kw)
@@ -73,6 +74,12 @@ def store(tmp_path) -> Store:
     s = Store.open(tmp_path / "platform.db")
     yield s
     s.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request) -> Store:
+    """The same test on each database the platform supports."""
+    return request.getfixturevalue("store" if request.param == "sqlite" else "pg_store")
 
 
 @pytest.fixture(scope="session")

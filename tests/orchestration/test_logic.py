@@ -11,7 +11,7 @@ from pyapp.identity import (IdentityError, matrix_localpart, parse_user_id, room
 from pyapp.orchestrator.policy import (Action, Member, PowerPolicy, RoomState, desired_levels,
                                        plan_memberships, plan_power_levels)
 from pyapp.orchestrator.retry import (DONE, FAILED, PENDING, Backoff, ItemState, Outcome,
-                                      classify, transition)
+                                      classify, transition, unexpected)
 from pyapp.platform.api import read_session, sign_session
 from pyapp.platform.service import CrossTenant, Platform, check_password, hash_password
 
@@ -156,3 +156,21 @@ def test_tenant_checks_on_user_refs(store):
     assert p.resolve_user_ref("demo", "Bob") == "bob"
     with pytest.raises(CrossTenant):
         p.resolve_user_ref("demo", "@bob_other:hs")
+
+
+def test_unexpected_errors_back_off_then_park_the_item():
+    b = Backoff(base=1, factor=2, jitter=0, max_unexpected=3)
+    bug = unexpected(KeyError("room_id"))
+    assert bug.retryable and "KeyError" in bug.error
+    s = ItemState(PENDING, 0, 0.0)
+    seen = []
+    for now in (10, 20, 30):
+        s = transition(s, bug, now=now, backoff=b)
+        seen.append((s.status, s.attempts, s.next_attempt_at))
+    # Each one counts and waits longer; the third is the last: parked for the operator.
+    assert seen[:2] == [(PENDING, 1, 11), (PENDING, 2, 22)]
+    assert seen[2][:2] == (FAILED, 3) and "gave up after 3 attempts" in s.last_error
+    # A transient homeserver fault after many attempts is still retried: only bugs give up.
+    many = ItemState(PENDING, 50, 0.0)
+    assert transition(many, classify(502, {}), now=1, backoff=b).status == PENDING
+    assert transition(many, bug, now=1, backoff=b).status == FAILED

@@ -37,7 +37,7 @@ def test_room_lease_is_exclusive_across_connections(pg_cluster, pg_store, tenant
         p.create_user(tenant, "alice")
         p.create_entity(tenant, "group", "g", "G", "alice")
         got = outbox.claim(pg_store, "one")
-        assert got is not None and got[0] == outbox.room_key(tenant, "group", "g")
+        assert got is not None and got[0].key == outbox.room_key(tenant, "group", "g")
         assert outbox.claim(other, "two") is None  # leased by "one"
         assert outbox.claim(other, "two", now=time.time() + 31) is not None  # lease expired
     finally:

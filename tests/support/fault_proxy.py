@@ -1,12 +1,15 @@
 """A reverse proxy in front of the real Synapse that can fail on request, as a flaky load
-balancer or network would: answer 5xx for some paths, or forward a request and then drop
-the connection before the client sees the answer (the "did it arrive?" case)."""
+balancer or network would: answer 5xx for some paths, forward a request and then drop
+the connection before the client sees the answer (the "did it arrive?" case), or hold
+requests before forwarding them (a slow homeserver)."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 import threading
+import time
+from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
@@ -17,6 +20,18 @@ _HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "cont
         "host"}
 
 
+@dataclass(frozen=True)
+class Forwarded:
+    """One request the homeserver received through the proxy: when it was handed to the
+    homeserver and when its answer came back (time.monotonic())."""
+
+    method: str
+    path: str
+    status: int
+    sent: float
+    answered: float
+
+
 class FaultProxy:
     def __init__(self, target: str):
         self.target = target.rstrip("/")
@@ -24,7 +39,9 @@ class FaultProxy:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.error_status: dict[str, int] = {}  # path regex -> status to answer
         self.drop_after_forward: set[str] = set()  # path regexes (matched on method + path)
+        self.delay: dict[str, float] = {}  # method+path regex -> seconds held before forwarding
         self.log: list[tuple[str, str, int]] = []
+        self.forwarded: list[Forwarded] = []
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -45,10 +62,16 @@ class FaultProxy:
                                      headers={"Access-Control-Allow-Origin": "*"})
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
         body = await request.read()
+        slow = self._match(self.delay, key)
+        if slow:
+            await asyncio.sleep(self.delay[slow])
+        sent = time.monotonic()
         async with self._session.request(request.method, self.target + request.path_qs,
                                          headers=headers, data=body or None) as upstream:
             payload = await upstream.read()
             self.log.append((request.method, request.path, upstream.status))
+            self.forwarded.append(Forwarded(request.method, request.path, upstream.status, sent,
+                                            time.monotonic()))
             drop = self._match(self.drop_after_forward, key)
             if drop:
                 self.drop_after_forward.discard(drop)  # once: the retry must get through
