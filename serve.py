@@ -45,6 +45,11 @@ def parse_args(argv: list[str]) -> StackOptions:
     p.add_argument("--redis", metavar="URL",
                    help="Redis for replication between Synapse's processes (redis://host:port)")
     p.add_argument("--no-seed", action="store_true", help="do not create demo data")
+    p.add_argument("--behind-proxy", action="store_true",
+                   help="a trusted reverse proxy sets X-Forwarded-For/-Proto (client address "
+                        "for login throttling, Secure cookies behind HTTPS)")
+    p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                   help="another page origin allowed to change platform state (repeatable)")
     a = p.parse_args(argv)
     if a.synapse_workers and not (a.synapse_database and a.redis):
         p.error("--synapse-workers needs --synapse-database (PostgreSQL) and --redis")
@@ -56,7 +61,8 @@ def parse_args(argv: list[str]) -> StackOptions:
                         synapse_port=a.synapse_port, database=a.database, seed=not a.no_seed,
                         auth=a.auth, auth_port=a.auth_port,
                         synapse_database=a.synapse_database, synapse_workers=a.synapse_workers,
-                        redis_url=a.redis)
+                        redis_url=a.redis, behind_proxy=a.behind_proxy,
+                        allowed_origins=tuple(a.allow_origin))
 
 
 async def main(options: StackOptions) -> None:

@@ -9,10 +9,6 @@ Errors are JSON ``{"error": code, "message": text}``.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
-import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
@@ -21,7 +17,9 @@ from aiohttp import web
 
 from pyapp.identity import matrix_user_id, room_alias
 from pyapp.orchestrator.retry import DONE, FAILED
+from pyapp.platform import csrf
 from pyapp.platform.service import (CrossTenant, NotFound, Platform, PlatformError)
+from pyapp.platform.sessions import DEFAULT_TTL, Sessions
 from pyapp.platform.throttle import LoginThrottle, Throttled
 
 COOKIE = "pyapp_session"
@@ -64,32 +62,33 @@ async def _errors(request: web.Request, handler):
         raise
 
 
-# -- sessions ------------------------------------------------------------------------------
-def sign_session(secret: bytes, tenant: str, slug: str, ttl: float = 7 * 86400) -> str:
-    payload = base64.urlsafe_b64encode(json.dumps(
-        {"t": tenant, "u": slug, "exp": int(time.time() + ttl)}).encode()).decode()
-    mac = hmac.new(secret, payload.encode(), hashlib.sha256).hexdigest()
-    return f"{payload}.{mac}"
+# -- sessions and request origin ----------------------------------------------------------
+def request_scheme(request: web.Request) -> str:
+    if request.app[CONFIG]["trust_proxy"]:
+        proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+        if proto in ("http", "https"):
+            return proto
+    return request.scheme
 
 
-def read_session(secret: bytes, value: str | None) -> tuple[str, str] | None:
-    if not value or "." not in value:
-        return None
-    payload, mac = value.rsplit(".", 1)
-    if not hmac.compare_digest(mac, hmac.new(secret, payload.encode(), hashlib.sha256).hexdigest()):
-        return None
-    try:
-        data = json.loads(base64.urlsafe_b64decode(payload))
-    except ValueError:
-        return None
-    if data.get("exp", 0) < time.time():
-        return None
-    return data["t"], data["u"]
+@web.middleware
+async def _same_origin_changes(request: web.Request, handler):
+    if request.path.startswith("/api/"):
+        cfg = request.app[CONFIG]
+        why = csrf.refusal(request.method, request.headers.get("Origin"),
+                           request.headers.get("Sec-Fetch-Site"),
+                           request.headers.get("Content-Type"),
+                           csrf.own_origins(request_scheme(request), request.host,
+                                            cfg["allowed_origins"]),
+                           has_body=request.body_exists)
+        if why:
+            raise ApiError(403, "cross_origin", why)
+    return await handler(request)
 
 
 def current_user(request: web.Request) -> tuple[str, str]:
     cfg = request.app[CONFIG]
-    sess = read_session(cfg["secret"], request.cookies.get(COOKIE))
+    sess = cfg["sessions"].lookup(request.cookies.get(COOKIE))
     if sess is None:
         raise ApiError(401, "unauthenticated", "log in first (POST /api/session)")
     tenant, slug = sess
@@ -197,12 +196,17 @@ async def post_session(request: web.Request) -> web.Response:
         raise ApiError(401, "invalid_credentials", "unknown user or wrong password")
     cfg["throttle"].succeeded(attempt)
     resp = _json(me_view(request, tenant, slug))
-    resp.set_cookie(COOKIE, sign_session(request.app[CONFIG]["secret"], tenant, slug),
-                    httponly=True, samesite="Lax", path="/")
+    sessions = cfg["sessions"]
+    # Strict: the API is only ever called by the platform's own pages, never by a top-level
+    # navigation from elsewhere. Secure whenever the page came over HTTPS.
+    resp.set_cookie(COOKIE, sessions.create(tenant, slug), httponly=True, samesite="Strict",
+                    secure=request_scheme(request) == "https", path="/",
+                    max_age=int(sessions.ttl))
     return resp
 
 
 async def delete_session(request: web.Request) -> web.Response:
+    request.app[CONFIG]["sessions"].revoke(request.cookies.get(COOKIE))
     resp = _json({"ok": True})
     resp.del_cookie(COOKIE, path="/")
     return resp
@@ -311,16 +315,21 @@ def add_platform_routes(app: web.Application, platform: Platform, *, secret: byt
                         host_tenants: dict[str, str] | None = None,
                         login_throttle: LoginThrottle | None = None,
                         trust_proxy: bool = False,
+                        allowed_origins: tuple[str, ...] = (),
+                        session_ttl: float = DEFAULT_TTL,
                         clock: Callable[[], float] = time.monotonic) -> None:
     """Mount /api/ on ``app``. ``orchestrator`` (started by the caller) applies Matrix work;
     ``host_tenants`` maps a Host name to the only tenant its sessions may act on;
-    ``trust_proxy``: a reverse proxy we trust sets X-Forwarded-For (and -Proto)."""
+    ``trust_proxy``: a reverse proxy we trust sets X-Forwarded-For and X-Forwarded-Proto;
+    ``allowed_origins``: page origins besides the API's own that may change things;
+    ``secret`` keys the stored session ids (changing it ends every session)."""
     app[PLATFORM] = platform
     # Few threads: hashing is CPU-bound, more threads than cores only queue in the kernel,
     # and a flood of guesses must not take the default executor other work relies on.
     hashing = ThreadPoolExecutor(max_workers=2, thread_name_prefix="password-hash")
-    app[CONFIG] = {"secret": secret.encode() if isinstance(secret, str) else secret,
-                   "server_name": server_name, "orchestrator": orchestrator,
+    secret = secret.encode() if isinstance(secret, str) else secret
+    app[CONFIG] = {"sessions": Sessions(platform.store, secret, ttl=session_ttl),
+                   "allowed_origins": tuple(allowed_origins), "server_name": server_name, "orchestrator": orchestrator,
                    "sync_timeout": sync_timeout, "host_tenants": host_tenants or {},
                    "throttle": login_throttle or LoginThrottle(), "trust_proxy": trust_proxy,
                    "clock": clock, "hashing": hashing}
@@ -330,6 +339,7 @@ def add_platform_routes(app: web.Application, platform: Platform, *, secret: byt
 
     app.on_cleanup.append(stop_hashing)
     app.middlewares.append(_errors)
+    app.middlewares.append(_same_origin_changes)
     r = app.router
     r.add_post("/api/session", post_session)
     r.add_delete("/api/session", delete_session)

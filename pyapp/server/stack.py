@@ -58,6 +58,11 @@ class StackOptions:
     # False: browsers talk to the homeserver's own URL, with CORS preflights.
     same_origin_matrix: bool = True
     seed: bool = True
+    # A reverse proxy we trust sits in front: believe its X-Forwarded-For (login throttling)
+    # and X-Forwarded-Proto (Secure cookies). Off, a client could make those headers up.
+    behind_proxy: bool = False
+    # Page origins besides the web server's own that may change platform state (CSRF check).
+    allowed_origins: tuple[str, ...] = ()
     web_root: Path = ROOT / "web"
     static_root: Path = ROOT / "static"
     extra_config: dict = field(default_factory=dict)
@@ -146,7 +151,8 @@ class Stack:
                 {"max_upload_size": self.synapse.max_upload_size(),
                  "workers": self.synapse.worker_urls} if self.synapse else {}))
         add_platform_routes(app, platform, secret=self._secret("session-secret"),
-                            server_name=o.server_name, orchestrator=self.orchestrator)
+                            server_name=o.server_name, orchestrator=self.orchestrator,
+                            trust_proxy=o.behind_proxy, allowed_origins=o.allowed_origins)
         if self.auth_server is not None:
             # The auth server's sign-in page checks the platform's own users here.
             app.router.add_routes(accounts_routes(PlatformDirectory(platform),

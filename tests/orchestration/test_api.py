@@ -94,8 +94,11 @@ async def test_demo_flow_over_http(store, orch_synapse, make_orchestrator):
         assert r.status == 400 and "invalid slug" in (await r.json())["message"]
         r = await c.post("/api/groups/nope/join")
         assert r.status == 404
-        r = await c.post("/api/groups", data="not json")
-        assert r.status == 400
+        r = await c.post("/api/groups", data="not json",
+                         headers={"Content-Type": "application/json"})
+        assert r.status == 400 and (await r.json())["error"] == "invalid_json"
+        r = await c.post("/api/groups", data="not json")  # text/plain: what a form can send
+        assert r.status == 403 and (await r.json())["error"] == "cross_origin"
 
         await login(c, "demo", "carol")
         r = await c.post("/api/events/python-meetup/cancel-attending")
