@@ -213,3 +213,54 @@ async def test_writer_that_lost_its_lease_stops_writing(any_store, orch_synapse,
     st = state(hs, room)
     assert st.power_levels["users"][uid("bob", tenant)] == 50
     assert st.memberships[uid("carol", tenant)][0] == "invite"
+
+
+async def test_writer_that_cannot_renew_stops_within_its_lease(store, orch_synapse,
+                                                               make_orchestrator, tenant,
+                                                               monkeypatch):
+    hs = orch_synapse
+    lease = 0.5
+    p = Platform(store)
+    setup_users(p, hs, tenant, "alice", "bob", "carol")
+    p.create_entity(tenant, "group", "g", "G", "alice")
+    await make_orchestrator(store).drain()
+    room = p.entity(tenant, "group", "g")["matrix_room_id"]
+    runs = []
+    real_claim = outbox.claim
+
+    def counting_claim(*a, **kw):
+        got = real_claim(*a, **kw)
+        if got is not None:
+            runs.append(got)
+        return got
+    monkeypatch.setattr(outbox, "claim", counting_claim)
+    proxy = FaultProxy(hs.base_url).start()
+    try:
+        proxy.delay[WRITES] = 3 * lease
+        orch = make_orchestrator(store, homeserver_url=proxy.base_url, lease=lease,
+                                 concurrency=1, poll_interval=0.2)
+
+        def renew_fails(point):
+            if point == "renew" and len(runs) == 1:  # for the first run only
+                raise ConnectionError("database unreachable")
+        orch.fault = renew_fails
+        for n in ("bob", "carol"):
+            p.join(tenant, "group", "g", n)
+        p.set_role(tenant, "group", "g", "alice", "bob", "admin")
+        orch.start()
+        # Unable to renew, the worker gives its run up before the lease ends: the next claim
+        # comes while its first write is still held on the way to the homeserver.
+        await until(lambda: len(runs) > 1, timeout=10, what="the run given up and re-claimed")
+        assert room_writes(proxy, room) == []
+        await until(lambda: all(r["status"] == "done" for r in item_rows(store, tenant)),
+                    timeout=30, what="all items done")
+        await orch.stop()
+    finally:
+        proxy.stop()
+    # The abandoned run recorded nothing and sent no invite; the next one did it all once.
+    assert [(r["status"], r["attempts"]) for r in item_rows(store, tenant)] == [("done", 1)] * 3
+    invites = [f for f in room_writes(proxy, room) if f.path.endswith("/invite")]
+    assert len(invites) == 2, invites
+    st = state(hs, room)
+    assert st.power_levels["users"][uid("bob", tenant)] == 50
+    assert st.memberships[uid("carol", tenant)][0] == "invite"
