@@ -4,6 +4,10 @@ another origin or as form posts are refused."""
 
 from __future__ import annotations
 
+import shutil
+import ssl
+import subprocess
+
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -20,7 +24,8 @@ def any_store(request):
     return request.getfixturevalue("store" if request.param == "sqlite" else "pg_store")
 
 
-async def platform_client(store, **kw) -> tuple[Platform, TestClient]:
+async def platform_client(store, tls: ssl.SSLContext | None = None,
+                          **kw) -> tuple[Platform, TestClient]:
     p = Platform(store)
     p.create_tenant("demo")
     for slug in ("alice", "bob"):
@@ -28,7 +33,9 @@ async def platform_client(store, **kw) -> tuple[Platform, TestClient]:
     p.create_entity("demo", "group", "g", "G", "alice")
     app = web.Application()
     add_platform_routes(app, p, secret="test-secret", **kw)
-    c = TestClient(TestServer(app))
+    server = TestServer(app)
+    await server.start_server(ssl=tls)
+    c = TestClient(server)
     await c.start_server()
     return p, c
 
@@ -104,6 +111,26 @@ async def test_cookie_flags_and_secure_only_over_https(store):
                                                "password": PASSWORD},
                          headers={"X-Forwarded-Proto": "https", "Origin": f"https://{c.host}:{c.port}"})
         assert r.status == 200 and r.cookies[COOKIE]["secure"]
+    finally:
+        await c.close()
+
+
+async def test_the_cookie_is_secure_when_served_over_https(store, tmp_path):
+    if not shutil.which("openssl"):
+        pytest.skip("openssl not installed")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-keyout", str(tmp_path / "key.pem"),
+                    "-out", str(tmp_path / "cert.pem")], check=True, capture_output=True)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    _, c = await platform_client(store, tls=tls)
+    try:
+        assert c.make_url("/").scheme == "https"
+        r = await c.post("/api/session", json={"tenant": "demo", "slug": "bob",
+                                               "password": PASSWORD},
+                         headers={"Origin": f"https://{c.host}:{c.port}"}, ssl=False)
+        assert r.status == 200, await r.text()
+        assert r.cookies[COOKIE]["secure"] and r.cookies[COOKIE]["httponly"]
     finally:
         await c.close()
 
