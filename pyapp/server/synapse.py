@@ -315,14 +315,14 @@ class Synapse:
         """Start the generic workers once the main process answers (it has created or
         upgraded the database schema by then), and wait until each answers too."""
         for name in self.worker_names:
-            log = open(self.data_dir / f"{name}.log", "ab")
-            self.worker_processes.append(subprocess.Popen(
-                [sys.executable, "-m", "synapse.app.generic_worker",
-                 "-c", str(self.config_path), "-c", str(self.overrides_path),
-                 "-c", str(self.worker_config_path(name))],
-                cwd=self.data_dir, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            ))
+            with open(self.data_dir / f"{name}.log", "ab") as log:  # the child keeps its copy
+                self.worker_processes.append(subprocess.Popen(
+                    [sys.executable, "-m", "synapse.app.generic_worker",
+                     "-c", str(self.config_path), "-c", str(self.overrides_path),
+                     "-c", str(self.worker_config_path(name))],
+                    cwd=self.data_dir, stdout=log, stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                ))
         for name, process, url in zip(self.worker_names, self.worker_processes,
                                       self.worker_urls):
             wait_answering(url + "/_matrix/client/versions", process,

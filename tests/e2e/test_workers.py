@@ -9,8 +9,11 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
+import tempfile
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from nio import AsyncClient, JoinError, RoomMessagesError, RoomMessageText, SyncError
@@ -46,11 +49,14 @@ def worker_stack(tmp_path_factory):
     import psycopg
 
     base = tmp_path_factory.mktemp("workers")
-    pg = PostgresCluster(base / "pg")
-    pg.start()
+    # Not under pytest's temp tree: the cluster runs as the postgres account when we are root,
+    # and any pytest starting meanwhile on this machine makes /tmp/pytest-of-<user> private again.
+    pg_base = Path(tempfile.mkdtemp(prefix="pyapp-workers-pg-"))
+    pg = PostgresCluster(pg_base)
     redis = RedisServer(base / "redis")
     runner = None
     try:
+        pg.start()
         redis.start()
         with psycopg.connect(pg.url(), autocommit=True) as c:
             # Synapse insists on C collation (its sort order must match Python's).
@@ -68,6 +74,7 @@ def worker_stack(tmp_path_factory):
             runner.stop()
         redis.stop()
         pg.stop()
+        shutil.rmtree(pg_base, ignore_errors=True)
 
 
 def served(metrics_url: str, servlet: str, method: str | None = None) -> float:
