@@ -91,6 +91,62 @@ def test_server_errors_during_sync_show_a_banner_and_retry_recovers_without_losi
         "while it was failing", "a thought in progress"]
 
 
+YEAR_10000_MS = 253_402_300_800_000
+
+
+def odd_events(sender: str) -> list:
+    """Events Synapse refuses from its clients but a federating server can deliver."""
+    base = {"sender": sender, "origin_server_ts": 1_700_000_000_000}
+    return [
+        {**base, "type": "m.room.message", "event_id": "$odd-empty-list", "content": []},
+        {**base, "type": "m.room.message", "event_id": "$odd-list", "content": ["body"]},
+        {**base, "type": "m.room.message", "event_id": "$odd-sender", "sender": 42,
+         "content": {"msgtype": "m.text", "body": "numeric sender"}},
+        {**base, "type": "com.openmeet.room.metadata", "state_key": "",
+         "event_id": "$odd-meta", "content": ["event"]},
+        {**base, "type": "m.room.message", "event_id": "$odd-future",
+         "origin_server_ts": YEAR_10000_MS,
+         "content": {"msgtype": "m.text", "body": "sent from the year 10000"}},
+    ]
+
+
+def test_odd_federated_events_cost_only_themselves_and_later_messages_still_arrive(
+        synapse, make_user, proxy, serve_app, built_static, new_page):
+    base = chat_server(serve_app, built_static, proxy.base_url)
+    a_name, a_pw, a = make_user("alice")
+    b_name, b_pw, b = make_user("bob")
+    room_id = make_room(synapse, a["access_token"], "event", "odd-events", [b])
+    page = new_page()
+    open_and_sign_in(page, f"{base}/event.html?slug=odd-events", a_name, a_pw)
+
+    def inject(body) -> bool:
+        room = body.get("rooms", {}).get("join", {}).get(room_id)
+        if room is None:
+            return False
+        room["timeline"]["events"] += odd_events(b["user_id"])
+        return True
+
+    proxy.rewrite[r"GET .*/sync$"] = inject
+    synapse.request("PUT", f"/_matrix/client/v3/rooms/{room_id}/send/m.room.message/o1",
+                    {"msgtype": "m.text", "body": "carrying the odd ones"},
+                    token=b["access_token"])
+    expect_message(page, "carrying the odd ones")
+    assert not proxy.rewrite, "the odd events were not delivered"
+    expect_message(page, "sent from the year 10000")
+    expect(chat(page).locator(".omc-day", has_text="Unknown date")).to_have_count(1)
+    synapse.request("PUT", f"/_matrix/client/v3/rooms/{room_id}/send/m.room.message/o2",
+                    {"msgtype": "m.text", "body": "a normal message after them"},
+                    token=b["access_token"])
+    expect_message(page, "a normal message after them")
+    expect(chat(page).locator(".omc-conn")).to_have_text("Online")
+    expect(chat(page).locator(".omc-title")).to_have_text("Event odd-events")
+    send(page, "and I can still reply")
+    expect(chat(page).locator(".omc-msg.is-mine[data-status=sent]")).to_have_count(
+        1, timeout=LIVE_TIMEOUT_MS)
+    assert stored_messages(synapse, room_id, a["access_token"])[-1] == "and I can still reply"
+    assert not page.page_errors
+
+
 @pytest.fixture
 def own_synapse(tmp_path):
     """A homeserver this test may stop and start without disturbing the others."""

@@ -1,15 +1,18 @@
 """A reverse proxy in front of the real Synapse that can fail on request, as a flaky load
 balancer or network would: answer 5xx for some paths, forward a request and then drop
-the connection before the client sees the answer (the "did it arrive?" case), or hold
-requests before forwarding them (a slow homeserver)."""
+the connection before the client sees the answer (the "did it arrive?" case), hold
+requests before forwarding them (a slow homeserver), or edit an answer (events a federating
+server could deliver)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import aiohttp
 from aiohttp import web
@@ -40,6 +43,9 @@ class FaultProxy:
         self.error_status: dict[str, int] = {}  # path regex -> status to answer
         self.drop_after_forward: set[str] = set()  # path regexes (matched on method + path)
         self.delay: dict[str, float] = {}  # method+path regex -> seconds held before forwarding
+        # path regex -> edits a 200 JSON answer in place (what a federating server could
+        # deliver but Synapse refuses from clients); returns True once it edited, then retires.
+        self.rewrite: dict[str, Callable[[Any], bool]] = {}
         self.log: list[tuple[str, str, int]] = []
         self.forwarded: list[Forwarded] = []
         self._loop = asyncio.new_event_loop()
@@ -77,6 +83,12 @@ class FaultProxy:
                 self.drop_after_forward.discard(drop)  # once: the retry must get through
                 request.transport.close()
                 raise asyncio.CancelledError
+            edit = self._match(self.rewrite, key)
+            if edit and upstream.status == 200:
+                answer = json.loads(payload)
+                if self.rewrite[edit](answer):
+                    self.rewrite.pop(edit, None)
+                    payload = json.dumps(answer).encode()
             out = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP}
             return web.Response(status=upstream.status, body=payload, headers=out)
 
