@@ -1,14 +1,18 @@
 """The same-origin homeserver proxy (pyapp.server.matrix_proxy) against a real Synapse: the
 admin and MAS APIs Synapse serves on the same port stay out of reach through the web origin,
-and bodies are limited per route (uploads as large as the homeserver takes, the rest small)."""
+bodies are limited per route (uploads as large as the homeserver takes, the rest small), and
+long-polling syncs cannot starve sends."""
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import os
+import time
 from urllib.parse import urlsplit
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -107,3 +111,35 @@ def test_bodies_over_the_route_limit_get_413(small_upload_proxy, make_user):
                            "/_matrix/client/v3/rooms/%21nowhere%3Alocalhost/send/m.room.message/t1",
                            big_json, {**auth, "Content-Type": "application/json"})
     assert status == 413 and json.loads(body)["errcode"] == "M_TOO_LARGE"
+
+
+async def test_120_long_polls_of_one_user_leave_sends_prompt(proxy, make_user):
+    _, _, login = make_user("poller")
+    auth = {"Authorization": f"Bearer {login['access_token']}"}
+    async with aiohttp.ClientSession(base_url=proxy, headers=auth,
+                                     connector=aiohttp.TCPConnector(limit=0)) as client:
+        async with client.post("/_matrix/client/v3/createRoom", json={}) as r:
+            room = (await r.json())["room_id"]
+        async with client.get("/_matrix/client/v3/sync") as r:
+            since = (await r.json())["next_batch"]
+
+        async def long_poll():
+            async with client.get("/_matrix/client/v3/sync",
+                                  params={"since": since, "timeout": "30000"}) as r:
+                await r.read()
+                return r.status
+
+        polls = [asyncio.create_task(long_poll()) for _ in range(120)]
+        await asyncio.sleep(0)
+        deadline = time.monotonic() + 10
+        while sum(p.done() for p in polls) < 100 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        started = time.monotonic()
+        async with client.put(f"/_matrix/client/v3/rooms/{room}/send/m.room.message/t1",
+                              json={"msgtype": "m.text", "body": "still here"},
+                              timeout=aiohttp.ClientTimeout(total=10)) as r:
+            assert r.status == 200, await r.text()
+        assert time.monotonic() - started < 3.0
+        # The message wakes the long-polls that were let through; the rest were told to wait.
+        statuses = await asyncio.wait_for(asyncio.gather(*polls), 30)
+        assert statuses.count(200) >= 1 and set(statuses) <= {200, 429}
