@@ -8,6 +8,8 @@ import asyncio
 import itertools
 import os
 import secrets
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -92,10 +94,17 @@ def pg_cluster(tmp_path_factory):
         if os.environ.get("REQUIRE_POSTGRES"):
             pytest.fail("REQUIRE_POSTGRES is set but no PostgreSQL server binaries were found")
         pytest.skip("PostgreSQL server not installed")
-    cluster = PostgresCluster(tmp_path_factory.mktemp("pg"))
-    cluster.start()
-    yield cluster
-    cluster.stop()
+    # Not under pytest's temp tree: the cluster runs as the postgres account when we are root,
+    # and any pytest starting meanwhile on this machine makes /tmp/pytest-of-<user> private
+    # again (initdb or the server then fails to reach its directory).
+    base = Path(tempfile.mkdtemp(prefix="pyapp-orch-pg-"))
+    cluster = PostgresCluster(base)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
