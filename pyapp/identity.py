@@ -87,6 +87,21 @@ def room_alias(kind: str, slug: str, tenant: str, server_name: str) -> str:
     return f"#{room_alias_localpart(kind, slug, tenant)}:{server_name}"
 
 
+def parse_room_alias(alias: str) -> tuple[str, str, str, str] | None:
+    """(kind, slug, tenant, server) of a platform room's alias, or None if it is not one."""
+    local, sep, server = (alias or "").partition(":")
+    if not local.startswith("#") or not sep:
+        return None
+    kind, sep, rest = local[1:].partition("-")
+    slug, sep2, tenant = rest.rpartition("-")
+    if kind not in ENTITY_KINDS or not sep or not sep2:
+        return None
+    try:
+        return kind, normalize_slug(slug), normalize_tenant(tenant), server
+    except IdentityError:
+        return None
+
+
 def room_metadata(kind: str, slug: str, tenant: str, created_by: str) -> dict[str, str]:
     return {"entity_type": _kind(kind), "entity_slug": normalize_slug(slug),
             "tenant_id": normalize_tenant(tenant), "created_by": created_by}

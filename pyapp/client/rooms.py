@@ -2,7 +2,9 @@
 
 Room names, members, typing, receipts and unread counts come from nio's room objects; what
 nio does not keep (our metadata state, invite state, message echoes) from the raw sync body.
-A room is found by the platform entity it belongs to (its metadata state), never by id.
+A room is found by the platform entity it belongs to (its metadata state), never by id. That
+metadata counts only when the platform's bot sent it: anyone can create a room and write the
+same state type into it, claiming to be another tenant's event.
 """
 
 from __future__ import annotations
@@ -68,9 +70,15 @@ def _events(section: Any) -> list[dict]:
 
 
 class RoomList:
-    def __init__(self, own_user_id: str):
+    def __init__(self, own_user_id: str, bot_user_id: str | None = None):
         self.own_user_id = own_user_id
+        self.bot_user_id = bot_user_id  # None: no metadata is trusted
         self.rooms: dict[str, Room] = {}
+
+    def _is_metadata(self, event: dict) -> bool:
+        """The room's platform metadata, as only the platform's bot can write it."""
+        return (event.get("type") == ROOM_METADATA_TYPE and event.get("state_key") == ""
+                and self.bot_user_id is not None and event.get("sender") == self.bot_user_id)
 
     def find(self, entity_type: str, slug: str, tenant: str | None = None) -> Room | None:
         for room in self.rooms.values():
@@ -116,7 +124,7 @@ class RoomList:
         timeline = _dict(data.get("timeline"))
         events = _events(timeline)
         for event in _events(data.get("state")) + events:
-            if event.get("type") == ROOM_METADATA_TYPE and "state_key" in event:
+            if self._is_metadata(event):
                 room.metadata = _dict(event.get("content"))
         if timeline.get("limited"):
             room.timeline.reset()
@@ -129,7 +137,8 @@ class RoomList:
         for event in _events(data.get("invite_state")):
             kind, content = event.get("type"), _dict(event.get("content"))
             if kind == ROOM_METADATA_TYPE:
-                room.metadata = content
+                if self._is_metadata(event):
+                    room.metadata = content
             elif kind == "m.room.name":
                 room.name = _str(content.get("name")) or room.name
             elif kind == "m.room.topic":

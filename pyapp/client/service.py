@@ -16,7 +16,7 @@ from typing import Any, Awaitable, Callable
 
 from nio import RoomSendResponse, SyncResponse
 
-from pyapp.identity import BOT_LOCALPART, should_auto_accept
+from pyapp.identity import BOT_LOCALPART, bot_user_id, should_auto_accept
 
 from .http import MatrixHttp
 from .nio_client import SeamClient
@@ -209,7 +209,7 @@ class ChatService:
         )
         self.client = SeamClient(MatrixHttp(self.transport, session.homeserver, self.tokens),
                                  session.user_id, session.device_id)
-        self.rooms = RoomList(session.user_id)
+        self.rooms = RoomList(session.user_id, self._platform_bot(session.user_id))
         self.synced = False
         self._restore_outbox()
 
@@ -372,6 +372,14 @@ class ChatService:
             if (room.room_id not in self._joining and should_auto_accept(
                     room.inviter, room.metadata, self.session.user_id, bot_localpart)):
                 self._spawn(self.join(room.room_id))
+
+    def _platform_bot(self, user_id: str) -> str | None:
+        """The bot whose room metadata is believed: the configured one, else the default bot
+        of the user's own server."""
+        if self.config.bot_user_id:
+            return self.config.bot_user_id
+        server = user_id.partition(":")[2]
+        return bot_user_id(server) if server else None
 
     async def join(self, room_id: str) -> bool:
         if self.client is None:

@@ -30,8 +30,8 @@ class PowerPolicy:
     })
     bot: int = 90
     platform_admin: int = 100
-    # Levels needed for room actions: members cannot invite or kick, so the platform stays the
-    # only way into a room.
+    # Levels needed for room actions: members cannot kick. Inviting takes the bot's level, so
+    # the platform (attending, joining) stays the only way into a room; organizers included.
     moderation: int = 50
     locked_state: int = 100
 
@@ -205,7 +205,7 @@ def create_room_body(kind: str, slug: str, tenant: str, name: str, description: 
         "power_level_content_override": {
             "users": dict(initial_levels),
             "users_default": 0, "events_default": 0, "state_default": policy.moderation,
-            "invite": policy.moderation, "kick": policy.moderation, "ban": policy.moderation,
+            "invite": policy.bot, "kick": policy.moderation, "ban": policy.moderation,
             "redact": policy.moderation,
             "events": {t: locked for t in (
                 "m.room.power_levels", "m.room.join_rules", "m.room.history_visibility",

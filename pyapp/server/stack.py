@@ -15,7 +15,7 @@ from aiohttp import web
 
 from pyapp.server.accounts import PlatformDirectory, accounts_routes
 from pyapp.server.auth_server import AuthServer, AuthServerOptions
-from pyapp.identity import matrix_localpart
+from pyapp.identity import bot_user_id, matrix_localpart
 from pyapp.orchestrator.appservice import config_from_registration, ensure_registration
 from pyapp.orchestrator.worker import Orchestrator
 from pyapp.platform.api import add_platform_routes
@@ -57,6 +57,8 @@ class StackOptions:
     # Serve the homeserver's client API under the page's origin (pyapp.server.matrix_proxy);
     # False: browsers talk to the homeserver's own URL, with CORS preflights.
     same_origin_matrix: bool = True
+    # Enforce the tenant boundary inside the embedded homeserver (pyapp.server.tenant_guard).
+    tenant_guard: bool = True
     seed: bool = True
     # A reverse proxy we trust sits in front: believe its X-Forwarded-For (login throttling)
     # and X-Forwarded-Proto (Secure cookies). Off, a client could make those headers up.
@@ -125,6 +127,8 @@ class Stack:
                 app_service_files=[registration_file],
                 mas=self.auth_server.synapse_mas_options() if self.auth_server else None,
                 database=o.synapse_database, workers=o.synapse_workers, redis=o.redis_url,
+                tenant_guard_bot=bot_user_id(o.server_name, registration["sender_localpart"])
+                if o.tenant_guard else None,
             ))
             await asyncio.to_thread(self.synapse.start)
         self.store = Store.open(o.database or str(self.data_dir / "platform.sqlite3"))

@@ -52,6 +52,9 @@ class SynapseOptions:
     app_service_files: list[Path] = field(default_factory=list)
     # Delegated auth (matrix-authentication-service contract): {"endpoint": url, "secret": s}.
     mas: dict[str, str] | None = None
+    # The platform bot's user id: load pyapp.server.tenant_guard, which keeps every client
+    # inside its tenant (None: no tenant boundary in the homeserver).
+    tenant_guard_bot: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     # PostgreSQL (postgresql://user:password@host:port/dbname) instead of the SQLite file.
     database: str | None = None
@@ -263,6 +266,9 @@ class Synapse:
             cfg["database"] = postgres_database_config(o.database)
         if o.workers:
             cfg.update(self._worker_overrides())
+        if o.tenant_guard_bot:
+            cfg["modules"] = [{"module": "pyapp.server.tenant_guard.TenantGuard",
+                               "config": {"bot_user_id": o.tenant_guard_bot}}]
         cfg.update(o.extra)
         return cfg
 

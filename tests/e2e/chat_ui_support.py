@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from pyapp.identity import ROOM_METADATA_TYPE
+from pyapp.identity import BOT_LOCALPART, ROOM_METADATA_TYPE
 
 BOOT_TIMEOUT_MS = 60_000  # first Python boot in a fresh browser profile (2 cores)
 LIVE_TIMEOUT_MS = 15_000  # a message, a typing notice or a receipt reaching the other page
@@ -15,18 +15,24 @@ LIVE_TIMEOUT_MS = 15_000  # a message, a typing notice or a receipt reaching the
 
 def make_room(synapse, creator_token: str, kind: str, slug: str, members=(), name=None,
               topic=None, tenant: str = "demo") -> str:
-    """A room the way the platform makes one: metadata state naming its entity; members
-    invited and joined."""
+    """A room the way the platform makes one: created by the platform's bot (the client
+    believes room metadata only from it) with metadata state naming its entity; the creator
+    and the members invited and joined."""
+    bot = synapse.register_user(BOT_LOCALPART, "pw-bot")
+    status, creator = synapse.request("GET", "/_matrix/client/v3/account/whoami",
+                                      token=creator_token)
+    assert status == 200, creator
+    people = [{"user_id": creator["user_id"], "access_token": creator_token}, *members]
     status, body = synapse.request("POST", "/_matrix/client/v3/createRoom", {
         "name": name or f"{kind.title()} {slug}", "topic": topic or "", "preset": "private_chat",
-        "invite": [m["user_id"] for m in members],
+        "invite": [m["user_id"] for m in people],
         "initial_state": [{"type": ROOM_METADATA_TYPE, "state_key": "", "content": {
             "entity_type": kind, "entity_slug": slug, "tenant_id": tenant,
             "created_by": "test"}}],
-    }, token=creator_token)
+    }, token=bot["access_token"])
     assert status == 200, body
     room_id = body["room_id"]
-    for member in members:
+    for member in people:
         status, body = synapse.request("POST", f"/_matrix/client/v3/join/{room_id}", {},
                                        token=member["access_token"])
         assert status == 200, body

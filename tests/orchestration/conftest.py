@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from pyapp.identity import bot_user_id
 from pyapp.orchestrator.appservice import config_from_registration, ensure_registration
 from pyapp.orchestrator.worker import Orchestrator
 from pyapp.platform.service import Platform
@@ -29,8 +30,10 @@ def orch_synapse(tmp_path_factory):
     d = tmp_path_factory.mktemp("orch-synapse")
     reg_path = d / "appservice.yaml"
     reg = ensure_registration(reg_path, "localhost")
+    # With the tenant guard, as deployed: the orchestrator's work must pass it.
     hs = Synapse(SynapseOptions(data_dir=d / "hs", port=free_port(), app_service_files=[reg_path],
-                                access_token_lifetime=None))
+                                access_token_lifetime=None,
+                                tenant_guard_bot=bot_user_id("localhost", reg["sender_localpart"])))
     hs.start()
     hs.registration = reg
     admin = hs.register_user("orchadmin", "pw-" + secrets.token_hex(6), admin=True)

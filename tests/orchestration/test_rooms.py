@@ -62,7 +62,8 @@ async def test_create_event_room_with_state_and_levels(store, orch_synapse, make
     assert s[("m.room.create", "")]["room_version"] == "12"
     pl = s[("m.room.power_levels", "")]
     assert pl["users"] == {uid("alice", tenant): 75}  # the bot, creator in v12, is not listed
-    assert pl["invite"] == 50 and pl["kick"] == 50
+    # Inviting takes the bot's level: the creator (75) and organizers cannot bring people in.
+    assert pl["invite"] == 90 and pl["kick"] == 50
     assert s[("m.room.member", uid("alice", tenant))]["membership"] == "invite"
     alias = room_alias("event", "js-workshop", tenant, "localhost")
     assert hs.request("GET", f"/_matrix/client/v3/directory/room/{alias.replace('#', '%23')}")[1][
