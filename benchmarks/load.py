@@ -601,7 +601,8 @@ def run(args) -> tuple[list[str], bool]:
 
     from benchmarks.chat import (CHROMIUM, CHROMIUM_ARGS, COMPOSER, READY, chat_ready_ms,
                                  signed_in_context)
-    from pyapp.platform.api import COOKIE, sign_session
+    from pyapp.platform.api import COOKIE
+    from pyapp.platform.sessions import Sessions
     from pyapp.server.process import persistent_secret
     from pyapp.server.stack import StackOptions
     from tests.support.stack_thread import StackThread
@@ -615,13 +616,21 @@ def run(args) -> tuple[list[str], bool]:
         for url in (stack.url, stack.synapse.base_url):
             assert urlsplit(url).hostname in LOOPBACK, url
         runner.call(stack.orchestrator.drain())
-        secret = persistent_secret(stack.data_dir / "session-secret").encode()
+        sessions = Sessions(stack.store,
+                            persistent_secret(stack.data_dir / "session-secret").encode())
         tenant = stack.options.tenant
+        cookies: dict[str, str] = {}
+
+        async def new_session(user: str) -> str:
+            return sessions.create(tenant, user)
 
         def cookie_for(user: str) -> str:
-            # The load generator holds sessions as a signed-in browser would; minting them
-            # skips a password hash per member that would only slow the setup.
-            return f"{COOKIE}={sign_session(secret, tenant, user)}"
+            # Sessions as a signed-in browser holds them, made in the platform's store (on
+            # the stack's thread, which owns the connection): a password check per member
+            # would only slow the setup.
+            if user not in cookies:
+                cookies[user] = f"{COOKIE}={runner.call(new_session(user))}"
+            return cookies[user]
 
         setup = asyncio.run(setup_platform(stack, runner, args.members, args.rooms, cookie_for))
         hs = stack.url if args.via == "proxy" else stack.synapse.base_url
