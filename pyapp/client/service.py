@@ -47,6 +47,7 @@ SYNC_FILTER = {
     },
     "presence": {"not_types": ["*"]},
 }
+OUTBOX_KEY = "om-chat.outbox"  # {"user_id": ..., "messages": [...]}: what a reload resends
 LONG_POLL_MS = 30_000
 TYPING_RESEND_S = 20.0
 TYPING_TIMEOUT_MS = 30_000
@@ -107,6 +108,9 @@ class ChatService:
         self._joining: set[str] = set()
         self._tasks: set[asyncio.Task] = set()
         self._restored: list[dict] = []
+        self._sending: set[asyncio.Task] = set()  # sends in flight, cancelled at sign-out
+        self._outbox_epoch = 0  # bumped at sign-out: deliveries begun before it are void
+        self.sign_outs = 0  # views drop what was typed for the previous user when it changes
         # How each kind of session (Session.auth) is refreshed and logged out. "password" is
         # built in; pyapp.auth.install_oauth adds "oauth" (refresh at the auth server's token
         # endpoint; logout revokes there, as /logout does not exist under delegated auth).
@@ -180,8 +184,18 @@ class ChatService:
         self._adopt(session)
         self.start()
 
+    def unsent_count(self) -> int:
+        """Messages typed but not acknowledged by the server: what signing out discards."""
+        return sum(len(room.timeline.unconfirmed()) for room in self.rooms.rooms.values()) \
+            + len(self._restored)
+
     async def logout(self) -> None:
+        """Sign out. Unsent messages are discarded first (memory and storage), so no later
+        sign-in on this browser, by this user or another, ever sends them; the UI asks the
+        user before (unsent_count)."""
         await self.stop()
+        self._discard_outbox()
+        self.sign_outs += 1
         custom = self.logouts.get(self.session.auth) if self.session else None
         if custom is not None:
             try:
@@ -419,12 +433,21 @@ class ChatService:
 
     async def _deliver(self, room_id: str, message: Message) -> None:
         room = self.room(room_id)
+        epoch = self._outbox_epoch
+        if room is None or self.client is None:
+            return
         content = {"msgtype": message.msgtype, "body": message.body}
+        send = asyncio.ensure_future(self.client.room_send(
+            room_id, "m.room.message", content, tx_id=message.txn_id,
+            ignore_unverified_devices=True,
+        ))
+        self._sending.add(send)
         try:
-            response = await self.client.room_send(
-                room_id, "m.room.message", content, tx_id=message.txn_id,
-                ignore_unverified_devices=True,
-            )
+            response = await send
+        except asyncio.CancelledError:
+            if epoch != self._outbox_epoch:
+                return  # discarded at sign-out
+            raise
         except SessionExpired as e:
             room.timeline.mark_failed(message.txn_id, "Not sent: sign in again, then retry.")
             self._session_expired(str(e))
@@ -436,11 +459,12 @@ class ChatService:
             else:
                 reason = getattr(response, "message", None) or "the server refused it"
                 room.timeline.mark_failed(message.txn_id, f"Not sent: {reason}.")
+        finally:
+            self._sending.discard(send)
+        if epoch != self._outbox_epoch:
+            return  # signed out meanwhile: nothing of this session is kept
         self._save_outbox()
         self._emit("room", room_id)
-
-    def _outbox_key(self) -> str:
-        return f"om-chat.outbox.{self.session.user_id}"
 
     def _save_outbox(self) -> None:
         if self.session is None:
@@ -451,14 +475,34 @@ class ChatService:
             for room in self.rooms.rooms.values() for m in room.timeline.unconfirmed()
         ]
         if entries:
-            save_json(self.storage, self._outbox_key(), entries)
+            save_json(self.storage, OUTBOX_KEY, {"user_id": self.session.user_id,
+                                                 "messages": entries})
         else:
-            self.storage.remove(self._outbox_key())
+            self.storage.remove(OUTBOX_KEY)
 
     def _restore_outbox(self) -> None:
-        """Messages not acknowledged before a reload come back, ready to send again."""
-        entries = load_json(self.storage, self._outbox_key()) or []
-        self._restored = entries if isinstance(entries, list) else []
+        """Messages not acknowledged before a reload come back, ready to send again; only
+        to the user who typed them. Another user signing in on this browser discards them."""
+        self.storage.remove(f"{OUTBOX_KEY}.{self.session.user_id}")  # older per-user layout
+        saved = load_json(self.storage, OUTBOX_KEY)
+        mine = isinstance(saved, dict) and saved.get("user_id") == self.session.user_id
+        entries = saved.get("messages") if mine else None
+        self._restored = [e for e in entries if isinstance(e, dict)] \
+            if isinstance(entries, list) else []
+        if not mine:
+            self.storage.remove(OUTBOX_KEY)
+
+    def _discard_outbox(self) -> None:
+        self._outbox_epoch += 1
+        for send in list(self._sending):
+            send.cancel()
+        self._sending.clear()
+        self._restored = []
+        for room in self.rooms.rooms.values():
+            room.timeline.local.clear()
+        self.storage.remove(OUTBOX_KEY)
+        if self.session is not None:
+            self.storage.remove(f"{OUTBOX_KEY}.{self.session.user_id}")
 
     def _resend_pending(self) -> None:
         for entry in self._restored:

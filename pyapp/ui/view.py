@@ -81,6 +81,20 @@ class ChatView:
                          data_action="retry-connection")
         self.banner.append(self.banner_text, banner_retry)
         root.append(self.banner)
+        # Sign-out with unsent messages: said before they are discarded.
+        self.confirm = h("div", "omc-confirm", role="alertdialog", aria_label="Sign out",
+                         aria_describedby=f"{uid}-confirm")
+        self.confirm_text = h("p", "omc-confirm-text", id=f"{uid}-confirm")
+        self.confirm_cancel = h("button", "omc-btn omc-btn--small", "Keep them", type="button",
+                                data_action="sign-out-cancel")
+        confirm_buttons = h("span", "omc-confirm-actions")
+        confirm_buttons.append(
+            self.confirm_cancel,
+            h("button", "omc-btn omc-btn--small omc-btn--danger", "Discard and sign out",
+              type="button", data_action="sign-out-confirm"))
+        self.confirm.append(self.confirm_text, confirm_buttons)
+        self.confirm.hidden = True
+        root.append(self.confirm)
 
         main = h("div", "omc-main")
         root.append(main)
@@ -252,6 +266,10 @@ class ChatView:
             vm.show_pane(action[5:])
         elif action == "sign-out":
             asyncio.ensure_future(vm.sign_out())
+        elif action == "sign-out-confirm":
+            asyncio.ensure_future(vm.sign_out(confirmed=True))
+        elif action == "sign-out-cancel":
+            vm.cancel_sign_out()
         elif action in ("oauth-sign-in", "oauth-create"):
             asyncio.ensure_future(vm.start_sign_in(create=action == "oauth-create"))
 
@@ -271,6 +289,12 @@ class ChatView:
             self.conn.textContent = state.status_text
             show(self.header_sign_out, state.can_sign_out)
         show(self.banner, bool(state.banner))
+        asking = bool(state.sign_out_question)
+        if asking and self.confirm.hidden:
+            self.confirm.hidden = False
+            self.confirm_cancel.focus()
+        show(self.confirm, asking)
+        self.confirm_text.textContent = state.sign_out_question or ""
         self.banner_text.textContent = state.banner or ""
         self._render_login(state)
         show(self.notice, state.screen not in (CHAT, SIGNED_OUT_SCREEN))

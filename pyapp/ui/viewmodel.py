@@ -135,6 +135,15 @@ class ViewState:
     pane: str = "conversation"  # dashboard on narrow screens: list | conversation | info
     user_id: str | None = None
     can_sign_out: bool = False
+    # Sign-out asked while messages are unsent: the question shown (confirm or cancel).
+    sign_out_question: str | None = None
+
+
+def sign_out_question(unsent: int) -> str:
+    if not unsent:
+        return "Sign out of the chat?"
+    what = "1 message has" if unsent == 1 else f"{unsent} messages have"
+    return f"{what} not been sent. Signing out discards {'it' if unsent == 1 else 'them'}."
 
 
 def _platform_slug(user_id: str) -> str | None:
@@ -190,6 +199,8 @@ class ChatViewModel:
         self._draft_rev = 0
         self._take_saved_drafts()
         self._composer_error: str | None = None
+        self._confirming_sign_out = False
+        self._sign_outs = getattr(service, "sign_outs", 0)
         self._typing_room: str | None = None
         self._typing_timer = None
         self._expect_until = self.clock.now() + EXPECT_INVITE_S if expect_invite else 0.0
@@ -278,6 +289,14 @@ class ChatViewModel:
                                 method=options.method if options.oauth is not None else PASSWORD,
                                 can_create=options.can_create)
         state.can_sign_out = service.session is not None and status != SIGNED_OUT
+        if getattr(service, "sign_outs", 0) != self._sign_outs:
+            # Signed out (here or in another component): what was typed for that user goes.
+            self._sign_outs = service.sign_outs
+            self._drafts.clear()
+            self._draft_rev += 1
+            self._confirming_sign_out = False
+        if self._confirming_sign_out and state.can_sign_out:
+            state.sign_out_question = sign_out_question(service.unsent_count())
         if status in (CONNECTING, OFFLINE) and service.status_message:
             state.banner = service.status_message
         room = self.current_room()
@@ -505,9 +524,21 @@ class ChatViewModel:
             return False
         return True  # stays busy: the page is being replaced
 
-    async def sign_out(self) -> None:
+    async def sign_out(self, confirmed: bool = False) -> bool:
+        """Sign out; with unsent messages, first ask (the state's sign_out_question) and
+        sign out only when called again with confirmed=True. True when signed out."""
+        if not confirmed and self.service.unsent_count():
+            self._confirming_sign_out = True
+            self.invalidate()
+            return False
+        self._confirming_sign_out = False
         self.login = LoginView(self.login.username, None, False)
         await self.service.logout()
+        self.invalidate()
+        return True
+
+    def cancel_sign_out(self) -> None:
+        self._confirming_sign_out = False
         self.invalidate()
 
     def set_draft(self, text: str) -> None:

@@ -147,6 +147,58 @@ def test_odd_federated_events_cost_only_themselves_and_later_messages_still_arri
     assert not page.page_errors
 
 
+def test_sign_out_discards_unsent_messages_after_saying_so_and_no_later_sign_in_sends_them(
+        synapse, make_user, proxy, serve_app, built_static, new_page):
+    base = chat_server(serve_app, built_static, proxy.base_url)
+    a_name, a_pw, a = make_user("alice")
+    b_name, b_pw, b = make_user("bob")
+    room_id = make_room(synapse, a["access_token"], "event", "shared-browser", [b])
+    url = f"{base}/event.html?slug=shared-browser"
+    page = new_page()
+    open_and_sign_in(page, url, a_name, a_pw)
+    proxy.unreachable = True
+    send(page, "typed while unreachable")
+    expect(chat(page).locator(".omc-msg[data-status=failed]")).to_contain_text(
+        "Not sent", timeout=LIVE_TIMEOUT_MS)
+    outbox = "localStorage.getItem('om-chat:om-chat.outbox')"
+    assert "typed while unreachable" in page.evaluate(outbox)
+
+    chat(page).locator(".omc-header").get_by_role("button", name="Sign out").click()
+    question = chat(page).get_by_role("alertdialog", name="Sign out")
+    expect(question).to_contain_text("1 message has not been sent. Signing out discards it.")
+    question.get_by_role("button", name="Keep them").click()
+    expect(question).to_be_hidden()
+    expect(chat(page).locator(".omc-msg[data-status=failed]")).to_have_count(1)
+    chat(page).locator(".omc-header").get_by_role("button", name="Sign out").click()
+    question.get_by_role("button", name="Discard and sign out").click()
+    expect(chat(page).get_by_label("Username")).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    assert page.evaluate(outbox) is None
+    proxy.unreachable = False
+
+    # Another person on the same browser, then the author again: neither sends nor sees it.
+    sign_in(page, b_name, b_pw)
+    expect_ready(page)
+    synapse.request("PUT", f"/_matrix/client/v3/rooms/{room_id}/send/m.room.message/s1",
+                    {"msgtype": "m.text", "body": "bob checks in"}, token=b["access_token"])
+    expect_message(page, "bob checks in")
+    chat(page).locator(".omc-header").get_by_role("button", name="Sign out").click()
+    expect(chat(page).get_by_label("Username")).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    sign_in(page, a_name, a_pw)
+    expect_ready(page)
+    synapse.request("PUT", f"/_matrix/client/v3/rooms/{room_id}/send/m.room.message/s2",
+                    {"msgtype": "m.text", "body": "after alice is back"}, token=b["access_token"])
+    expect_message(page, "after alice is back")
+    page.reload()
+    expect_ready(page)
+    expect_message(page, "after alice is back", timeout=BOOT_TIMEOUT_MS)
+    expect(chat(page).locator(".omc-body", has_text="typed while unreachable")).to_have_count(0)
+    assert stored_messages(synapse, room_id, a["access_token"]) == [
+        "bob checks in", "after alice is back"]
+    # The only attempt was made while unreachable (dropped): none reached the homeserver since.
+    sends = [status for _, path, status in proxy.log if "/send/" in path]
+    assert sends and set(sends) == {0}
+
+
 @pytest.fixture
 def own_synapse(tmp_path):
     """A homeserver this test may stop and start without disturbing the others."""

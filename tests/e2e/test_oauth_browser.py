@@ -245,8 +245,9 @@ await asyncio.wait_for(_send(), 30)
     assert state["status"] == "signed_out" and "sign in again" in state["message"].lower()
     assert state["msg"] == "failed" and state["kept"]
     assert stored_session(page) is None
-    assert page.evaluate("localStorage.getItem('om-chat:om-chat.outbox." +
-                         session["user_id"] + "')")
+    outbox = json.loads(page.evaluate("localStorage.getItem('om-chat:om-chat.outbox')"))
+    assert outbox["user_id"] == session["user_id"]
+    assert [e["body"] for e in outbox["messages"]] == ["typed before the end"]
 
 
 def test_three_minute_chat_on_30s_tokens_one_user_in_two_tabs(stack, app, contexts):

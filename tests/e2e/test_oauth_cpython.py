@@ -296,8 +296,9 @@ async def test_revoked_refresh_token_leads_back_to_sign_in_keeping_unsent_messag
         assert message.status == FAILED
         # The message is still on screen and in the outbox, to be retried after signing in.
         assert message in svc.room(room["room_id"]).timeline.messages
-        outbox = json.loads(storage.get(f"om-chat.outbox.{svc.session.user_id}"))
-        assert [e["body"] for e in outbox] == ["typed before the session ended"]
+        outbox = json.loads(storage.get("om-chat.outbox"))
+        assert outbox["user_id"] == svc.session.user_id
+        assert [e["body"] for e in outbox["messages"]] == ["typed before the session ended"]
         assert storage.get("om-chat.session") is None
 
 

@@ -43,6 +43,7 @@ class FaultProxy:
         self.error_status: dict[str, int] = {}  # path regex -> status to answer
         self.drop_after_forward: set[str] = set()  # path regexes (matched on method + path)
         self.delay: dict[str, float] = {}  # method+path regex -> seconds held before forwarding
+        self.unreachable = False  # every request's connection is closed without an answer
         # path regex -> edits a 200 JSON answer in place (what a federating server could
         # deliver but Synapse refuses from clients); returns True once it edited, then retires.
         self.rewrite: dict[str, Callable[[Any], bool]] = {}
@@ -57,6 +58,10 @@ class FaultProxy:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         key = f"{request.method} {request.path}"
+        if self.unreachable:
+            self.log.append((request.method, request.path, 0))
+            request.transport.close()
+            raise asyncio.CancelledError
         # CORS preflights pass: the fault is the homeserver's answer, not the browser's check.
         hit = None if request.method == "OPTIONS" else self._match(self.error_status, key)
         if hit:

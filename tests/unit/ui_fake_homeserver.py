@@ -64,6 +64,7 @@ class FakeHomeserver:
         self.sync_errors = 0  # answer this many syncs with HTTP 500
         self.down = False  # every request fails without an answer
         self.send_down = False  # only sends fail without an answer
+        self.send_gate: asyncio.Event | None = None  # sends wait for it (a slow homeserver)
         # Rewrites the next sync answer (a federated oddity our own API would refuse).
         self.sync_rewrite = None
         self._n = 0
@@ -152,6 +153,8 @@ class FakeHomeserver:
         if m:
             if self.send_down:
                 raise TransportError("connection reset")
+            if self.send_gate is not None:
+                await self.send_gate.wait()
             return self._send(user, m.group(1), data, m.group(3))
         m = re.search(r"/rooms/([^/]+)/typing/", path)
         if m:
