@@ -130,6 +130,21 @@ const policy = interactionPolicy.base();
 // prompt=create (MSC2964 / Matrix spec): the client asks to show sign-up first.
 policy.add(new interactionPolicy.Prompt({ name: 'create', requestable: true }), 0);
 
+// The deployment's own chat clients (from the launcher's config): signing in is their consent.
+// Every other client - anything registered dynamically - gets the consent screen, which names
+// where the browser will be sent, because a stranger can register any name it likes.
+const trustedClients = (config.trusted_clients || []).map((c) => ({
+  client_id: String(c.client_id),
+  client_name: c.client_name || 'Community chat',
+  redirect_uris: c.redirect_uris,
+  application_type: 'web',
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+  token_endpoint_auth_method: 'none',
+}));
+const TRUSTED = new Set(trustedClients.map((c) => c.client_id));
+if (TRUSTED.has('synapse')) throw new Error('"synapse" is reserved for the homeserver');
+
 const provider = new Provider(issuer, {
   clients: [{
     // Synapse is the one confidential client; it only introspects.
@@ -139,7 +154,13 @@ const provider = new Provider(issuer, {
     response_types: [],
     redirect_uris: [],
     token_endpoint_auth_method: 'client_secret_basic',
-  }],
+  }, ...trustedClients],
+  // Browsers may call the token, revocation and userinfo endpoints only from the origin of one
+  // of the calling client's redirect URIs; discovery and keys are open (oidc-provider's routes),
+  // registration is open below; the sign-in and consent pages never answer cross-origin reads.
+  clientBasedCORS: (ctx, origin, client) => origin !== 'null'
+    && (ctx.oidc.route === 'userinfo' || client.clientAuthMethod === 'none')
+    && client.redirectUris.some((uri) => URL.parse(uri)?.origin === origin),
   cookies: { keys: [config.cookie_secret || crypto.randomBytes(32).toString('hex')] },
   // The Matrix scopes are resource scopes only (of RESOURCE below), never OIDC scopes.
   scopes: ['openid', 'offline_access'],
@@ -278,7 +299,7 @@ provider.use(async (ctx, next) => {
     ctx.body = { ok: true };
     return;
   }
-  const m = ctx.path.match(/^\/interaction\/([^/]+)(?:\/(login|create|abort))?$/);
+  const m = ctx.path.match(/^\/interaction\/([^/]+)(?:\/(login|create|abort|allow))?$/);
   if (m) {
     await interaction(ctx, m[1], m[2]);
     return;
@@ -297,13 +318,23 @@ async function readForm(req) {
   return querystring.parse(Buffer.concat(chunks).toString('utf8'));
 }
 
+// Sign-in and consent pages must not be framed (clickjacking the Allow button) nor leak the
+// interaction URL through a referrer; they load nothing from anywhere.
+function pageHeaders(ctx) {
+  ctx.type = 'html';
+  ctx.set('Cache-Control', 'no-store');
+  ctx.set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'");
+  ctx.set('X-Frame-Options', 'DENY');
+  ctx.set('Referrer-Policy', 'no-referrer');
+}
+
 async function interaction(ctx, uid, action) {
+  pageHeaders(ctx);
   let details;
   try {
     details = await provider.interactionDetails(ctx.req, ctx.res);
   } catch {
     ctx.status = 400;
-    ctx.type = 'html';
     ctx.body = page('Sign-in expired', '<p class="error">This sign-in page has expired. Go back to the chat and sign in again.</p>');
     return;
   }
@@ -313,12 +344,18 @@ async function interaction(ctx, uid, action) {
     return;
   }
   const client = await provider.Client.find(details.params.client_id);
+  const trusted = TRUSTED.has(details.params.client_id);
   const wantsCreate = details.prompt.name === 'create';
-  log('interaction', details.prompt.name, details.prompt.reasons.join(','));
+  // After sign-in (or with a live session) a client that is not the deployment's own waits
+  // for the user's explicit Allow.
+  const asking = details.prompt.name === 'consent' && !trusted && Boolean(details.session?.accountId);
+  log('interaction', details.prompt.name, details.prompt.reasons.join(','), trusted ? 'trusted' : 'third-party');
 
   if (ctx.method === 'GET') {
-    ctx.type = 'html';
-    ctx.set('Cache-Control', 'no-store');
+    if (asking) {
+      ctx.body = consentPage(uid, client, details);
+      return;
+    }
     // The sign-up page links to the sign-in form of the same interaction (?mode=login).
     // login_hint (OpenID Connect): the chat passes the platform user its host page knows.
     const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint.slice(0, 200) : '';
@@ -333,15 +370,27 @@ async function interaction(ctx, uid, action) {
   if (action === 'abort') {
     ctx.respond = false;
     await provider.interactionFinished(ctx.req, ctx.res, {
-      error: 'access_denied', error_description: 'The user cancelled the sign-in.',
+      error: 'access_denied',
+      error_description: asking ? 'The user denied access.' : 'The user cancelled the sign-in.',
     }, { mergeWithLastSubmission: false });
+    return;
+  }
+  if (action === 'allow') {
+    if (!asking) {
+      ctx.status = 400;
+      ctx.body = page('Sign-in problem', '<p class="error">There is nothing to allow on this page. Go back to the app and sign in again.</p>');
+      return;
+    }
+    const grantId = await saveGrant(details, details.session.accountId);
+    log('consent given', details.session.accountId, details.params.client_id);
+    ctx.respond = false;
+    await provider.interactionFinished(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true });
     return;
   }
   const username = String(form.username || '').trim();
   const password = String(form.password || '');
   const creating = action === 'create';
   if (!username || !password) {
-    ctx.type = 'html';
     ctx.body = formPage(uid, client, creating, { username, error: 'Enter your username and password.' });
     return;
   }
@@ -349,7 +398,6 @@ async function interaction(ctx, uid, action) {
     username, password, ...(creating && form.display_name ? { display_name: String(form.display_name) } : {}),
   });
   if (result.status !== 200 || !result.body?.localpart) {
-    ctx.type = 'html';
     ctx.status = result.status >= 500 ? 503 : 200;
     const error = result.body?.error || (creating ? 'The account could not be created.' : 'Wrong username or password.');
     ctx.body = formPage(uid, client, creating, { username, error });
@@ -359,28 +407,83 @@ async function interaction(ctx, uid, action) {
   accounts.set(localpart, { display_name: result.body.display_name || null });
   log('signed in', localpart);
 
-  // First-party server: the sign-in itself is the consent, so the grant is completed here and the
-  // browser goes straight back to the client (one redirect, no consent screen).
+  ctx.respond = false;
+  if (!trusted) {
+    // Signed in; the provider comes back with a consent interaction for this client.
+    await provider.interactionFinished(ctx.req, ctx.res, {
+      login: { accountId: localpart },
+      ...(wantsCreate ? { create: {} } : {}),
+    }, { mergeWithLastSubmission: false });
+    return;
+  }
+  // The deployment's own client: the sign-in itself is the consent, so the grant is completed
+  // here and the browser goes straight back to the chat (one redirect, no consent screen).
+  const grantId = await saveGrant(details, localpart);
+  await provider.interactionFinished(ctx.req, ctx.res, {
+    login: { accountId: localpart },
+    consent: { grantId },
+    ...(wantsCreate ? { create: {} } : {}),
+  }, { mergeWithLastSubmission: false });
+}
+
+// The grant for what the authorization request asks (OIDC scopes and the Matrix API and device
+// scopes of the one resource), on top of the grant this client already has for this account.
+async function saveGrant(details, accountId) {
   let grant;
   if (details.grantId) {
     grant = await provider.Grant.find(details.grantId);
   }
-  if (!grant || grant.accountId !== localpart) {
-    grant = new provider.Grant({ accountId: localpart, clientId: details.params.client_id });
+  if (!grant || grant.accountId !== accountId) {
+    grant = new provider.Grant({ accountId, clientId: details.params.client_id });
   }
   const requested = String(details.params.scope || '').split(' ').filter(Boolean);
   const oidcScopes = requested.filter((s) => s === 'openid' || s === 'offline_access');
   if (oidcScopes.length) grant.addOIDCScope(oidcScopes.join(' '));
   const resourceScopes = requested.filter((s) => s === API_SCOPE || s === API_SCOPE_UNSTABLE || deviceScopes(s).length);
   if (resourceScopes.length) grant.addResourceScope(RESOURCE, resourceScopes.join(' '));
-  const grantId = await grant.save();
+  return grant.save();
+}
 
-  ctx.respond = false;
-  await provider.interactionFinished(ctx.req, ctx.res, {
-    login: { accountId: localpart },
-    consent: { grantId },
-    ...(wantsCreate ? { create: {} } : {}),
-  }, { mergeWithLastSubmission: false });
+// What each scope lets the app do, in the user's words.
+function scopeWords(scope) {
+  const words = [];
+  const asked = String(scope || '').split(' ').filter(Boolean);
+  if (asked.includes(API_SCOPE) || asked.includes(API_SCOPE_UNSTABLE)) {
+    words.push('Read and send messages in all your chats, see your rooms and contacts, and act in the chat as you');
+  }
+  const devices = asked.filter((s) => deviceScopes(s).length).map(deviceIdOfOne);
+  if (devices.length) {
+    words.push(`Sign in to the chat as a new session (device ${devices.map(esc).join(', ')})`);
+  }
+  if (asked.includes('openid')) words.push('Know your chat user name');
+  if (asked.includes('offline_access')) words.push('Stay signed in while you are away');
+  const unknown = asked.filter((s) => s !== API_SCOPE && s !== API_SCOPE_UNSTABLE && s !== 'openid'
+    && s !== 'offline_access' && !deviceScopes(s).length);
+  if (unknown.length) words.push(`Other access: ${unknown.map(esc).join(', ')}`);
+  return words;
+}
+
+function hostOf(uri) {
+  const u = URL.parse(String(uri || ''));
+  if (!u) return String(uri || '');
+  return u.protocol === 'https:' || u.protocol === 'http:' ? u.host : `${u.protocol}//${u.host}`;
+}
+
+function consentPage(uid, client, details) {
+  const name = client?.clientName ? esc(client.clientName) : 'An app';
+  const host = esc(hostOf(details.params.redirect_uri));
+  const site = client?.clientUri && hostOf(client.clientUri) !== hostOf(details.params.redirect_uri)
+    ? `<p class="muted">It says its home page is ${esc(hostOf(client.clientUri))}.</p>` : '';
+  const items = scopeWords(details.params.scope).map((w) => `<li>${w}</li>`).join('');
+  return page('Allow access?', `
+<p><strong id="client-name">${name}</strong> wants to use your account <strong id="account">${esc(details.session.accountId)}</strong>.</p>
+<p class="warn">If you allow it, you will be sent to <strong id="redirect-host">${host}</strong>, and that site will be able to:</p>
+<ul id="scopes">${items}</ul>
+${site}
+<p class="muted">This app is not part of this community's own chat, and its name is chosen by whoever
+registered it. Allow only if you trust <strong>${host}</strong>.</p>
+<form method="post" action="/interaction/${esc(uid)}/allow"><button type="submit" id="allow">Allow</button></form>
+<form method="post" action="/interaction/${esc(uid)}/abort"><button type="submit" id="deny">Deny</button></form>`);
 }
 
 // -- pages ----------------------------------------------------------------------------------------
@@ -399,7 +502,7 @@ main{background:#fff;margin:4rem 1rem;padding:2rem;border-radius:8px;box-shadow:
 h1{font-size:1.3rem;margin:0 0 1rem}label{display:block;margin:.8rem 0 .2rem}
 input{width:100%;box-sizing:border-box;padding:.5rem;font:inherit}
 button{margin-top:1.2rem;padding:.6rem 1rem;font:inherit;width:100%;cursor:pointer}
-.error{color:#a40000}.muted{color:#555;font-size:.9rem}.link{background:none;border:0;color:#0645ad;width:auto;padding:0}
+.error{color:#a40000}.warn{background:#fff4e5;padding:.5rem;border-radius:4px}ul{padding-left:1.2rem}.muted{color:#555;font-size:.9rem}.link{background:none;border:0;color:#0645ad;width:auto;padding:0}
 </style></head><body><main><h1>${esc(title)}</h1>${body}</main></body></html>`;
 }
 

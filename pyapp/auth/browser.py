@@ -101,7 +101,8 @@ class BrowserOAuth:
 
     @classmethod
     def create(cls, service, homeserver: str, *, callback_url: str | None = None,
-               client_name: str = "Community chat") -> "BrowserOAuth":
+               client_name: str = "Community chat",
+               known_client: dict | None = None) -> "BrowserOAuth":
         """OAuth for `service` on this page. The callback page is /oauth/callback.html on this
         page's origin: the pending flow is in this origin's sessionStorage, so the callback must
         run there (a host page embedding the chat serves that static file or passes its own)."""
@@ -115,7 +116,8 @@ class BrowserOAuth:
         transport = getattr(service, "transport", None) or FetchTransport()
         storage = getattr(service, "storage", None) or LocalStorage()
         client = OAuthClient(transport, storage, session_storage(), homeserver=homeserver,
-                             redirect_uri=callback_url, client_name=client_name)
+                             redirect_uri=callback_url, client_name=client_name,
+                             known_client=known_client)
         install_oauth(service, client)
         if getattr(service, "token_lock", None) is None:
             service.token_lock = web_lock()

@@ -43,6 +43,7 @@ class OAuthClient:
         client_name: str = "Community chat",
         client_uri: str | None = None,
         clock: Callable[[], float] = time.time,
+        known_client: dict | None = None,
     ):
         self.transport = transport
         self.storage = storage
@@ -53,6 +54,11 @@ class OAuthClient:
         parts = urlsplit(redirect_uri)
         self.client_uri = client_uri or f"{parts.scheme}://{parts.netloc}/"
         self.clock = clock
+        # The deployment's own, pre-registered client ({"client_id", "redirect_uris"}, from
+        # /config.json): used when it lists our redirect URI, so the auth server knows this is
+        # its own chat (no consent screen). Elsewhere (another origin embedding the chat) the
+        # chat registers itself like any Matrix client.
+        self.known_client = known_client
         self.metadata: AuthMetadata | None = None
 
     # -- discovery and registration ------------------------------------------------------
@@ -80,7 +86,12 @@ class OAuthClient:
         return F.CLIENT_PREFIX + issuer
 
     async def client_id(self, metadata: AuthMetadata) -> str:
-        """Registered once per issuer and redirect URI, then reused from storage."""
+        """The deployment's own client id for this redirect URI, else registered once per
+        issuer and redirect URI, then reused from storage."""
+        known = self.known_client
+        if isinstance(known, dict) and isinstance(known.get("client_id"), str) \
+                and self.redirect_uri in (known.get("redirect_uris") or ()):
+            return known["client_id"]
         cached = load_json(self.storage, self._client_key(metadata.issuer))
         if isinstance(cached, dict) and cached.get("redirect_uri") == self.redirect_uri \
                 and isinstance(cached.get("client_id"), str):

@@ -12,7 +12,7 @@ import secrets
 import shutil
 import subprocess
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +37,25 @@ class AuthServerOptions:
     accounts_secret: str | None = None
     access_token_ttl: int = 300  # seconds
     refresh_token_ttl: int = 14 * 24 * 3600
+    # The deployment's own chat clients, pre-registered and trusted (no consent screen):
+    # [{"client_id": ..., "client_name": ..., "redirect_uris": [...]}]. Every other client
+    # registers itself and the user must allow it on a consent screen naming its redirect host.
+    trusted_clients: list[dict[str, Any]] = field(default_factory=list)
     verbose: bool = False
 
     @property
     def issuer_url(self) -> str:
         return (self.issuer or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+CHAT_CLIENT_ID = "om-chat"
+
+
+def chat_client(redirect_uris: list[str], client_id: str = CHAT_CLIENT_ID) -> dict[str, Any]:
+    """The deployment's own chat as a trusted client (AuthServerOptions.trusted_clients); the
+    same dict goes to the chat's /config.json as `oauth_client`."""
+    return {"client_id": client_id, "client_name": "Community chat",
+            "redirect_uris": list(redirect_uris)}
 
 
 def new_shared_secret() -> str:
@@ -85,6 +99,7 @@ class AuthServer:
             "accounts_secret": o.accounts_secret,
             "access_token_ttl": o.access_token_ttl,
             "refresh_token_ttl": o.refresh_token_ttl,
+            "trusted_clients": o.trusted_clients,
             "cookie_secret": self._cookie_secret(),
             "verbose": o.verbose,
         }

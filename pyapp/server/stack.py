@@ -14,9 +14,10 @@ from pathlib import Path
 from aiohttp import web
 
 from pyapp.server.accounts import PlatformDirectory, accounts_routes
-from pyapp.server.auth_server import AuthServer, AuthServerOptions
+from pyapp.server.auth_server import AuthServer, AuthServerOptions, chat_client
 from pyapp.identity import bot_user_id, matrix_localpart
 from pyapp.orchestrator.appservice import config_from_registration, ensure_registration
+from pyapp.auth.browser import CALLBACK_PATH
 from pyapp.orchestrator.worker import Orchestrator
 from pyapp.platform.api import add_platform_routes
 from pyapp.platform.demo import DEMO_PASSWORD, DEMO_TENANT, USERS, is_empty, register_demo_accounts, seed_demo
@@ -46,6 +47,9 @@ class StackOptions:
     auth_port: int = 8009
     access_token_lifetime: str | None = "5m"
     oauth_access_token_ttl: int = 300  # seconds
+    # Origins (besides this server's own URL) where browsers open the chat's pages, e.g. the
+    # public https URL in front of it: their /oauth/callback.html is the trusted chat client's.
+    chat_origins: list[str] = field(default_factory=list)
     database: str | None = None  # SQLite file by default; postgresql://... for several machines
     # The embedded Synapse on PostgreSQL (postgresql://...) instead of its SQLite file, and
     # generic workers taking /sync and client reads, with Redis (redis://host:port) carrying
@@ -98,6 +102,14 @@ class Stack:
         """Where the browser reaches the homeserver."""
         return self.url if self.options.same_origin_matrix else self.homeserver_url
 
+    def chat_client(self) -> dict:
+        """The chat's own OAuth client: trusted by the auth server (no consent screen), named in
+        /config.json so the chat uses it instead of registering itself."""
+        origins = [self.url, *self.options.chat_origins]
+        if self.options.host == "127.0.0.1":
+            origins.append(f"http://localhost:{self.options.port}")
+        return chat_client([o.rstrip("/") + CALLBACK_PATH for o in dict.fromkeys(origins)])
+
     def demo_logins(self) -> list[tuple[str, str, str]]:
         """(tenant, login name, password) of each seeded user."""
         return [(tenant, slug, DEMO_PASSWORD) for tenant, users in USERS.items()
@@ -117,6 +129,7 @@ class Stack:
                 accounts_url=f"http://127.0.0.1:{o.port}/_internal/accounts",
                 accounts_secret=self._secret("accounts-secret"),
                 access_token_ttl=o.oauth_access_token_ttl,
+                trusted_clients=[self.chat_client()],
             ))
             await asyncio.to_thread(self.auth_server.start)
         if not o.homeserver_url:
@@ -148,6 +161,7 @@ class Stack:
             "tenant": o.tenant,
             "bot_user_id": config.bot_user_id,
             "auth": o.auth,
+            **({"oauth_client": self.chat_client()} if self.auth_server is not None else {}),
             **o.extra_config,
         })
         if o.same_origin_matrix:

@@ -88,12 +88,13 @@ def _watch_network(service: ChatService) -> None:
     js.window.addEventListener("online", _online_proxy)
 
 
-async def _prepare_oauth(service: ChatService, homeserver: str) -> None:
+async def _prepare_oauth(service: ChatService, homeserver: str,
+                         known_client: dict | None = None) -> None:
     """Before restore(): installs the OAuth refresher and logout (restored OAuth sessions need
     them) and finishes a sign-in the auth server just sent back."""
     from pyapp.auth.browser import BrowserOAuth
 
-    oauth = BrowserOAuth.create(service, homeserver)
+    oauth = BrowserOAuth.create(service, homeserver, known_client=known_client)
     _sign_in.oauth, _sign_in.method = oauth, OAUTH
     try:
         _sign_in.error = await oauth.resume()
@@ -126,7 +127,7 @@ async def _start() -> ChatService:
         from pyapp.auth.browser import session_storage
 
         _draft_store = session_storage()
-        await _prepare_oauth(service, config["homeserver"])
+        await _prepare_oauth(service, config["homeserver"], config.get("oauth_client"))
     if service.session is None:
         try:
             await service.restore()

@@ -18,7 +18,9 @@ import pytest
 
 from tests.support.oauth_stack import OAuthStack
 from pyapp.server.web import make_app
-from tests.e2e.conftest import WEB_ROOT, is_local
+from pyapp.server.auth_server import chat_client
+from pyapp.server.synapse import free_port
+from tests.e2e.conftest import WEB_ROOT, ServerThread, is_local
 
 pytestmark = pytest.mark.e2e
 
@@ -29,13 +31,23 @@ TTL = 30
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    with OAuthStack(tmp_path_factory.mktemp("oauth-browser"), access_token_ttl=TTL) as s:
+    # The page's origin is the deployment's own chat: its client is trusted (no consent screen).
+    port = free_port()
+    client = chat_client([f"http://127.0.0.1:{port}/oauth/callback.html"])
+    with OAuthStack(tmp_path_factory.mktemp("oauth-browser"), access_token_ttl=TTL,
+                    trusted_clients=[client]) as s:
+        s.app_port, s.chat_client = port, client
+        KNOWN_CLIENT.update(client)
         yield s
 
 
 @pytest.fixture(scope="module")
-def app(stack, built_static, serve_app) -> str:
-    return serve_app(make_app(WEB_ROOT, built_static, {"homeserver": stack.synapse.base_url}))
+def app(stack, built_static):
+    server = ServerThread(make_app(WEB_ROOT, built_static, {
+        "homeserver": stack.synapse.base_url, "oauth_client": stack.chat_client}),
+        port=stack.app_port).start()
+    yield server.base_url
+    server.stop()
 
 
 @pytest.fixture
@@ -71,19 +83,22 @@ def run(page, code: str):
     return page.evaluate("code => window.omChat.runPython(code)", code)
 
 
+KNOWN_CLIENT: dict = {}  # the stack's trusted chat client, set by the stack fixture
+
+
 def setup(page, homeserver: str) -> dict:
     """Boot the chat service with OAuth in the page and finish a sign-in that came back."""
     page.wait_for_function("window.omChat && ['mounted', 'failed'].includes(window.omChat.state)", timeout=BOOT_MS)
     assert page.evaluate("window.omChat.state") == "mounted", page.evaluate("JSON.stringify(window.omChat.error)")
     return run(page, f"""
-import asyncio
+import asyncio, json
 from pyapp.client.service import ChatService, ChatConfig, ONLINE
 from pyapp.browser.fetch_transport import FetchTransport
 from pyapp.browser.storage import LocalStorage
 from pyapp.auth.browser import BrowserOAuth
 HS = {homeserver!r}
 svc = ChatService(ChatConfig(homeserver=HS, auth="oauth"), FetchTransport(), LocalStorage())
-oauth = BrowserOAuth.create(svc, HS)
+oauth = BrowserOAuth.create(svc, HS, known_client=json.loads({json.dumps(KNOWN_CLIENT)!r}))
 online = asyncio.Event()
 bad_statuses = []
 seen_tokens = set()

@@ -80,7 +80,8 @@ class AccountsThread:
 
 class OAuthStack:
     def __init__(self, data_dir: Path, access_token_ttl: int = 300,
-                 refresh_token_ttl: int = 3600, verbose: bool = False):
+                 refresh_token_ttl: int = 3600, verbose: bool = False,
+                 trusted_clients: list[dict] | None = None):
         data_dir = Path(data_dir)
         self.directory = MemoryDirectory()
         self.secret = new_shared_secret()
@@ -91,7 +92,7 @@ class OAuthStack:
             synapse_url=f"http://127.0.0.1:{synapse_port}", synapse_secret=self.secret,
             accounts_url=self.accounts.url, accounts_secret=self.accounts.secret,
             access_token_ttl=access_token_ttl, refresh_token_ttl=refresh_token_ttl,
-            verbose=verbose,
+            trusted_clients=trusted_clients or [], verbose=verbose,
         ))
         self.synapse = Synapse(SynapseOptions(
             data_dir=data_dir / "synapse", port=synapse_port, access_token_lifetime=None,
@@ -124,12 +125,16 @@ class OAuthStack:
 _FORM_ACTION = re.compile(r'<form method="post" action="([^"]+/(?:login|create))"')
 
 
+_CONSENT_ACTION = re.compile(r'<form method="post" action="([^"]+/allow)"')
+
+
 async def sign_in_over_http(authorization_url: str, redirect_uri: str, username: str,
                             password: str, create: bool = False,
-                            display_name: str | None = None) -> str:
+                            display_name: str | None = None, allow: bool = True) -> str:
     """Play the browser: open the authorization URL, submit the sign-in form, follow redirects
-    until the one to `redirect_uri`, and return that URL (with the code). Raises AssertionError
-    with the page text if the form refuses the credentials."""
+    until the one to `redirect_uri`, and return that URL (with the code). A client that is not
+    the deployment's own gets the consent screen: `allow` clicks Allow there. Raises
+    AssertionError with the page text if the form refuses the credentials."""
     import aiohttp
 
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
@@ -155,6 +160,9 @@ async def sign_in_over_http(authorization_url: str, redirect_uri: str, username:
         if create and display_name:
             form["display_name"] = display_name
         url, page = await follow("POST", action, form)
+        consent = _CONSENT_ACTION.search(page)
+        if consent and allow and not url.startswith(redirect_uri):
+            url, page = await follow("POST", urljoin(url, consent.group(1)), {})
         if not url.startswith(redirect_uri):
             raise AssertionError(f"sign-in did not return to the client:\n{page[:2000]}")
         return url

@@ -82,6 +82,23 @@ async def test_client_registered_once_per_issuer_and_redirect_uri():
     assert servers.registrations == 2
 
 
+async def test_the_deployments_own_client_is_used_only_for_its_redirect_uris():
+    known = {"client_id": "om-chat", "redirect_uris": [REDIRECT]}
+    servers = FakeServers()
+    own = OAuthClient(servers, MemoryStorage(), MemoryStorage(), homeserver=HS,
+                      redirect_uri=REDIRECT, known_client=known)
+    url = await own.begin(REDIRECT)
+    assert dict(parse_qsl(urlsplit(url).query))["client_id"] == "om-chat"
+    assert servers.registrations == 0
+    # Embedded on another origin, the chat is a third-party client: it registers itself.
+    elsewhere = OAuthClient(servers, MemoryStorage(), MemoryStorage(), homeserver=HS,
+                            redirect_uri="https://other.example/oauth/callback.html",
+                            known_client=known)
+    url = await elsewhere.begin("https://other.example/")
+    assert dict(parse_qsl(urlsplit(url).query))["client_id"] == "client1"
+    assert servers.registrations == 1
+
+
 async def test_callback_completes_once_and_the_flow_state_is_gone_afterwards():
     client, servers = make()
     url = await client.begin("https://chat.example/groups/hikers")
