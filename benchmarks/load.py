@@ -47,6 +47,8 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+import aiohttp
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -78,12 +80,21 @@ def p50_p95(values: list[float], unit: str = "ms") -> str:
 
 
 # == the load generator (a child process) ==================================================
+async def retry_after(response) -> float:
+    """Seconds a refused request should wait (429/503 from Synapse or the proxy), else 1."""
+    try:
+        return max(0.1, (await response.json()).get("retry_after_ms", 1000) / 1000)
+    except (aiohttp.ClientError, ValueError, AttributeError, OSError):
+        return 1.0
+
+
 class Member:
     def __init__(self, gen: "Generator", index: int, spec: dict):
         self.gen, self.index = gen, index
         self.name, self.room_id, self.token = spec["name"], spec["room_id"], spec["token"]
         self.headers = {"Authorization": f"Bearer {self.token}"}
         self.since: str | None = None
+        self.retry_s = 1.0  # after a failed sync: the server's Retry-After, else 1 s
         self.known: set[str] = set()  # event ids seen, to stop backfilling
 
     def url(self, path: str) -> str:
@@ -108,8 +119,10 @@ class Member:
                 if r.status == 200:
                     return await r.json()
                 self.gen.count("sync_errors", f"HTTP {r.status}")
-        except (OSError, asyncio.TimeoutError, ValueError) as e:  # aiohttp errors are OSErrors
+                self.retry_s = await retry_after(r)
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError) as e:
             self.gen.count("sync_errors", type(e).__name__)
+            self.retry_s = 1.0
         return None
 
     def _take(self, body: dict, backfill: bool) -> list[dict] | None:
@@ -141,7 +154,7 @@ class Member:
             body = await self._sync({"since": self.since, "timeout": str(SYNC_TIMEOUT_MS),
                                      "filter": MEMBER_FILTER})
             if body is None:
-                await asyncio.sleep(1)
+                await asyncio.sleep(self.retry_s)
                 continue
             gapped = self._take(body, backfill=True)
             if gapped is not None:
@@ -167,7 +180,7 @@ class Member:
                         await asyncio.sleep(1)
                         continue
                     page = await r.json()
-            except (OSError, asyncio.TimeoutError, ValueError) as e:
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError) as e:
                 self.gen.count("backfill_errors", type(e).__name__)
                 await asyncio.sleep(1)
                 continue
@@ -200,9 +213,11 @@ class Member:
                         self.gen.ack_ms.append((time.monotonic() - t0) * 1000)
                         return
                     self.gen.count("send_errors", f"HTTP {r.status}")
-            except (OSError, asyncio.TimeoutError) as e:
+                    wait = max(await retry_after(r), 1.0 + attempt)
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as e:
                 self.gen.count("send_errors", type(e).__name__)
-            await asyncio.sleep(1 + attempt)
+                wait = 1.0 + attempt
+            await asyncio.sleep(wait)
         ledger.record_unacknowledged(uid, self.room_id)
 
 
@@ -231,8 +246,6 @@ class Generator:
         print(kind, json.dumps(data), flush=True)
 
     async def run(self) -> None:
-        import aiohttp
-
         p = self.plan
         limit = asyncio.Semaphore(8)  # setup requests in flight at once
 
@@ -486,8 +499,6 @@ def sample_pairs(a, b, composer: str, until, every: float, out: list[float],
 # -- setup through the platform -------------------------------------------------------------
 async def setup_platform(stack, runner, n_members: int, n_rooms: int, cookie_for) -> dict:
     """Accounts, events, attendance; returns {room slug: room id}, member specs, timings."""
-    import aiohttp
-
     from pyapp.identity import matrix_localpart
     from pyapp.platform.service import Platform
 
@@ -748,7 +759,8 @@ def run(args) -> tuple[list[str], bool]:
             for who, b in zip(("alice", "bob"), browser_counts)),
         f"- Health every {args.health_every:.0f} s and once after: {health.summary()}",
         f"- CPU during the load (% of one core; {os.cpu_count()} cores): load generator "
-        f"{cpu['generator']:.0f}%, Synapse {cpu['synapse']:.0f}%, stack thread (platform, "
+        f"{cpu['generator']:.0f}% (by its own count {result['cpu_s']:.1f} s CPU in "
+        f"{result['wall_s']:.0f} s), Synapse {cpu['synapse']:.0f}%, stack thread (platform, "
         f"orchestrator, proxy, web) {cpu['stack']:.0f}%, this runner (Playwright) "
         f"{cpu['runner']:.0f}%, Chromium {cpu['browsers']:.0f}%; whole machine "
         f"{cpu['machine']:.0f}% (other users of the machine included)",
