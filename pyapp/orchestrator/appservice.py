@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from pyapp.identity import BOT_LOCALPART
+from pyapp.server.process import write_private
 from pyapp.orchestrator.policy import PowerPolicy, RoomSettings
 
 
@@ -60,8 +61,7 @@ def ensure_registration(path: Path, server_name: str,
             return reg
     reg = registration(server_name, bot_localpart=bot_localpart)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(reg, sort_keys=False))
-    path.chmod(0o600)
+    write_private(path, yaml.safe_dump(reg, sort_keys=False))  # the tokens are the bot's keys
     return reg
 
 

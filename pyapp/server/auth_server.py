@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pyapp.server.process import persistent_secret, stop_process_group
+from pyapp.server.process import (PRIVATE_UMASK, open_private_log, persistent_secret, private_dir,
+                                  stop_process_group, write_private)
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_SCRIPT = ROOT / "authserver" / "server.mjs"
@@ -112,15 +113,14 @@ class AuthServer:
         node = shutil.which("node")
         if node is None:
             raise RuntimeError("node is not installed (the auth server needs Node.js 20+)")
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(json.dumps(self.config()))
-        # The config holds the shared secret.
-        self.config_path.chmod(0o600)
-        self._log = open(self.log_path, "ab")
+        private_dir(self.data_dir)
+        write_private(self.config_path, json.dumps(self.config()))  # holds the shared secret
+        self._log = open_private_log(self.log_path)
         self.process = subprocess.Popen(
             # The warning about Node 20 being below oidc-provider's supported range is noise here.
             [node, "--no-warnings", str(SERVER_SCRIPT), str(self.config_path)],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=self._log, start_new_session=True,
+            umask=PRIVATE_UMASK,  # the keys and grants it keeps
         )
         self._wait_ready(timeout)
         return self

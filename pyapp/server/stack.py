@@ -24,7 +24,7 @@ from pyapp.platform.demo import DEMO_PASSWORD, DEMO_TENANT, USERS, is_empty, reg
 from pyapp.platform.service import Platform
 from pyapp.platform.store import Store
 from pyapp.server.matrix_proxy import add_matrix_proxy
-from pyapp.server.process import persistent_secret
+from pyapp.server.process import persistent_secret, private_dir, private_file
 from pyapp.server.synapse import Synapse, SynapseOptions, free_port
 from pyapp.server.web import make_app
 
@@ -117,7 +117,7 @@ class Stack:
 
     async def start(self) -> "Stack":
         o = self.options
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         registration_file = self.data_dir / "appservice.yaml"
         registration = ensure_registration(registration_file, o.server_name)
         oauth = o.auth == "oauth"
@@ -144,7 +144,8 @@ class Stack:
                 if o.tenant_guard else None,
             ))
             await asyncio.to_thread(self.synapse.start)
-        self.store = Store.open(o.database or str(self.data_dir / "platform.sqlite3"))
+        # Password hashes and sessions: private before SQLite first writes to it.
+        self.store = Store.open(o.database or str(private_file(self.data_dir / "platform.sqlite3")))
         platform = Platform(self.store)
         if o.seed and is_empty(self.store):
             seed_demo(self.store)

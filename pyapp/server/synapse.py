@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import secrets
 import socket
 import subprocess
@@ -25,7 +26,8 @@ from typing import Any
 
 import yaml
 
-from pyapp.server.process import persistent_secret, stop_process_group
+from pyapp.server.process import (PRIVATE_UMASK, open_private_log, persistent_secret, private_dir,
+                                  stop_process_group, write_private)
 from pyapp.server.proxy_routes import DEFAULT_MAX_UPLOAD_SIZE, parse_size
 
 # The custom state type that names the platform entity a room belongs to (defined with the other
@@ -191,7 +193,7 @@ class Synapse:
         return parse_size(value) if value is not None else DEFAULT_MAX_UPLOAD_SIZE
 
     def ensure_config(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         if not self.config_path.exists():
             subprocess.run(
                 [
@@ -202,15 +204,19 @@ class Synapse:
                     "--data-directory", str(self.data_dir),
                 ],
                 check=True, cwd=self.data_dir, stdout=subprocess.DEVNULL,
+                umask=PRIVATE_UMASK,  # the config, signing key and log config it writes
             )
             config = self._generated()
             if not config.get("registration_shared_secret"):
                 config["registration_shared_secret"] = secrets.token_hex(32)
-                self.config_path.write_text(yaml.safe_dump(config))
-        self.overrides_path.write_text(yaml.safe_dump(self.overrides(), sort_keys=False))
+                write_private(self.config_path, yaml.safe_dump(config))
+        # Holds registration_shared_secret (and a data folder from an older version may have
+        # it readable).
+        os.chmod(self.config_path, 0o600)
+        write_private(self.overrides_path, yaml.safe_dump(self.overrides(), sort_keys=False))
         for i, name in enumerate(self.worker_names):
-            self.worker_config_path(name).write_text(
-                yaml.safe_dump(self.worker_config(i), sort_keys=False))
+            write_private(self.worker_config_path(name),
+                          yaml.safe_dump(self.worker_config(i), sort_keys=False))
 
     def worker_config(self, index: int) -> dict[str, Any]:
         """One generic worker's own file, layered after the shared configuration."""
@@ -302,13 +308,13 @@ class Synapse:
     # -- process -----------------------------------------------------------------------
     def start(self, timeout: float = 60.0) -> "Synapse":
         self.ensure_config()
-        log = open(self.data_dir / "stdout.log", "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "synapse.app.homeserver",
-             "-c", str(self.config_path), "-c", str(self.overrides_path)],
-            cwd=self.data_dir, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with open_private_log(self.data_dir / "stdout.log") as log:  # the child keeps its copy
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "synapse.app.homeserver",
+                 "-c", str(self.config_path), "-c", str(self.overrides_path)],
+                cwd=self.data_dir, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True, umask=PRIVATE_UMASK,
+            )
         self.wait_ready(timeout)
         try:
             self.start_workers(timeout)
@@ -321,13 +327,13 @@ class Synapse:
         """Start the generic workers once the main process answers (it has created or
         upgraded the database schema by then), and wait until each answers too."""
         for name in self.worker_names:
-            with open(self.data_dir / f"{name}.log", "ab") as log:  # the child keeps its copy
+            with open_private_log(self.data_dir / f"{name}.log") as log:  # the child keeps its copy
                 self.worker_processes.append(subprocess.Popen(
                     [sys.executable, "-m", "synapse.app.generic_worker",
                      "-c", str(self.config_path), "-c", str(self.overrides_path),
                      "-c", str(self.worker_config_path(name))],
                     cwd=self.data_dir, stdout=log, stderr=subprocess.STDOUT,
-                    start_new_session=True,
+                    start_new_session=True, umask=PRIVATE_UMASK,
                 ))
         for name, process, url in zip(self.worker_names, self.worker_processes,
                                       self.worker_urls):
