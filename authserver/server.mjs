@@ -14,15 +14,21 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import querystring from 'node:querystring';
 
 import Provider, { interactionPolicy } from 'oidc-provider';
+
+import { FileStore, adapterFor, signingKeys } from './store.mjs';
 
 const config = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const issuer = config.issuer.replace(/\/$/, '');
 const synapseUrl = config.synapse_url.replace(/\/$/, '');
 const secret = config.synapse_secret;
 const log = (...args) => { if (config.verbose) console.error('[authserver]', ...args); };
+if (!config.data_dir) throw new Error('config.data_dir is required (keys and grants live there)');
+const store = new FileStore(path.join(config.data_dir, 'state.json'));
+const jwks = signingKeys(path.join(config.data_dir, 'signing-keys.json'));
 
 const API_SCOPE = 'urn:matrix:client:api:*';
 const API_SCOPE_UNSTABLE = 'urn:matrix:org.matrix.msc2967.client:api:*';
@@ -67,10 +73,21 @@ async function synapse(path, body) {
   }
 }
 
-const accounts = new Map(); // localpart -> { display_name }
+// A Map-like view of one record set of the store; changes are written with the next flush.
+function persistentMap(name) {
+  const records = store.app(name);
+  return {
+    get: (k) => records[k],
+    has: (k) => Object.hasOwn(records, k),
+    set: (k, v) => { records[k] = v; },
+    delete: (k) => { delete records[k]; },
+  };
+}
+
+const accounts = persistentMap('accounts'); // localpart -> { display_name }
 const provisioned = new Set(); // `${localpart}\0${device}` already upserted by this process
-const deviceGrant = new Map(); // `${localpart}\0${device}` -> newest grant id using that device
-const grantDevice = new Map(); // grant id -> { localpart, device }
+const deviceGrant = persistentMap('deviceGrant'); // `${localpart}\0${device}` -> newest grant id using that device
+const grantDevice = persistentMap('grantDevice'); // grant id -> { localpart, device }
 
 async function provision(localpart, device, grantId, always) {
   const key = `${localpart}\0${device}`;
@@ -80,9 +97,10 @@ async function provision(localpart, device, grantId, always) {
     await synapse('upsert_device', { localpart, device_id: device, display_name: 'Community chat (web)' });
     provisioned.add(key);
   }
-  if (grantId) {
+  if (grantId && deviceGrant.get(key) !== grantId) {
     deviceGrant.set(key, grantId);
     grantDevice.set(grantId, { localpart, device });
+    await store.flush();
   }
 }
 
@@ -90,12 +108,14 @@ async function deleteDeviceOfGrant(grantId) {
   const d = grantDevice.get(grantId);
   if (!d) return;
   grantDevice.delete(grantId);
+  await store.flush();
   const key = `${d.localpart}\0${d.device}`;
   // A later login may have reused the device id (re-login keeps the device): only the grant that
   // owns the device now may delete it.
   if (deviceGrant.get(key) !== grantId) return;
   deviceGrant.delete(key);
   provisioned.delete(key);
+  await store.flush();
   try {
     await synapse('delete_device', { localpart: d.localpart, device_id: d.device });
     log('deleted device', d.device, 'of', d.localpart);
@@ -162,6 +182,8 @@ const provider = new Provider(issuer, {
     && (ctx.oidc.route === 'userinfo' || client.clientAuthMethod === 'none')
     && client.redirectUris.some((uri) => URL.parse(uri)?.origin === origin),
   cookies: { keys: [config.cookie_secret || crypto.randomBytes(32).toString('hex')] },
+  adapter: adapterFor(store),
+  jwks,
   // The Matrix scopes are resource scopes only (of RESOURCE below), never OIDC scopes.
   scopes: ['openid', 'offline_access'],
   claims: { openid: ['sub'], profile: ['name'] },
@@ -405,6 +427,7 @@ async function interaction(ctx, uid, action) {
   }
   const localpart = result.body.localpart;
   accounts.set(localpart, { display_name: result.body.display_name || null });
+  await store.flush();
   log('signed in', localpart);
 
   ctx.respond = false;

@@ -7,6 +7,7 @@ device id); `flow_storage` holds only the pending flow (sessionStorage in the br
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any, Callable
@@ -60,6 +61,8 @@ class OAuthClient:
         # chat registers itself like any Matrix client.
         self.known_client = known_client
         self.metadata: AuthMetadata | None = None
+        # Pauses before re-sending a refresh whose answer was lost (seconds).
+        self.refresh_retry_delays: tuple[float, ...] = (0.5, 2.0)
 
     # -- discovery and registration ------------------------------------------------------
     async def discover(self) -> AuthMetadata | None:
@@ -138,6 +141,7 @@ class OAuthClient:
             account_management_uri=metadata.account_management_uri,
             return_to=F.safe_return_to(return_to, self.redirect_uri),
             created_at=self.clock(),
+            require_iss=metadata.iss_parameter_supported,
         )
         F.save_flow(self.flow_storage, pending)
         return F.authorization_url(metadata, pending, prompt=prompt, login_hint=login_hint)
@@ -188,11 +192,25 @@ class OAuthClient:
         extra = session.extra or {}
         if not session.refresh_token or not extra.get("token_endpoint"):
             raise SessionExpired(F.MSG_ENDED)
-        # Network errors propagate: the session is still good, the caller retries later.
-        r = await self.transport.request(
-            "POST", extra["token_endpoint"], dict(F.FORM),
-            F.form(F.refresh_body(extra["client_id"], session.refresh_token)), 30)
-        return F.parse_token_response(r.status, _json(r), session.device_id)
+        # A lost answer (timeout, dropped connection) may mean the server did rotate the token:
+        # the retry sends the same old token again, which the auth server accepts until the new
+        # one is first used (MAS's grace), so the session survives. Still failing: the error
+        # propagates, the session keeps the old token and the caller retries later.
+        body = F.form(F.refresh_body(extra["client_id"], session.refresh_token))
+        for attempt, delay in enumerate((*self.refresh_retry_delays, None)):
+            try:
+                r = await self.transport.request(
+                    "POST", extra["token_endpoint"], dict(F.FORM), body, 30)
+            except NETWORK_ERRORS:
+                if delay is None:
+                    raise
+                await asyncio.sleep(delay)
+                continue
+            if r.status >= 500 and delay is not None:
+                await asyncio.sleep(delay)
+                continue
+            return F.parse_token_response(r.status, _json(r), session.device_id)
+        raise AssertionError("unreachable")
 
     async def revoke(self, session: Session) -> bool:
         """Logout: revoke the refresh token (the auth server then ends the grant, every token of

@@ -61,14 +61,16 @@ class PendingFlow:
     account_management_uri: str | None
     return_to: str
     created_at: float
+    # The server advertises authorization_response_iss_parameter_supported (RFC 9207).
+    require_iss: bool = False
 
     @classmethod
     def from_json(cls, data: Any) -> "PendingFlow | None":
         if not isinstance(data, dict):
             return None
         try:
-            return cls(**{k: data[k] for k in cls.__dataclass_fields__})
-        except (KeyError, TypeError):
+            return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        except TypeError:  # a required field missing or of the wrong kind
             return None
 
 
@@ -153,6 +155,8 @@ def check_callback(params: Mapping[str, str], flow: PendingFlow | None, now: flo
         raise OAuthError(MSG_EXPIRED)
     # RFC 9207: a response naming another issuer is a mix-up attack or a misconfiguration.
     iss = params.get("iss")
+    if iss is None and flow.require_iss:
+        raise OAuthError(MSG_ISSUER)
     if iss is not None and iss.rstrip("/") != flow.issuer.rstrip("/"):
         raise OAuthError(MSG_ISSUER)
     error = params.get("error")

@@ -27,6 +27,9 @@ class AuthMetadata:
     account_management_uri: str | None = None
     prompt_values_supported: list[str] = field(default_factory=list)
     response_modes_supported: list[str] = field(default_factory=list)
+    # RFC 9207: the server puts `iss` in every authorization response, so one without it (or
+    # with another) did not come from this server.
+    iss_parameter_supported: bool = False
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -98,6 +101,7 @@ def parse_auth_metadata(body: Any) -> AuthMetadata:
         account_management_uri=_url(body, "account_management_uri", required=False),
         prompt_values_supported=_list(body, "prompt_values_supported"),
         response_modes_supported=modes,
+        iss_parameter_supported=body.get("authorization_response_iss_parameter_supported") is True,
         raw=body,
     )
 

@@ -92,6 +92,8 @@ class AuthServer:
         o = self.options
         return {
             "issuer": o.issuer_url,
+            # Signing keys (signing-keys.json) and grants/tokens/devices (state.json) live here.
+            "data_dir": str(self.data_dir),
             "host": o.host,
             "port": o.port,
             "synapse_url": o.synapse_url,

@@ -330,3 +330,116 @@ async def test_no_token_in_any_url_or_server_log(stack, clients):
         + stack.auth.log_path.read_text(errors="replace")
     for token in seen_tokens:
         assert token not in logs
+
+
+# -- refresh-token grace and a restarting auth server (issue 7, items 9 and 10) ----------------
+
+class LosingTransport(RecordingTransport):
+    """Delivers the first refresh request to the auth server, then loses its answer (as a
+    dropped connection or a timeout would)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lost = 0
+
+    async def request(self, method, url, headers, body=None, timeout=None):
+        response = await super().request(method, url, headers, body, timeout)
+        if "grant_type=refresh_token" in (body or "") and not self.lost:
+            self.lost += 1
+            raise TimeoutError("the refresh answer was lost")
+        return response
+
+
+def refresh_raw(session, refresh_token):
+    body = urlencode(F.refresh_body(session.extra["client_id"], refresh_token)).encode()
+    req = urllib.request.Request(session.extra["token_endpoint"], body)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+async def test_a_lost_refresh_answer_does_not_sign_the_user_out(stack, clients):
+    username, password, _ = new_user(stack, "lost")
+    oauth = clients(stack, transport=LosingTransport())
+    oauth.refresh_retry_delays = (0.1,)
+    session, _ = await oauth.complete(F.callback_params(await sign_in(oauth, username, password)))
+    old_refresh = session.refresh_token
+    # The server rotated the token, the client never heard: it retries with the old one.
+    tokens = await oauth.refresh(session)
+    assert oauth.transport.lost == 1
+    sent = [u for _, u, _ in oauth.transport.log if u.endswith("/oauth2/token")]
+    assert len(sent) == 3  # the code exchange, the lost refresh, the retry
+    assert tokens.refresh_token != old_refresh
+    status, body = whoami(stack, tokens.access_token)
+    assert status == 200 and body["device_id"] == session.device_id
+    # The grant lives on: the new refresh token works ...
+    status, newer = refresh_raw(session, tokens.refresh_token)
+    assert status == 200, newer
+    # ... and once the new one was used, the old one is spent.
+    status, body = refresh_raw(session, old_refresh)
+    assert status == 400 and body["error"] == "invalid_grant"
+
+
+async def test_the_old_refresh_token_works_until_the_new_one_is_used(stack, clients):
+    username, password, _ = new_user(stack, "grace")
+    oauth = clients(stack)
+    session, _ = await oauth.complete(F.callback_params(await sign_in(oauth, username, password)))
+    a = session.refresh_token
+    status, first = refresh_raw(session, a)  # answer "lost"
+    assert status == 200
+    status, second = refresh_raw(session, a)  # the retry
+    assert status == 200, second
+    assert second["refresh_token"] != first["refresh_token"]
+    # The pair nobody received is dropped; the retried one is the live one.
+    assert refresh_raw(session, first["refresh_token"])[0] == 400
+    status, third = refresh_raw(session, second["refresh_token"])
+    assert status == 200, third
+    assert whoami(stack, third["access_token"])[0] == 200
+
+
+def test_auth_server_restart_keeps_users_signed_in_with_persisted_keys(stack, tmp_path):
+    username, password, _ = new_user(stack, "restart")
+    oauth = OAuthClient(AiohttpTransport(), MemoryStorage(), MemoryStorage(),
+                        homeserver=stack.synapse.base_url, redirect_uri=REDIRECT)
+
+    async def sign_in_fully():
+        try:
+            params = F.callback_params(await sign_in(oauth, username, password))
+            return (await oauth.complete(params))[0]
+        finally:
+            await oauth.transport.close()
+
+    session = asyncio.run(sign_in_fully())
+    keys_file = stack.auth.data_dir / "signing-keys.json"
+    state_file = stack.auth.data_dir / "state.json"
+    for f in (keys_file, state_file):
+        assert f.stat().st_mode & 0o777 == 0o600, f
+    assert stack.auth.data_dir.stat().st_mode & 0o077 == 0
+    keys = json.loads(keys_file.read_text())["keys"]
+
+    def served_kids():
+        with urllib.request.urlopen(stack.auth.issuer + "/oauth2/keys.json", timeout=10) as r:
+            return [k["kid"] for k in json.loads(r.read())["keys"]]
+
+    assert served_kids() == [k["kid"] for k in keys]
+
+    stack.auth.stop()
+    stack.auth.start()
+
+    # The same key signs ID tokens after the restart ...
+    assert served_kids() == [k["kid"] for k in keys]
+    assert json.loads(keys_file.read_text())["keys"] == keys
+    # ... the refresh token still works, for the same device ...
+    status, body = refresh_raw(session, session.refresh_token)
+    assert status == 200, body
+    status, me = whoami(stack, body["access_token"])
+    assert status == 200 and me["device_id"] == session.device_id
+    # ... and logging out after the restart still deletes that device in the homeserver.
+    revoke = urlencode(F.revoke_body(session.extra["client_id"], body["refresh_token"],
+                                     "refresh_token")).encode()
+    with urllib.request.urlopen(urllib.request.Request(session.extra["revocation_endpoint"], revoke)) as r:
+        assert r.status == 200
+    status, err = whoami(stack, body["access_token"])
+    assert status == 401 and err["errcode"] == "M_UNKNOWN_TOKEN"

@@ -134,6 +134,35 @@ async def test_mismatching_issuer_is_refused_and_kills_the_flow():
     assert not any("token" in u for _, u, _, _ in servers.requests if "oauth2/token" in u)
 
 
+async def test_missing_iss_is_refused_when_the_server_says_it_always_sends_it():
+    from pyapp.auth.metadata import parse_auth_metadata
+
+    client, servers = make()
+    client.metadata = parse_auth_metadata(
+        dict(METADATA, authorization_response_iss_parameter_supported=True))
+    url = await client.begin(REDIRECT)
+    # A response without iss did not come from this issuer (RFC 9207 mix-up defence).
+    with pytest.raises(F.OAuthError, match="issuer mismatch"):
+        await client.complete(F.callback_params(authorize(servers, url, iss=None)))
+    assert client.flow_storage.data == {}
+    url = await client.begin(REDIRECT)
+    session, _ = await client.complete(F.callback_params(authorize(servers, url)))
+    assert session.extra["issuer"] == ISSUER
+    # A server that does not advertise it may leave iss out.
+    plain, servers = make()
+    url = await plain.begin(REDIRECT)
+    session, _ = await plain.complete(F.callback_params(authorize(servers, url, iss=None)))
+    assert session.user_id
+
+
+def test_a_flow_stored_before_require_iss_existed_still_loads():
+    stored = {k: "x" for k in F.PendingFlow.__dataclass_fields__ if k != "require_iss"}
+    stored["created_at"] = 1.0
+    flow = F.PendingFlow.from_json(stored)
+    assert flow is not None and flow.require_iss is False
+    assert F.PendingFlow.from_json({"state": "s"}) is None
+
+
 async def test_code_refused_by_the_server_gives_a_clear_message():
     client, servers = make()
     url = await client.begin(REDIRECT)

@@ -95,3 +95,29 @@ async def test_logout_revokes_refresh_and_access_token():
     client, servers, session, _ = await signed_in()
     assert await client.revoke(session)
     assert servers.revoked == [session.refresh_token, session.access_token]
+
+
+async def test_a_lost_refresh_answer_is_retried_with_the_same_old_token():
+    """The auth server may have rotated the token although its answer never arrived: the
+    client re-sends the same old refresh token (valid until the new one is used, MAS's grace)
+    instead of failing the refresh."""
+    from pyapp.client.transport import TransportError
+
+    client, servers, session, clock = await signed_in()
+    client.refresh_retry_delays = (0, 0)
+    sent = []
+    real = servers.request
+
+    async def losing_first_answer(method, url, headers, body=None, timeout=None):
+        if "grant_type=refresh_token" in (body or ""):
+            sent.append(body)
+            if len(sent) == 1:
+                raise TransportError("connection reset while reading the answer")
+        return await real(method, url, headers, body, timeout)
+
+    client.transport = type("T", (), {"request": staticmethod(losing_first_answer)})()
+    manager = TokenManager(session, client.refresh, clock=clock)
+    old = session.access_token
+    assert await manager.refresh(old) != old
+    assert len(sent) == 2 and sent[0] == sent[1]
+    assert manager.refresh_count == 1
