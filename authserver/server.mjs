@@ -20,6 +20,7 @@ import querystring from 'node:querystring';
 import Provider, { interactionPolicy } from 'oidc-provider';
 
 import { FileStore, adapterFor, signingKeys } from './store.mjs';
+import { FailureWindow, accountKey } from './throttle.mjs';
 
 const config = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const issuer = config.issuer.replace(/\/$/, '');
@@ -143,6 +144,27 @@ async function accountsCall(action, body) {
     console.error('[authserver] accounts endpoint unreachable:', e.message);
     return { status: 503, body: { error: 'The account directory is unreachable; try again.' } };
   }
+}
+
+// -- sign-in throttling -------------------------------------------------------------------------
+// Failed sign-ins per account name and per client address (the socket's: this server is not
+// behind a proxy that it would have to trust). While either is over its limit the form answers
+// 429 with Retry-After and does not check the password at all.
+const limits = config.login_throttle || {};
+const perAccount = new FailureWindow({
+  limit: limits.account_failures ?? 5, windowMs: (limits.account_window ?? 600) * 1000,
+});
+const perAddress = new FailureWindow({
+  limit: limits.address_failures ?? 30, windowMs: (limits.address_window ?? 600) * 1000,
+});
+// A refused sign-in is answered no sooner than this after the form arrived, so an unknown user
+// (no password hash to check) cannot be told from a known one with a wrong password by timing.
+const FAILURE_FLOOR_MS = limits.failure_floor_ms ?? 400;
+
+function inWords(seconds) {
+  if (seconds < 90) return `${seconds} second${seconds === 1 ? '' : 's'}`;
+  const minutes = Math.ceil(seconds / 60);
+  return `${minutes} minute${minutes === 1 ? '' : 's'}`;
 }
 
 // -- provider -----------------------------------------------------------------------------------
@@ -416,15 +438,36 @@ async function interaction(ctx, uid, action) {
     ctx.body = formPage(uid, client, creating, { username, error: 'Enter your username and password.' });
     return;
   }
+  const address = ctx.req.socket.remoteAddress || 'unknown';
+  const account = accountKey(username);
+  const wait = Math.max(perAddress.retryAfter(address, Date.now()),
+    creating ? 0 : perAccount.retryAfter(account, Date.now()));
+  if (wait) {
+    log('throttled', creating ? 'create' : 'login', 'for', wait, 's');
+    ctx.status = 429;
+    ctx.set('Retry-After', String(wait));
+    ctx.body = formPage(uid, client, creating, {
+      username, error: `Too many failed sign-in attempts. Please wait ${inWords(wait)} and try again.`,
+    });
+    return;
+  }
+  const started = Date.now();
   const result = await accountsCall(creating ? 'register' : 'verify', {
     username, password, ...(creating && form.display_name ? { display_name: String(form.display_name) } : {}),
   });
   if (result.status !== 200 || !result.body?.localpart) {
+    if (result.status < 500) {
+      perAddress.fail(address, Date.now());
+      if (!creating) perAccount.fail(account, Date.now());
+      const rest = FAILURE_FLOOR_MS - (Date.now() - started);
+      if (rest > 0) await new Promise((resolve) => { setTimeout(resolve, rest); });
+    }
     ctx.status = result.status >= 500 ? 503 : 200;
     const error = result.body?.error || (creating ? 'The account could not be created.' : 'Wrong username or password.');
     ctx.body = formPage(uid, client, creating, { username, error });
     return;
   }
+  if (!creating) perAccount.clear(account);
   const localpart = result.body.localpart;
   accounts.set(localpart, { display_name: result.body.display_name || null });
   await store.flush();

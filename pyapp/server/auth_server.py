@@ -42,6 +42,9 @@ class AuthServerOptions:
     # [{"client_id": ..., "client_name": ..., "redirect_uris": [...]}]. Every other client
     # registers itself and the user must allow it on a consent screen naming its redirect host.
     trusted_clients: list[dict[str, Any]] = field(default_factory=list)
+    # Sign-in form limits (authserver/server.mjs): account_failures / account_window (5 per
+    # 600 s), address_failures / address_window (30 per 600 s), failure_floor_ms (400).
+    login_throttle: dict[str, int] = field(default_factory=dict)
     verbose: bool = False
 
     @property
@@ -103,6 +106,7 @@ class AuthServer:
             "access_token_ttl": o.access_token_ttl,
             "refresh_token_ttl": o.refresh_token_ttl,
             "trusted_clients": o.trusted_clients,
+            "login_throttle": o.login_throttle,
             "cookie_secret": self._cookie_secret(),
             "verbose": o.verbose,
         }
