@@ -50,6 +50,12 @@ def parse_args(argv: list[str]) -> StackOptions:
                         "for login throttling, Secure cookies behind HTTPS)")
     p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                    help="another page origin allowed to change platform state (repeatable)")
+    p.add_argument("--frame-ancestors", default="'none'", metavar="SOURCES",
+                   help="who may frame the pages (CSP frame-ancestors), e.g. \"'self'\" or "
+                        "\"'self' https://portal.example\"; default: nobody")
+    p.add_argument("--connect-origin", action="append", default=[], metavar="ORIGIN",
+                   help="another origin the pages may fetch from, e.g. the auth server of "
+                        "--homeserver (repeatable)")
     a = p.parse_args(argv)
     if a.synapse_workers and not (a.synapse_database and a.redis):
         p.error("--synapse-workers needs --synapse-database (PostgreSQL) and --redis")
@@ -62,7 +68,9 @@ def parse_args(argv: list[str]) -> StackOptions:
                         auth=a.auth, auth_port=a.auth_port,
                         synapse_database=a.synapse_database, synapse_workers=a.synapse_workers,
                         redis_url=a.redis, behind_proxy=a.behind_proxy,
-                        allowed_origins=tuple(a.allow_origin))
+                        allowed_origins=tuple(a.allow_origin),
+                        frame_ancestors=a.frame_ancestors,
+                        connect_origins=tuple(a.connect_origin))
 
 
 async def main(options: StackOptions) -> None:

@@ -181,7 +181,9 @@ def signed_in_context(browser, stack, user: str):
     session in localStorage as a previous visit would have left it."""
     from pyapp.client.session import session_from_login
 
-    ctx = browser.new_context()
+    # bypass_csp: the measuring code uses page.wait_for_function, whose predicate Playwright
+    # compiles with Function() in the page, which the pages' CSP refuses (no 'unsafe-eval').
+    ctx = browser.new_context(bypass_csp=True)
     r = ctx.request.post(stack.url + "/api/session", data={
         "tenant": "demo", "slug": user, "password": "demo-password"})
     assert r.ok, r.status
@@ -290,7 +292,7 @@ def main() -> None:
     for same_origin in (True, False):
         runner = StackThread(StackOptions.for_tests(
             Path(tempfile.mkdtemp(prefix="bench-")), auth="password",
-            same_origin_matrix=same_origin))
+            same_origin_matrix=same_origin, extra_config={"debug_run_python": True}))
         stack = runner.start()
         try:
             runner.call(stack.orchestrator.drain())

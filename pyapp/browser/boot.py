@@ -1,9 +1,13 @@
 """The Python half of the <om-chat> loader (web/chat/om-chat.js).
 
-om-chat.js starts PyScript once per page with a script that awaits main(). main() imports the
-chat libraries, hands the loader a small API (mount/unmount an element, run Python for tests and
-debugging), then mounts every <om-chat> element through pyapp.ui.mount. Progress and failures are
-reported to the loader, which renders them in each element.
+om-chat.js starts Pyodide once per page and runs a script that awaits main(). main() imports the
+chat libraries, hands the loader a small API (mount/unmount an element), then mounts every
+<om-chat> element through pyapp.ui.mount. Progress and failures are reported to the loader,
+which renders them in each element.
+
+run_python (window.omChat.runPython) runs arbitrary Python with the signed-in user's session
+for any script of the host page, so it is handed over only when the deployment's
+/config.json says `"debug_run_python": true` (tests, debugging); otherwise it does not exist.
 """
 
 from __future__ import annotations
@@ -45,6 +49,15 @@ async def unmount(element) -> None:
         await _maybe_await(fn(element))
 
 
+async def _run_python_allowed() -> bool:
+    from pyapp.browser.config import load_config
+
+    try:
+        return (await load_config()).get("debug_run_python") is True
+    except Exception:  # noqa: BLE001  (mounting reports an unreadable configuration)
+        return False
+
+
 async def main() -> None:
     import js
     from pyodide.ffi import create_proxy, to_js
@@ -61,7 +74,8 @@ async def main() -> None:
         # Proxies live as long as the page: the loader calls them for every later element.
         api.mount = create_proxy(mount)
         api.unmount = create_proxy(unmount)
-        api.runPython = create_proxy(run_python)
+        if await _run_python_allowed():
+            api.runPython = create_proxy(run_python)
         loader._pythonReady(api, to_js({"importSeconds": import_seconds},
                                        dict_converter=js.Object.fromEntries))
 

@@ -24,7 +24,7 @@ class ProxyLimits:
     # leave room for a reload whose aborted long-poll has not finished upstream yet.
     sync_per_user: int = 8
     other_total: int = 64     # sends, reads, room actions: short requests
-    upload_total: int = 4     # media uploads (their bodies are held in memory, up to max_upload_size)
+    upload_total: int = 4     # media uploads (bodies are held in memory, up to max_upload_size)
     # Short requests may wait this long for a free slot (a burst), then get 503.
     queue_seconds: float = 2.0
     retry_after: int = 2      # seconds, in Retry-After of 429/503 answers

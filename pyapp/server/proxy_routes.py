@@ -19,7 +19,8 @@ SYNC = "sync"      # long-polls: held open up to the client's timeout (30 s)
 UPLOAD = "upload"  # media uploads: bodies up to the homeserver's max_upload_size
 OTHER = "other"    # every other client/media request: small JSON bodies
 
-SMALL_BODY = 1024 * 1024  # the largest JSON body a chat request needs (to-device bursts, key uploads)
+# The largest JSON body a chat request needs (to-device bursts, key uploads).
+SMALL_BODY = 1024 * 1024
 # Synapse's own default for max_upload_size.
 DEFAULT_MAX_UPLOAD_SIZE = 50 * 1024 * 1024
 

@@ -26,6 +26,7 @@ from pyapp.platform.store import Store
 from pyapp.server.matrix_proxy import add_matrix_proxy
 from pyapp.server.process import persistent_secret, private_dir, private_file
 from pyapp.server.synapse import Synapse, SynapseOptions, free_port
+from pyapp.server.page_security import PageSecurity
 from pyapp.server.web import make_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,6 +73,11 @@ class StackOptions:
     web_root: Path = ROOT / "web"
     static_root: Path = ROOT / "static"
     extra_config: dict = field(default_factory=dict)
+    # Who may frame the pages (CSP frame-ancestors): "'none'", "'self'", "'self' https://x".
+    frame_ancestors: str = "'none'"
+    # Origins the pages may fetch from besides their own, the homeserver's and the embedded
+    # auth server's (e.g. the auth server of an existing homeserver).
+    connect_origins: tuple[str, ...] = ()
 
     @classmethod
     def for_tests(cls, data_dir: Path, **kw) -> "StackOptions":
@@ -164,7 +170,8 @@ class Stack:
             "auth": o.auth,
             **({"oauth_client": self.chat_client()} if self.auth_server is not None else {}),
             **o.extra_config,
-        })
+        }, PageSecurity(frame_ancestors=o.frame_ancestors, connect_origins=(
+            *([self.auth_server.issuer] if self.auth_server else []), *o.connect_origins)))
         if o.same_origin_matrix:
             add_matrix_proxy(app, self.homeserver_url, **(
                 {"max_upload_size": self.synapse.max_upload_size(),

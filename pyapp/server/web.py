@@ -20,6 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
+from pyapp.server.page_security import PageSecurity, security_headers
+
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "application/javascript; charset=utf-8",
@@ -78,13 +80,23 @@ def _file_response(path: Path, url_path: str) -> web.FileResponse:
     return web.FileResponse(path, headers=headers)
 
 
-def make_app(web_root: Path, static_root: Path, config: dict[str, Any]) -> web.Application:
+def make_app(web_root: Path, static_root: Path, config: dict[str, Any],
+             security: PageSecurity = PageSecurity()) -> web.Application:
     """web_root served at /, static_root at /static/, `config` as JSON at /config.json (what
-    the browser code reads: homeserver URL etc.; it must hold nothing secret)."""
+    the browser code reads: homeserver URL etc.; it must hold nothing secret). Every response,
+    those of routes added later included, gets the security headers of
+    pyapp.server.page_security (a route that sets one itself keeps its own)."""
     web_root = Path(web_root).resolve()
     static_root = Path(static_root).resolve()
     app = web.Application()
     app[CONFIG_KEY] = dict(config)
+
+    async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+        for name, value in security_headers(request.path, request.app[CONFIG_KEY].get("homeserver"),
+                                            security).items():
+            response.headers.setdefault(name, value)
+
+    app.on_response_prepare.append(add_security_headers)
 
     async def config_json(request: web.Request) -> web.Response:
         body = json.dumps(request.app[CONFIG_KEY], separators=(",", ":"))

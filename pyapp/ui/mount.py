@@ -44,12 +44,9 @@ def _config_url() -> str:
 
 
 async def _load_config() -> dict:
-    import js
+    from pyapp.browser.config import load_config
 
-    response = await js.fetch(_config_url())
-    if not response.ok:
-        raise RuntimeError(f"Could not load the chat configuration (HTTP {response.status})")
-    return json.loads(await response.text())
+    return await load_config()
 
 
 def _make_service(config: dict) -> ChatService:

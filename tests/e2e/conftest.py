@@ -10,7 +10,7 @@ done) and a test module should not mix async tests with browser tests.
     def test_something(web_server, new_page):
         page = new_page()
         page.goto(web_server + "/chat/embed-example.html")
-        page.wait_for_function("window.omChat.state === 'mounted'")
+        page_until(page, "window.omChat.state === 'mounted'")  # tests/support/waiting.py
 
 Fixtures:
 - built_static (session): runs `python -m pyapp.build` once (a no-op when nothing changed).
@@ -18,6 +18,8 @@ Fixtures:
 - web_server (session): base URL of make_app(web/, static/, {"homeserver": synapse URL}).
 - browser (module): Chromium from /usr/bin/chromium with offline-friendly flags.
 - new_page (function): new_page(**context_options) -> Page in a fresh context (empty profile).
+  The pages run under their real Content-Security-Policy: wait with page_until, not
+  page.wait_for_function (which the CSP refuses).
   Every request of that context (workers included) is recorded in page.requests; at teardown
   the test fails if one went to a host other than 127.0.0.1/localhost. Console messages and
   page errors are kept in page.console_messages / page.page_errors for assertions/debugging.
@@ -128,7 +130,8 @@ def serve_app():
 def web_server(built_static, serve_app, synapse) -> str:
     from pyapp.server.web import make_app
 
-    return serve_app(make_app(WEB_ROOT, built_static, {"homeserver": synapse.base_url}))
+    return serve_app(make_app(WEB_ROOT, built_static, {"homeserver": synapse.base_url,
+                                                        "debug_run_python": True}))
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,8 @@ SESSION_KEY = "om-chat:om-chat.session"
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, built_static):
     runner = StackThread(StackOptions.for_tests(tmp_path_factory.mktemp("oauth-ui"), auth="oauth",
-                                                oauth_access_token_ttl=TTL))
+                                                oauth_access_token_ttl=TTL,
+                                                extra_config={"debug_run_python": True}))
     stack = runner.start()
     # The orchestrator's invites are out before anyone opens the chat.
     runner.call(stack.orchestrator.drain())

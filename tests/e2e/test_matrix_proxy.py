@@ -79,7 +79,8 @@ def test_client_api_still_answers_with_encoded_ids(synapse, proxy, make_user):
                            {**auth, "Content-Type": "application/json"})
     room_id = json.loads(body)["room_id"]
     encoded = room_id.replace("!", "%21").replace(":", "%3A")
-    status, body = request(proxy, "PUT", f"/_matrix/client/v3/rooms/{encoded}/send/m.room.message/t1",
+    status, body = request(proxy, "PUT",
+                           f"/_matrix/client/v3/rooms/{encoded}/send/m.room.message/t1",
                            json.dumps({"msgtype": "m.text", "body": "hi"}).encode(),
                            {**auth, "Content-Type": "application/json"})
     assert status == 200 and json.loads(body)["event_id"].startswith("$")

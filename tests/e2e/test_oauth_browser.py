@@ -16,7 +16,9 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 import pytest
 
+from tests.support.waiting import page_until
 from tests.support.oauth_stack import OAuthStack
+from pyapp.server.page_security import PageSecurity
 from pyapp.server.web import make_app
 from pyapp.server.auth_server import chat_client
 from pyapp.server.synapse import free_port
@@ -44,7 +46,8 @@ def stack(tmp_path_factory):
 @pytest.fixture(scope="module")
 def app(stack, built_static):
     server = ServerThread(make_app(WEB_ROOT, built_static, {
-        "homeserver": stack.synapse.base_url, "oauth_client": stack.chat_client}),
+        "homeserver": stack.synapse.base_url, "oauth_client": stack.chat_client,
+        "debug_run_python": True}, PageSecurity(connect_origins=(stack.auth.issuer,))),
         port=stack.app_port).start()
     yield server.base_url
     server.stop()
@@ -88,7 +91,8 @@ KNOWN_CLIENT: dict = {}  # the stack's trusted chat client, set by the stack fix
 
 def setup(page, homeserver: str) -> dict:
     """Boot the chat service with OAuth in the page and finish a sign-in that came back."""
-    page.wait_for_function("window.omChat && ['mounted', 'failed'].includes(window.omChat.state)", timeout=BOOT_MS)
+    page_until(page, "window.omChat && ['mounted', 'failed'].includes(window.omChat.state)",
+               timeout_ms=BOOT_MS)
     assert page.evaluate("window.omChat.state") == "mounted", page.evaluate("JSON.stringify(window.omChat.error)")
     return run(page, f"""
 import asyncio, json

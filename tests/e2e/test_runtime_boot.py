@@ -11,6 +11,7 @@ import pytest
 from aiohttp import web
 
 from pyapp.server.web import make_app
+from tests.support.waiting import page_until
 from tests.e2e.conftest import STATIC_ROOT, WEB_ROOT
 
 pytestmark = pytest.mark.e2e
@@ -23,7 +24,8 @@ PYTHON_READY = "['python-ready', 'mounted'].includes(window.omChat.state)"
 @pytest.fixture(scope="module")
 def runtime_server(built_static, serve_app, synapse) -> str:
     """The real app plus one route that never answers in time (for the timeout test)."""
-    app = make_app(WEB_ROOT, built_static, {"homeserver": synapse.base_url})
+    app = make_app(WEB_ROOT, built_static, {"homeserver": synapse.base_url,
+                                            "debug_run_python": True})
 
     async def slow(request):
         await asyncio.sleep(30)
@@ -44,7 +46,7 @@ def booted(browser, runtime_server):
     requests: list[str] = []
     context.on("request", lambda r: requests.append(r.url))
     page.goto(runtime_server + EXAMPLE)
-    page.wait_for_function(PYTHON_READY, timeout=BOOT_TIMEOUT_MS)
+    page_until(page, PYTHON_READY, timeout_ms=BOOT_TIMEOUT_MS)
     yield page
     context.close()
     outside = [u for u in requests if not is_local(u)]
@@ -65,13 +67,13 @@ def test_boot_progress_shows_before_python_then_chat_mounts_once_for_all_element
     assert page.evaluate("window.omChat.state") in ("booting", "python-ready", "mounted")
     # A second element added before Python is ready.
     page.evaluate("document.body.appendChild(document.createElement('om-chat'))")
-    page.wait_for_function("window.omChat.state === 'mounted'", timeout=BOOT_TIMEOUT_MS)
-    page.wait_for_function(
-        "[...document.querySelectorAll('om-chat')].every(e => e.dataset.omState === 'mounted')")
+    page_until(page, "window.omChat.state === 'mounted'", timeout_ms=BOOT_TIMEOUT_MS)
+    page_until(page, "[...document.querySelectorAll('om-chat')]"
+                     ".every(e => e.dataset.omState === 'mounted')")
     # One more after the chat is up (as after an Attend click).
     page.evaluate("""() => { const e = document.createElement('om-chat');
                              e.id = 'late'; document.body.appendChild(e); }""")
-    page.wait_for_function("document.getElementById('late').dataset.omState === 'mounted'")
+    page_until(page, "document.getElementById('late').dataset.omState === 'mounted'")
     assert page.locator("om-chat .om-boot").count() == 0
 
     wasm = [u for u in page.requests if u.endswith("pyodide.asm.wasm")]
@@ -212,7 +214,7 @@ def test_browser_reads_the_deployment_config(booted, synapse):
 from pyapp.browser.config import load_config
 await load_config()
 """)
-    assert result == {"homeserver": synapse.base_url}
+    assert result == {"homeserver": synapse.base_url, "debug_run_python": True}
 
 
 def test_local_storage_round_trip_survives_reload(browser, runtime_server):
@@ -220,14 +222,14 @@ def test_local_storage_round_trip_survives_reload(browser, runtime_server):
     try:
         page = context.new_page()
         page.goto(runtime_server + EXAMPLE)
-        page.wait_for_function(PYTHON_READY, timeout=BOOT_TIMEOUT_MS)
+        page_until(page, PYTHON_READY, timeout_ms=BOOT_TIMEOUT_MS)
         run(page, """
 from pyapp.browser.storage import LocalStorage
 s = LocalStorage(prefix="t:")
 s.set("a", "1"); s.set("b", "two"); s.remove("a")
 """)
         page.reload()
-        page.wait_for_function(PYTHON_READY, timeout=BOOT_TIMEOUT_MS)
+        page_until(page, PYTHON_READY, timeout_ms=BOOT_TIMEOUT_MS)
         result = run(page, """
 from pyapp.browser.storage import LocalStorage
 s = LocalStorage(prefix="t:")
@@ -246,9 +248,9 @@ def test_boot_failure_shows_the_error_and_a_retry_button_in_every_element(
     page = new_page()
     page.goto(base + EXAMPLE, wait_until="domcontentloaded")
     page.evaluate("document.body.appendChild(document.createElement('om-chat'))")
-    page.wait_for_function("window.omChat.state === 'failed'", timeout=BOOT_TIMEOUT_MS)
-    page.wait_for_function(
-        "[...document.querySelectorAll('om-chat')].every(e => e.dataset.omState === 'failed')")
+    page_until(page, "window.omChat.state === 'failed'", timeout_ms=BOOT_TIMEOUT_MS)
+    page_until(page, "[...document.querySelectorAll('om-chat')]"
+                     ".every(e => e.dataset.omState === 'failed')")
     assert page.locator("om-chat [role=alert]").count() == 2
     assert page.locator("om-chat button.om-boot__retry").count() == 2
     assert "pyodide" in page.locator("om-chat .om-boot__message").first.inner_text().lower()

@@ -7,8 +7,10 @@
  * Optional attributes on that script tag: data-static (base URL of the built runtime,
  * default ../static/ next to this file), data-config (default ../config.json).
  *
- * Every <om-chat> shows boot progress at once (never a blank area). Python (PyScript +
- * Pyodide) starts once per page however many elements there are; then
+ * Every <om-chat> shows boot progress at once (never a blank area). Python (Pyodide, loaded
+ * straight from its module: PyScript's loader compiles code with Function() and so needs
+ * 'unsafe-eval' in the page's CSP, Pyodide only 'wasm-unsafe-eval') starts once per page however
+ * many elements there are; then
  * pyapp.browser.boot.main() imports the chat and calls pyapp.ui.mount.mount_all(). Elements
  * connected later are mounted with pyapp.ui.mount.mount(element).
  *
@@ -20,7 +22,9 @@
  *   timings      ms since navigation: bootStart, pythonReady, mounted; importSeconds (Python)
  *   ready        Promise, resolves when Python and the chat libraries are loaded
  *   mounted      Promise, resolves when mount_all() has returned
- *   runPython(code) -> Promise of the last expression's value (after `ready`)
+ *   runPython(code) -> Promise of the last expression's value; only present (from `ready` on)
+ *                when the deployment's /config.json has "debug_run_python": true, because it
+ *                runs any Python, with the user's session, for any script on the page
  *   retry()
  *   staticBase, configURL
  * and window events: om-chat:progress {step, label, fraction}, om-chat:python-ready {timings},
@@ -48,18 +52,10 @@
     const staticBase = new URL((script && script.dataset.static) || "../static/", scriptURL).href;
     const configURL = new URL((script && script.dataset.config) || "../config.json", scriptURL).href;
 
-    const pyscriptConfig = {
-        interpreter: staticBase + "pyodide/pyodide.mjs",
-        // Resolved by name against static/pyodide/pyodide-lock.json (our wheels only).
-        packages: ["pyapp"],
-        // Hand packages straight to loadPyodide: no micropip, no IndexedDB copy.
-        packages_cache: "passthrough",
-        // Non-empty: skips fetching PyScript's package graph of the CDN distribution.
-        index_urls: [staticBase + "pyodide/"],
-        // Our elements show errors themselves; the rest is for editors and terminals.
-        plugins: ["!codemirror", "!py-editor", "!py-terminal", "!py-game", "!donkey",
-                  "!deprecations-manager", "!error"],
-    };
+    const pyodideURL = staticBase + "pyodide/pyodide.mjs";
+    // Resolved by name against static/pyodide/pyodide-lock.json (our wheels only).
+    const PACKAGES = ["pyapp"];
+    const MAIN = "from pyapp.browser import boot\nawait boot.main()\n";
 
     let resolveReady, rejectReady, resolveMounted, rejectMounted;
     const ready = new Promise((res, rej) => { resolveReady = res; rejectReady = rej; });
@@ -72,7 +68,7 @@
     const mountedElements = new WeakSet();
     let api = null;                  // Python side, set by _pythonReady
     let mountAllDone = false;
-    let pyscriptImported = false;
+    let runtimeStarted = false;     // Pyodide cannot be started twice in one page
     let stallTimer = null;
     let observer = null;
     const seenCore = new Set();
@@ -88,11 +84,6 @@
         mounted,
         staticBase,
         configURL,
-        pyscriptConfig,
-        async runPython(code) {
-            await ready;
-            return api.runPython(code);
-        },
         retry,
         // -- called from Python (pyapp.browser.boot) ------------------------------------
         _progress(step) { progress(step); },
@@ -100,6 +91,7 @@
             // From here on the chat UI reports its own state (connecting, offline...).
             clearTimeout(stallTimer);
             api = pyApi;
+            if (pyApi.runPython) omChat.runPython = (code) => api.runPython(code);
             omChat.state = "python-ready";
             omChat.timings.pythonReady = performance.now();
             if (info && info.importSeconds !== undefined) omChat.timings.importSeconds = info.importSeconds;
@@ -171,8 +163,8 @@
     }
 
     function retry() {
-        // Once PyScript has been evaluated it cannot start a second time in this page.
-        if (pyscriptImported) {
+        // Once Pyodide has started it cannot start a second time in this page.
+        if (runtimeStarted) {
             location.reload();
             return;
         }
@@ -213,7 +205,7 @@
     }
 
     function preloadRuntime() {
-        // Pyodide asks for these only after PyScript's modules have loaded and evaluated; asking
+        // Pyodide asks for these only after its own module has loaded and evaluated; asking
         // now overlaps that chain with the big downloads. Same request modes as Pyodide's own
         // fetch()/import(), so the browser hands over the preloaded responses.
         const links = [
@@ -241,24 +233,26 @@
         if (omChat.state !== "idle") return;
         omChat.state = "booting";
         omChat.timings.bootStart = performance.now();
-        if (!pyscriptImported) preloadRuntime();
+        if (!runtimeStarted) preloadRuntime();
         watchDownloads();
         progress("download");
         window.addEventListener("unhandledrejection", onUnhandled);
-        // A retry after a failed PyScript download reuses the script element of the first try.
-        if (!document.querySelector("script[type=py][data-om-chat]")) {
-            const py = document.createElement("script");
-            py.dataset.omChat = "";
-            py.type = "py";
-            py.setAttribute("config", JSON.stringify(pyscriptConfig));
-            py.textContent = "from pyapp.browser import boot\nawait boot.main()\n";
-            // PyScript reads its config from the DOM when its module is evaluated.
-            (document.body || document.head).appendChild(py);
+        startPython().catch((e) => fail(e.message, e.stack));
+    }
+
+    async function startPython() {
+        let loadPyodide;
+        try {
+            ({ loadPyodide } = await import(pyodideURL));
+        } catch (e) {
+            throw new Error(`Could not load Pyodide: ${e.message}`);
         }
-        import(staticBase + "pyscript/core.js").then(
-            () => { pyscriptImported = true; },
-            (e) => fail(`Could not load PyScript: ${e.message}`, e.stack),
-        );
+        runtimeStarted = true;
+        const pyodide = await loadPyodide({ indexURL: staticBase + "pyodide/" });
+        // No micropip, no package cache: the wheels come from our lock file, by name.
+        await pyodide.loadPackage(PACKAGES, { messageCallback: (m) => console.debug(m) });
+        // main() reports its own failures through _failed(); the rejection then changes nothing.
+        await pyodide.runPythonAsync(MAIN);
     }
 
     async function mountOne(el) {
