@@ -24,8 +24,8 @@ What it does, on one machine:
    orchestrator probe (a role change through the platform API, applied to the room).
 
 Prints the figures with the machine; --append writes them into docs/benchmarks.md as the
-"Load" section (replacing the previous one). Exit status 1 if a message was lost or
-duplicated, a service failed a check, or a browser sample failed.
+"Latest run" of its "Load" section (replacing the previous run; the rest stays). Exit status
+1 if a message was lost or duplicated, a service failed a check, or a browser sample failed.
 """
 
 from __future__ import annotations
@@ -787,15 +787,29 @@ def bounded(name: str, kind=int):
     return parse
 
 
-def replace_section(doc: Path, title: str, section: str) -> None:
-    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
-    start = text.find(f"\n## {title}\n")
+LATEST = "### Latest run"
+
+
+def with_latest_run(doc: str, figures: str) -> str:
+    """docs/benchmarks.md with the "Load" section's latest run replaced by `figures`; the
+    section's own text (how to run, how to read) and the other sections stay."""
+    block = f"{LATEST}\n\n{figures.strip()}\n"
+    start = doc.find("\n## Load\n")
     if start < 0:
-        doc.write_text(text.rstrip("\n") + "\n\n" + section)
-        return
-    end = text.find("\n## ", start + 1)
-    rest = "" if end < 0 else "\n" + text[end + 1:]
-    doc.write_text(text[:start + 1] + section + rest)
+        return doc.rstrip("\n") + "\n\n## Load\n\n" + block
+    end = doc.find("\n## ", start + 1)
+    end = len(doc) if end < 0 else end + 1
+    section = doc[start + 1:end]
+    at = section.find(LATEST)
+    if at < 0:
+        section = section.rstrip("\n") + "\n\n" + block
+    else:
+        after = section.find("\n### ", at + 1)
+        rest = "" if after < 0 else "\n" + section[after + 1:]
+        section = section[:at] + block + rest
+    if end < len(doc) and not section.endswith("\n\n"):
+        section = section.rstrip("\n") + "\n\n"
+    return doc[:start + 1] + section + doc[end:]
 
 
 def main() -> None:
@@ -835,9 +849,9 @@ def main() -> None:
     text = head + "\n" + "\n".join(lines)
     print(text)
     if args.append:
-        cmd = "`.venv/bin/python benchmarks/load.py --append`"
-        replace_section(ROOT / "docs" / "benchmarks.md", "Load",
-                        f"## Load\n\n{cmd}\n\n{text}\n")
+        doc = ROOT / "docs" / "benchmarks.md"
+        doc.write_text(with_latest_run(doc.read_text() if doc.exists() else "# Benchmarks\n",
+                                       text))
     sys.exit(0 if ok else 1)
 
 

@@ -63,7 +63,8 @@ def test_a_retried_send_that_succeeds_is_acknowledged():
 
 
 def test_uid_round_trip_and_other_events_ignored():
-    event = {"type": "m.room.message", "content": {"msgtype": "m.text", "body": message_body("m3-7")}}
+    event = {"type": "m.room.message",
+             "content": {"msgtype": "m.text", "body": message_body("m3-7")}}
     assert uid_of(event) == "m3-7"
     assert uid_of({"type": "m.room.message", "content": {"body": "lat-1"}}) is None
     assert uid_of({"type": "m.room.member", "content": {"body": message_body("x")}}) is None
@@ -89,3 +90,17 @@ def test_backfill_stops_at_the_first_known_event():
     assert [e["event_id"] for e in new] == ["$5", "$4"] and done
     new, done = backfill_events(chunk, set())
     assert len(new) == 4 and not done
+
+
+def test_append_replaces_only_the_latest_run_of_the_load_section():
+    from benchmarks.load import with_latest_run
+
+    doc = ("# Benchmarks\n\n## Load\n\nHow to run.\n\n### Latest run\n\nold figures\n\n"
+           "### Reading\n\nnotes\n\n## Chat\n\nchat figures\n")
+    out = with_latest_run(doc, "new figures")
+    assert out == doc.replace("old figures", "new figures")
+    assert with_latest_run(out, "newer") == doc.replace("old figures", "newer")
+    fresh = with_latest_run("# Benchmarks\n", "first")
+    assert fresh == "# Benchmarks\n\n## Load\n\n### Latest run\n\nfirst\n"
+    no_run = with_latest_run("# B\n\n## Load\n\nHow.\n\n## Chat\n\nc\n", "f")
+    assert no_run == "# B\n\n## Load\n\nHow.\n\n### Latest run\n\nf\n\n## Chat\n\nc\n"
