@@ -39,8 +39,18 @@ PREFIXES = ("/_matrix/",)
 PROXY = web.AppKey("matrix_proxy", object)
 
 
-def forward_headers(headers) -> dict[str, str]:
-    return {k: v for k, v in headers.items() if k.lower() not in HOP_BY_HOP}
+# The web origin's cookies (the platform session) are no business of the homeserver's, and a
+# cookie the homeserver sets must not land on the platform's origin.
+REQUEST_ONLY_OURS = HOP_BY_HOP | {"cookie"}
+RESPONSE_ONLY_OURS = HOP_BY_HOP | {"set-cookie"}
+
+
+def request_headers(headers) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k.lower() not in REQUEST_ONLY_OURS}
+
+
+def response_headers(headers) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in headers.items() if k.lower() not in RESPONSE_ONLY_OURS]
 
 
 def _error(status: int, errcode: str, message: str, retry_after: int | None = None
@@ -164,10 +174,10 @@ async def _forward(request: web.Request, target: str, session: aiohttp.ClientSes
 async def _relay(request: web.Request, url: URL, session: aiohttp.ClientSession,
                  body: bytes) -> web.StreamResponse:
     async with session.request(request.method, url,
-                               headers=forward_headers(request.headers), data=body or None,
+                               headers=request_headers(request.headers), data=body or None,
                                allow_redirects=False, auto_decompress=False) as upstream:
         response = web.StreamResponse(status=upstream.status,
-                                      headers=forward_headers(upstream.headers))
+                                      headers=response_headers(upstream.headers))
         try:
             await response.prepare(request)
             async for chunk in upstream.content.iter_any():
