@@ -21,20 +21,20 @@ from pyapp.identity import BOT_LOCALPART, bot_user_id, should_auto_accept
 from .http import MatrixHttp
 from .nio_client import SeamClient
 from .rooms import Room, RoomList
+from .outbox import Outbox, SendRefused
 from .session import (
     LoginError,
     Session,
     SessionStore,
     login_error_message,
-    new_transaction_id,
     password_login_body,
     session_from_login,
 )
-from .storage import Storage, load_json, save_json
+from .storage import Storage
 from .sync_loop import Backoff
-from .timeline import PENDING, Message
+from .timeline import Message
 from .tokens import SessionExpired, TokenManager, Tokens, legacy_refresh_body, tokens_from_refresh
-from .transport import HttpResponse, Transport, TransportError
+from .transport import NETWORK_ERRORS, HttpResponse, Transport, TransportError
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +47,9 @@ SYNC_FILTER = {
     },
     "presence": {"not_types": ["*"]},
 }
-OUTBOX_KEY = "om-chat.outbox"  # {"user_id": ..., "messages": [...]}: what a reload resends
 LONG_POLL_MS = 30_000
 TYPING_RESEND_S = 20.0
 TYPING_TIMEOUT_MS = 30_000
-NETWORK_ERRORS = (TransportError, TimeoutError, asyncio.TimeoutError, OSError)
 
 
 @dataclass
@@ -107,9 +105,9 @@ class ChatService:
         self._read_sent: dict[str, str] = {}
         self._joining: set[str] = set()
         self._tasks: set[asyncio.Task] = set()
-        self._restored: list[dict] = []
-        self._sending: set[asyncio.Task] = set()  # sends in flight, cancelled at sign-out
-        self._outbox_epoch = 0  # bumped at sign-out: deliveries begun before it are void
+        self.outbox = Outbox(storage, rooms=lambda: self.rooms.rooms, send=self._send_event,
+                             emit=lambda room_id: self._emit("room", room_id),
+                             spawn=self._spawn, on_expired=self._session_expired, clock=clock)
         self.sign_outs = 0  # views drop what was typed for the previous user when it changes
         # How each kind of session (Session.auth) is refreshed and logged out. "password" is
         # built in; pyapp.auth.install_oauth adds "oauth" (refresh at the auth server's token
@@ -186,15 +184,14 @@ class ChatService:
 
     def unsent_count(self) -> int:
         """Messages typed but not acknowledged by the server: what signing out discards."""
-        return sum(len(room.timeline.unconfirmed()) for room in self.rooms.rooms.values()) \
-            + len(self._restored)
+        return self.outbox.unsent_count()
 
     async def logout(self) -> None:
         """Sign out. Unsent messages are discarded first (memory and storage), so no later
         sign-in on this browser, by this user or another, ever sends them; the UI asks the
         user before (unsent_count)."""
         await self.stop()
-        self._discard_outbox()
+        self.outbox.discard()
         self.sign_outs += 1
         custom = self.logouts.get(self.session.auth) if self.session else None
         if custom is not None:
@@ -225,7 +222,7 @@ class ChatService:
                                  session.user_id, session.device_id)
         self.rooms = RoomList(session.user_id, self._platform_bot(session.user_id))
         self.synced = False
-        self._restore_outbox()
+        self.outbox.restore(session.user_id)
 
     def _tokens_changed(self, session: Session) -> None:
         self.session = session
@@ -369,7 +366,7 @@ class ChatService:
         try:
             self._accept_tenant_invites()
             if first:
-                self._resend_pending()
+                self.outbox.resend_restored()
         finally:  # what did apply is shown even if the follow-ups failed
             if first or changed:
                 self._emit("rooms")
@@ -412,111 +409,21 @@ class ChatService:
         return self.rooms.rooms.get(room_id)
 
     async def send_text(self, room_id: str, body: str) -> Message:
-        room = self.room(room_id)
-        if room is None or self.session is None:
+        if self.session is None:
             raise ValueError("This conversation is not available.")
-        txn_id = new_transaction_id()
-        message = room.timeline.add_local(txn_id, self.session.user_id, body,
-                                          int(self.clock() * 1000))
-        self._save_outbox()
-        self._emit("room", room_id)
-        await self._deliver(room_id, message)
-        return message
+        return await self.outbox.send_text(room_id, body)
 
     async def retry(self, room_id: str, txn_id: str) -> None:
-        room = self.room(room_id)
-        message = room.timeline.mark_pending(txn_id) if room else None
-        if message is None or message.status != PENDING:
-            return
-        self._emit("room", room_id)
-        await self._deliver(room_id, message)
+        await self.outbox.retry(room_id, txn_id)
 
-    async def _deliver(self, room_id: str, message: Message) -> None:
-        room = self.room(room_id)
-        epoch = self._outbox_epoch
-        if room is None or self.client is None:
-            return
-        content = {"msgtype": message.msgtype, "body": message.body}
-        send = asyncio.ensure_future(self.client.room_send(
-            room_id, "m.room.message", content, tx_id=message.txn_id,
-            ignore_unverified_devices=True,
-        ))
-        self._sending.add(send)
-        try:
-            response = await send
-        except asyncio.CancelledError:
-            if epoch != self._outbox_epoch:
-                return  # discarded at sign-out
-            raise
-        except SessionExpired as e:
-            room.timeline.mark_failed(message.txn_id, "Not sent: sign in again, then retry.")
-            self._session_expired(str(e))
-        except NETWORK_ERRORS:
-            room.timeline.mark_failed(message.txn_id, "Not sent: no connection.")
-        else:
-            if isinstance(response, RoomSendResponse):
-                room.timeline.mark_sent(message.txn_id, response.event_id)
-            else:
-                reason = getattr(response, "message", None) or "the server refused it"
-                room.timeline.mark_failed(message.txn_id, f"Not sent: {reason}.")
-        finally:
-            self._sending.discard(send)
-        if epoch != self._outbox_epoch:
-            return  # signed out meanwhile: nothing of this session is kept
-        self._save_outbox()
-        self._emit("room", room_id)
-
-    def _save_outbox(self) -> None:
-        if self.session is None:
-            return
-        entries = [
-            {"room_id": room.room_id, "txn_id": m.txn_id, "body": m.body, "ts": m.ts,
-             "status": m.status, "error": m.error}
-            for room in self.rooms.rooms.values() for m in room.timeline.unconfirmed()
-        ]
-        if entries:
-            save_json(self.storage, OUTBOX_KEY, {"user_id": self.session.user_id,
-                                                 "messages": entries})
-        else:
-            self.storage.remove(OUTBOX_KEY)
-
-    def _restore_outbox(self) -> None:
-        """Messages not acknowledged before a reload come back, ready to send again; only
-        to the user who typed them. Another user signing in on this browser discards them."""
-        self.storage.remove(f"{OUTBOX_KEY}.{self.session.user_id}")  # older per-user layout
-        saved = load_json(self.storage, OUTBOX_KEY)
-        mine = isinstance(saved, dict) and saved.get("user_id") == self.session.user_id
-        entries = saved.get("messages") if mine else None
-        self._restored = [e for e in entries if isinstance(e, dict)] \
-            if isinstance(entries, list) else []
-        if not mine:
-            self.storage.remove(OUTBOX_KEY)
-
-    def _discard_outbox(self) -> None:
-        self._outbox_epoch += 1
-        for send in list(self._sending):
-            send.cancel()
-        self._sending.clear()
-        self._restored = []
-        for room in self.rooms.rooms.values():
-            room.timeline.local.clear()
-        self.storage.remove(OUTBOX_KEY)
-        if self.session is not None:
-            self.storage.remove(f"{OUTBOX_KEY}.{self.session.user_id}")
-
-    def _resend_pending(self) -> None:
-        for entry in self._restored:
-            room = self.room(entry.get("room_id"))
-            if room is None or not entry.get("txn_id"):
-                continue
-            message = room.timeline.add_local(entry["txn_id"], self.session.user_id,
-                                              entry.get("body", ""), entry.get("ts", 0),
-                                              status=entry.get("status", PENDING))
-            message.error = entry.get("error")
-            if message.status == PENDING:
-                self._spawn(self._deliver(room.room_id, message))
-            self._emit("room", room.room_id)
-        self._restored = []
+    async def _send_event(self, room_id: str, content: dict, txn_id: str) -> str:
+        if self.client is None:
+            raise TransportError("signed out")
+        response = await self.client.room_send(room_id, "m.room.message", content, tx_id=txn_id,
+                                               ignore_unverified_devices=True)
+        if isinstance(response, RoomSendResponse):
+            return response.event_id
+        raise SendRefused(getattr(response, "message", None) or "the server refused it")
 
     # -- typing and read state --------------------------------------------------------
     async def set_typing(self, room_id: str, typing: bool) -> None:

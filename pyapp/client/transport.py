@@ -8,6 +8,7 @@ reads from a transport response, so nio's response parsing is used unchanged.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
@@ -15,6 +16,10 @@ from typing import Any, Callable, Protocol
 
 class TransportError(ConnectionError):
     """The request did not get an HTTP answer (network down, server unreachable)."""
+
+
+# What a request raises when no answer came: worth retrying later, never the user's fault.
+NETWORK_ERRORS = (TransportError, TimeoutError, asyncio.TimeoutError, OSError)
 
 
 @dataclass

@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from pyapp.client.service import OUTBOX_KEY, ChatConfig, ChatService
+from pyapp.client.outbox import OUTBOX_KEY
+from pyapp.client.service import ChatConfig, ChatService
 from pyapp.client.storage import MemoryStorage
 from pyapp.ui.format import Clock
 from pyapp.ui.viewmodel import CHAT, SIGNED_OUT_SCREEN, ChatViewModel, MessageView

@@ -1,0 +1,166 @@
+"""Local echo and unsent messages: what the user typed, until the server has it.
+
+A message shows at once as pending (the room's timeline holds it, keyed by its transaction
+id). What the server has not acknowledged is kept in storage so a reload sends it again, to
+the same user only; signing out discards it everywhere (memory, storage, sends in flight), so
+no later sign-in on this browser ever sends it.
+
+The network and the rest of the client come in as callbacks: `send` delivers one event and
+returns its id (raising SendRefused, SessionExpired or a network error), `emit` reports a
+changed room, `spawn` runs a background task, `on_expired` ends the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Awaitable, Callable, Mapping
+
+from .session import new_transaction_id
+from .storage import Storage, load_json, save_json
+from .timeline import PENDING, Message, Timeline
+from .tokens import SessionExpired
+from .transport import NETWORK_ERRORS
+
+OUTBOX_KEY = "om-chat.outbox"  # {"user_id": ..., "messages": [...]}: what a reload resends
+
+
+class SendRefused(Exception):
+    """The homeserver answered the send with an error; the message says why."""
+
+
+class RoomLike:  # what the outbox needs of a room (pyapp.client.rooms.Room)
+    room_id: str
+    timeline: Timeline
+
+
+Send = Callable[[str, dict, str], Awaitable[str]]  # (room_id, content, txn_id) -> event id
+
+
+class Outbox:
+    def __init__(self, storage: Storage, *, rooms: Callable[[], Mapping[str, RoomLike]],
+                 send: Send, emit: Callable[[str], None],
+                 spawn: Callable[[Awaitable[Any]], None],
+                 on_expired: Callable[[str], None], clock: Callable[[], float]):
+        self.storage = storage
+        self._rooms = rooms
+        self._send = send
+        self._emit = emit
+        self._spawn = spawn
+        self._on_expired = on_expired
+        self._clock = clock
+        self.user_id: str | None = None
+        self._restored: list[dict] = []
+        self._sending: set[asyncio.Task] = set()  # sends in flight, cancelled at sign-out
+        self._epoch = 0  # bumped at sign-out: deliveries begun before it are void
+
+    def _room(self, room_id: Any) -> RoomLike | None:
+        return self._rooms().get(room_id) if isinstance(room_id, str) else None
+
+    # -- sending ----------------------------------------------------------------------
+    async def send_text(self, room_id: str, body: str) -> Message:
+        room = self._room(room_id)
+        if room is None or self.user_id is None:
+            raise ValueError("This conversation is not available.")
+        txn_id = new_transaction_id()
+        message = room.timeline.add_local(txn_id, self.user_id, body, int(self._clock() * 1000))
+        self._save()
+        self._emit(room_id)
+        await self._deliver(room, message)
+        return message
+
+    async def retry(self, room_id: str, txn_id: str) -> None:
+        room = self._room(room_id)
+        message = room.timeline.mark_pending(txn_id) if room else None
+        if message is None or message.status != PENDING:
+            return
+        self._emit(room_id)
+        await self._deliver(room, message)
+
+    async def _deliver(self, room: RoomLike, message: Message) -> None:
+        epoch = self._epoch
+        content = {"msgtype": message.msgtype, "body": message.body}
+        send = asyncio.ensure_future(self._send(room.room_id, content, message.txn_id))
+        self._sending.add(send)
+        try:
+            event_id = await send
+        except asyncio.CancelledError:
+            if epoch != self._epoch:
+                return  # discarded at sign-out
+            raise
+        except SessionExpired as e:
+            room.timeline.mark_failed(message.txn_id, "Not sent: sign in again, then retry.")
+            self._on_expired(str(e))
+        except NETWORK_ERRORS:
+            room.timeline.mark_failed(message.txn_id, "Not sent: no connection.")
+        except SendRefused as e:
+            room.timeline.mark_failed(message.txn_id, f"Not sent: {e}.")
+        else:
+            room.timeline.mark_sent(message.txn_id, event_id)
+        finally:
+            self._sending.discard(send)
+        if epoch != self._epoch:
+            return  # signed out meanwhile: nothing of this session is kept
+        self._save()
+        self._emit(room.room_id)
+
+    # -- what survives a reload -------------------------------------------------------
+    def unsent_count(self) -> int:
+        """Messages typed but not acknowledged by the server: what signing out discards."""
+        return sum(len(room.timeline.unconfirmed()) for room in self._rooms().values()) \
+            + len(self._restored)
+
+    def _save(self) -> None:
+        if self.user_id is None:
+            return
+        entries = [
+            {"room_id": room.room_id, "txn_id": m.txn_id, "body": m.body, "ts": m.ts,
+             "status": m.status, "error": m.error}
+            for room in self._rooms().values() for m in room.timeline.unconfirmed()
+        ]
+        if entries:
+            save_json(self.storage, OUTBOX_KEY, {"user_id": self.user_id, "messages": entries})
+        else:
+            self.storage.remove(OUTBOX_KEY)
+
+    def restore(self, user_id: str) -> None:
+        """Messages not acknowledged before a reload come back, ready to send again; only
+        to the user who typed them. Another user signing in on this browser discards them."""
+        self.user_id = user_id
+        self.storage.remove(f"{OUTBOX_KEY}.{user_id}")  # older per-user layout
+        saved = load_json(self.storage, OUTBOX_KEY)
+        mine = isinstance(saved, dict) and saved.get("user_id") == user_id
+        entries = saved.get("messages") if mine else None
+        self._restored = [e for e in entries if isinstance(e, dict)] \
+            if isinstance(entries, list) else []
+        if not mine:
+            self.storage.remove(OUTBOX_KEY)
+
+    def resend_restored(self) -> None:
+        """After the first sync (the rooms are known): show the restored messages again and
+        send the pending ones."""
+        for entry in self._restored:
+            room = self._room(entry.get("room_id"))
+            if room is None or not entry.get("txn_id"):
+                continue
+            message = room.timeline.add_local(entry["txn_id"], self.user_id,
+                                              entry.get("body", ""), entry.get("ts", 0),
+                                              status=entry.get("status", PENDING))
+            message.error = entry.get("error")
+            if message.status == PENDING:
+                self._spawn(self._deliver(room, message))
+            self._emit(room.room_id)
+        self._restored = []
+
+    def discard(self) -> None:
+        """Sign-out: nothing typed in this session is sent or shown again."""
+        self._epoch += 1
+        for send in list(self._sending):
+            send.cancel()
+        self._sending.clear()
+        self._restored = []
+        for room in self._rooms().values():
+            room.timeline.local.clear()
+        self.storage.remove(OUTBOX_KEY)
+        if self.user_id is not None:
+            self.storage.remove(f"{OUTBOX_KEY}.{self.user_id}")
+        self.user_id = None
