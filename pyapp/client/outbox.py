@@ -17,7 +17,7 @@ from typing import Any, Awaitable, Callable, Mapping
 
 from .session import new_transaction_id
 from .storage import Storage, load_json, save_json
-from .timeline import PENDING, Message, Timeline
+from .timeline import FAILED, PENDING, Message, Timeline
 from .tokens import SessionExpired
 from .transport import NETWORK_ERRORS
 
@@ -62,7 +62,9 @@ class Outbox:
         if room is None or self.user_id is None:
             raise ValueError("This conversation is not available.")
         txn_id = new_transaction_id()
-        message = room.timeline.add_local(txn_id, self.user_id, body, int(self._clock() * 1000))
+        room.timeline.add_local_echo(txn_id, {"msgtype": "m.text", "body": body}, self.user_id,
+                                     int(self._clock() * 1000))
+        message = room.timeline.item(txn_id)
         self._save()
         self._emit(room_id)
         await self._deliver(room, message)
@@ -70,11 +72,10 @@ class Outbox:
 
     async def retry(self, room_id: str, txn_id: str) -> None:
         room = self._room(room_id)
-        message = room.timeline.mark_pending(txn_id) if room else None
-        if message is None or message.status != PENDING:
-            return
+        if room is None or not room.timeline.echo_retry(txn_id):
+            return  # not a failed message (any more)
         self._emit(room_id)
-        await self._deliver(room, message)
+        await self._deliver(room, room.timeline.item(txn_id))
 
     async def _deliver(self, room: RoomLike, message: Message) -> None:
         epoch = self._epoch
@@ -88,14 +89,14 @@ class Outbox:
                 return  # discarded at sign-out
             raise
         except SessionExpired as e:
-            room.timeline.mark_failed(message.txn_id, "Not sent: sign in again, then retry.")
+            room.timeline.echo_failed(message.txn_id, "Not sent: sign in again, then retry.")
             self._on_expired(str(e))
         except NETWORK_ERRORS:
-            room.timeline.mark_failed(message.txn_id, "Not sent: no connection.")
+            room.timeline.echo_failed(message.txn_id, "Not sent: no connection.")
         except SendRefused as e:
-            room.timeline.mark_failed(message.txn_id, f"Not sent: {e}.")
+            room.timeline.echo_failed(message.txn_id, f"Not sent: {e}.")
         else:
-            room.timeline.mark_sent(message.txn_id, event_id)
+            room.timeline.echo_sent(message.txn_id, event_id)
         finally:
             self._sending.discard(send)
         if epoch != self._epoch:
@@ -140,12 +141,14 @@ class Outbox:
         send the pending ones."""
         for entry in self._restored:
             room = self._room(entry.get("room_id"))
-            if room is None or not entry.get("txn_id"):
+            if room is None or not isinstance(entry.get("txn_id"), str) or not entry["txn_id"]:
                 continue
-            message = room.timeline.add_local(entry["txn_id"], self.user_id,
-                                              entry.get("body", ""), entry.get("ts", 0),
-                                              status=entry.get("status", PENDING))
-            message.error = entry.get("error")
+            txn_id = entry["txn_id"]
+            room.timeline.add_local_echo(txn_id, {"msgtype": "m.text", "body": entry.get("body")},
+                                         self.user_id, entry.get("ts"))
+            if entry.get("status") == FAILED:
+                room.timeline.echo_failed(txn_id, str(entry.get("error") or "Not sent."))
+            message = room.timeline.item(txn_id)
             if message.status == PENDING:
                 self._spawn(self._deliver(room, message))
             self._emit(room.room_id)
@@ -159,7 +162,7 @@ class Outbox:
         self._sending.clear()
         self._restored = []
         for room in self._rooms().values():
-            room.timeline.local.clear()
+            room.timeline.discard_local()
         self.storage.remove(OUTBOX_KEY)
         if self.user_id is not None:
             self.storage.remove(f"{OUTBOX_KEY}.{self.user_id}")

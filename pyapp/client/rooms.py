@@ -126,10 +126,7 @@ class RoomList:
         for event in _events(data.get("state")) + events:
             if self._is_metadata(event):
                 room.metadata = _dict(event.get("content"))
-        if timeline.get("limited"):
-            room.timeline.reset()
-        for event in events:
-            room.timeline.add_remote(event)
+        room.timeline.apply_sync(timeline)
         self._copy_from_nio(room, nio_rooms.get(room_id))
 
     def _apply_invite(self, room_id: str, data: dict, nio_rooms: dict) -> None:

@@ -30,7 +30,6 @@ PENDING, SENT, FAILED = "pending", "sent", "failed"
 HTML_FORMAT = "org.matrix.custom.html"
 START_KEY = "start"
 TOP_GAP_KEY = "gap:top"
-MAX_TS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: later dates cannot be displayed
 MAX_REACTION_KEY = 64  # characters; a reaction is an emoji or a word, not a message
 MAX_PROBLEMS = 50
 
@@ -118,9 +117,8 @@ def _problem_of(event: Any) -> str | None:
 
 
 def _ts(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        return 0
-    return min(max(value, 0), MAX_TS)
+    """As claimed (the view shows impossible dates as unknown), or 0 when not an integer."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def strip_reply_fallback(body: str, formatted: str | None) -> tuple[str, str | None]:
@@ -144,6 +142,7 @@ class TimelineModel:
     def __init__(self, limit: int = 500):
         self.limit = limit  # events held; the oldest go first, back-pagination reloads them
         self.problems: list[str] = []  # the latest events that could not be used, and why
+        self.version = 0  # grows with every step that changed what is shown
         self._order: list[str] = []  # keys of server items and gaps, oldest first
         self._local: list[str] = []  # keys of local echoes not yet in _order, in send order
         self._items: dict[str, Item] = {}
@@ -271,7 +270,9 @@ class TimelineModel:
         `content["redacts"]`) applies to its target at once."""
         self._begin()
         content = _dict(content)
-        if event_type == "m.room.message" and _dict(content.get("m.relates_to")).get(
+        if txn_id in self._items or txn_id in self._echo_relations:
+            pass  # already shown (a transaction id names one send)
+        elif event_type == "m.room.message" and _dict(content.get("m.relates_to")).get(
                 "rel_type") != "m.replace":
             body = content.get("body") if isinstance(content.get("body"), str) else ""
             message = Message(key=txn_id, sender=sender, body=body, ts=_ts(now_ms),
@@ -603,6 +604,8 @@ class TimelineModel:
     def _finish(self) -> Changes:
         """What changed, once every step of the operation is done (the model is consistent)."""
         log, self._log = self._log, {}
+        if log:
+            self.version += 1
         shown = self._order + self._local
         ordered = [k for k in shown if k in log] + [k for k in log if k not in self._items]
         return Changes(

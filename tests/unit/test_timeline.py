@@ -1,71 +1,101 @@
+"""What today's views read of a room's timeline (pyapp.client.timeline over the model)."""
+
+from pyapp.client.rooms import RoomList
 from pyapp.client.timeline import FAILED, PENDING, SENT, Timeline
 
 
-def remote(event_id, body, txn=None, sender="@bob:hs", ts=1):
+def remote(event_id, body, txn=None, sender="@bob:hs", ts=1, **content):
     event = {"type": "m.room.message", "event_id": event_id, "sender": sender,
-             "origin_server_ts": ts, "content": {"msgtype": "m.text", "body": body}}
+             "origin_server_ts": ts, "content": {"msgtype": "m.text", "body": body, **content}}
     if txn:
         event["unsigned"] = {"transaction_id": txn}
     return event
 
 
+def sync(*events, limited=False):
+    return {"events": list(events), "limited": limited, "prev_batch": "p"}
+
+
+def echo(t, txn, body):
+    t.add_local_echo(txn, {"msgtype": "m.text", "body": body}, "@me:hs", now_ms=5)
+    return t.item(txn)
+
+
 def test_local_echo_is_confirmed_in_place_by_the_sync_echo():
     t = Timeline()
-    local = t.add_local("txn1", "@me:hs", "hi", now_ms=5)
-    assert [m.status for m in t.messages] == [PENDING]
-    t.add_remote(remote("$e1", "hi", txn="txn1", sender="@me:hs", ts=7))
+    local = echo(t, "txn1", "hi")
+    assert [m.status for m in t.messages] == [PENDING] and t.local == [local]
+    t.apply_sync(sync(remote("$e1", "hi", txn="txn1", sender="@me:hs", ts=7)))
     assert [(m.key, m.status, m.event_id, m.ts) for m in t.messages] == [("txn1", SENT, "$e1", 7)]
-    assert t.messages[0] is local
+    assert t.messages[0] is local and t.confirmed == [local] and t.local == []
 
 
-def test_send_response_then_echo_without_transaction_id_never_duplicates():
+def test_a_sent_message_stays_local_until_the_sync_has_it():
     t = Timeline()
-    t.add_local("txn1", "@me:hs", "hi", now_ms=5)
-    t.mark_sent("txn1", "$e1")
-    t.add_remote(remote("$e1", "hi", sender="@me:hs"))  # e.g. echo seen by another device
-    assert [m.body for m in t.messages] == ["hi"]
-
-
-def test_echo_before_send_response_is_not_shown_twice():
-    t = Timeline()
-    t.add_local("txn1", "@me:hs", "hi", now_ms=5)
-    t.add_remote(remote("$e1", "hi", txn="txn1"))
-    t.mark_sent("txn1", "$e1")
-    assert len(t.messages) == 1 and t.messages[0].status == SENT
+    echo(t, "txn1", "hi")
+    t.echo_sent("txn1", "$e1")
+    assert [m.status for m in t.local] == [SENT] and t.confirmed == []
+    t.apply_sync(sync(remote("$e1", "hi", sender="@me:hs")))
+    assert [m.body for m in t.confirmed] == ["hi"] and t.local == []
 
 
 def test_remote_messages_stay_above_pending_ones():
     t = Timeline()
-    t.add_local("txn1", "@me:hs", "mine", now_ms=5)
-    t.add_remote(remote("$e1", "theirs"))
+    echo(t, "txn1", "mine")
+    t.apply_sync(sync(remote("$e1", "theirs")))
     assert [m.body for m in t.messages] == ["theirs", "mine"]
 
 
-def test_failed_message_keeps_its_text_and_can_go_back_to_pending():
+def test_a_failed_message_keeps_its_text():
     t = Timeline()
-    t.add_local("txn1", "@me:hs", "keep me", now_ms=5)
-    t.mark_failed("txn1", "Not sent: no connection.")
-    m = t.messages[0]
+    m = echo(t, "txn1", "keep me")
+    t.echo_failed("txn1", "Not sent: no connection.")
     assert (m.status, m.body, m.error) == (FAILED, "keep me", "Not sent: no connection.")
-    assert t.unconfirmed() == [m]
-    t.mark_pending("txn1")
-    assert (m.status, m.error) == (PENDING, None)
+    assert t.messages == [m] and t.unconfirmed() == [m]
 
 
-def test_duplicate_and_non_message_events_are_ignored():
+def test_only_message_types_the_view_renders_are_shown():
     t = Timeline()
-    assert t.add_remote(remote("$e1", "a"))
-    assert not t.add_remote(remote("$e1", "a"))
-    assert not t.add_remote({"type": "m.room.member", "event_id": "$m", "content": {}})
-    assert not t.add_remote({"type": "m.room.message", "event_id": "$x",
-                             "content": {"msgtype": "m.image", "body": "x.png"}})
+    t.apply_sync(sync(remote("$e1", "a"),
+                      {"type": "m.room.member", "event_id": "$m", "sender": "@b:hs",
+                       "state_key": "@b:hs", "content": {"membership": "join"}},
+                      remote("$x", "x.png", msgtype="m.image")))
     assert [m.body for m in t.messages] == ["a"]
 
 
-def test_a_limited_sync_drops_the_old_contiguous_history_but_keeps_pending():
+def test_a_limited_sync_shows_only_what_is_contiguous_with_now_but_keeps_pending():
     t = Timeline()
-    t.add_remote(remote("$old", "old"))
-    t.add_local("txn1", "@me:hs", "pending", now_ms=5)
-    t.reset()
-    t.add_remote(remote("$new", "new"))
+    t.apply_sync(sync(remote("$old", "old")))
+    echo(t, "txn1", "pending")
+    t.apply_sync(sync(remote("$new", "new"), limited=True))
     assert [m.body for m in t.messages] == ["new", "pending"]
+
+
+def test_views_follow_every_change_of_the_model():
+    t = Timeline()
+    t.apply_sync(sync(remote("$1", "a")))
+    first = t.messages
+    assert t.messages == first  # read twice, computed once
+    t.apply_sync(sync(remote("$2", "b")))
+    assert [m.body for m in t.messages] == ["a", "b"]
+
+
+def test_edits_replies_and_deletions_from_other_clients_show_as_the_conversation_is():
+    """Through the room list as a sync delivers them: an edit replaces the text of the message
+    (it is not a message of its own), a reply loses its quoted fallback, a deleted message
+    goes (until the view shows a placeholder)."""
+    rooms = RoomList("@me:hs")
+    events = [
+        remote("$1", "helo"),
+        remote("$2", "* hello", **{"m.new_content": {"msgtype": "m.text", "body": "hello"},
+                                   "m.relates_to": {"rel_type": "m.replace", "event_id": "$1"}}),
+        remote("$3", "> <@bob:hs> hello\n\nhi bob", sender="@carol:hs",
+               **{"m.relates_to": {"m.in_reply_to": {"event_id": "$1"}}}),
+        remote("$4", "oops"),
+        {"type": "m.room.redaction", "event_id": "$5", "sender": "@bob:hs", "redacts": "$4",
+         "content": {}},
+    ]
+    rooms.apply_sync({"rooms": {"join": {"!r:hs": {"timeline": sync(*events)}}}}, {})
+    shown = rooms.rooms["!r:hs"].timeline.messages
+    assert [(m.key, m.body) for m in shown] == [("$1", "hello"), ("$3", "hi bob")]
+    assert shown[0].edited and shown[1].reply_to == "$1"
