@@ -20,11 +20,14 @@ update only those items:
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any, Union
 
 from .sync_events import event_problem
+
+log = logging.getLogger(__name__)
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 HTML_FORMAT = "org.matrix.custom.html"
@@ -111,8 +114,10 @@ def _str(value: Any) -> str | None:
 
 def _problem_of(event: Any) -> str | None:
     problem = event_problem(event)
-    if problem is None and (not _str(event.get("event_id")) or not _str(event.get("sender"))):
-        problem = f"{event['type']} event without event_id or sender"
+    if problem is None and (not _str(event.get("sender"))
+                            or not str(event.get("event_id", "")).startswith("$")):
+        # An id not of the form $... could pose as a gap, the start marker or a local echo.
+        problem = f"{event['type']} event without sender or $event_id"
     return problem
 
 
@@ -157,7 +162,6 @@ class TimelineModel:
         self._echo_relations: dict[str, str] = {}  # txn id -> local id of a relation echo
         self._gaps = 0
         self._log: dict[str, str] = {}
-        self._touched: set[str] = set()
 
     # -- reading ------------------------------------------------------------------------
     def items(self) -> list[Item]:
@@ -237,11 +241,10 @@ class TimelineModel:
         closed = False
         for event in events:  # newest first: each older one goes above the previous
             event_id = _dict(event).get("event_id")
-            if isinstance(event_id, str) and event_id in self._seen:
-                closed = gap_key != TOP_GAP_KEY  # reached what the gap's far side holds
-                if closed:
-                    break
-                continue
+            held = self._key_of.get(event_id) if isinstance(event_id, str) else None
+            if held in self._order and self._order.index(held) < below:
+                closed = True  # reached what the gap's far side holds: all older is held
+                break
             self._take(event, below)
         top_reached = gap_key == TOP_GAP_KEY and (_str(end) is None or not events)
         if gap_key not in self._items:
@@ -344,7 +347,15 @@ class TimelineModel:
 
     # -- taking events in ---------------------------------------------------------------
     def _take(self, event: Any, position: int) -> None:
-        """Take one server event; a message item goes at `position` in _order."""
+        """Take one server event; a message item goes at `position` in _order. A bug that
+        one event trips costs only that event."""
+        try:
+            self._take_one(event, position)
+        except Exception:  # noqa: BLE001  (contained per event, see above)
+            log.exception("Could not take a timeline event")
+            self._problem("an event could not be taken in", _dict(event).get("event_id"))
+
+    def _take_one(self, event: Any, position: int) -> None:
         problem = _problem_of(event)
         event_id = _dict(event).get("event_id")
         if problem is not None:
@@ -500,16 +511,17 @@ class TimelineModel:
             return
         original = self._contents.get(key, {})
         event_id = message.event_id
-        reply = _str(_dict(_dict(original.get("m.relates_to")).get("m.in_reply_to"))
-                     .get("event_id"))
+        redacted = self._redacted(event_id)
+        reply = None if redacted else _str(
+            _dict(_dict(original.get("m.relates_to")).get("m.in_reply_to")).get("event_id"))
         if reply != message.reply_to:
             if message.reply_to:
                 self._replies.get(message.reply_to, set()).discard(key)
             if reply:
                 self._replies.setdefault(reply, set()).add(key)
-        if self._redacted(event_id):
+        if redacted:
             self._update(message, body="", formatted_body=None, edited=False, redacted=True,
-                         reactions=[], reply_to=reply)
+                         reactions=[], reply_to=None)
             return
         content, edited = original, False
         edits = [e for e in self._edits.get(event_id or "", {}).values()
@@ -603,13 +615,13 @@ class TimelineModel:
 
     def _finish(self) -> Changes:
         """What changed, once every step of the operation is done (the model is consistent)."""
-        log, self._log = self._log, {}
-        if log:
+        notes, self._log = self._log, {}
+        if notes:
             self.version += 1
         shown = self._order + self._local
-        ordered = [k for k in shown if k in log] + [k for k in log if k not in self._items]
+        ordered = [k for k in shown if k in notes] + [k for k in notes if k not in self._items]
         return Changes(
-            added=tuple(k for k in ordered if log[k] == "added"),
-            changed=tuple(k for k in ordered if log[k] == "changed"),
-            removed=tuple(k for k in ordered if log[k] == "removed"),
+            added=tuple(k for k in ordered if notes[k] == "added"),
+            changed=tuple(k for k in ordered if notes[k] == "changed"),
+            removed=tuple(k for k in ordered if notes[k] == "removed"),
         )

@@ -487,3 +487,44 @@ def test_a_redaction_of_an_unknown_event_changes_nothing_visible():
     t = TimelineModel()
     t.apply_sync(sync(msg("$1", "a")))
     assert not t.apply_sync(sync(redaction("$d", "$nowhere")))
+
+
+def test_event_ids_that_could_pose_as_markers_or_echoes_are_refused():
+    t = TimelineModel()
+    t.add_local_echo("txn1", {"body": "mine"}, ME, 1)
+    t.apply_sync(sync(msg("start", "fake start"), msg("gap:top", "fake gap"),
+                      msg("txn1", "fake echo"), msg("$1", "real")))
+    assert shape(t) == [("gap", "p0"), "real", "mine"]
+    assert t.item("txn1").status == PENDING
+
+
+def test_a_page_repeating_events_below_a_gap_does_not_close_it():
+    t = TimelineModel()
+    t.apply_sync(sync(msg("$1", "a")))
+    t.apply_sync(sync(msg("$5", "e"), limited=True, prev_batch="p5"))
+    gap = t.items()[2].key
+    t.prepend_page([msg("$5", "e"), msg("$4", "d")], end="p4", gap_key=gap)
+    assert shape(t) == [("gap", "p0"), "a", ("gap", "p4"), "d", "e"]
+
+
+def test_a_deleted_reply_no_longer_points_at_its_target():
+    t = TimelineModel()
+    t.apply_sync(sync(msg("$1", "a"),
+                      msg("$2", "re", **{"m.relates_to": {"m.in_reply_to": {"event_id": "$1"}}}),
+                      redaction("$d", "$2")))
+    assert (t.item("$2").redacted, t.item("$2").reply_to) == (True, None)
+    assert set(t.apply_sync(sync(edit("$e", "$1", "b"))).changed) == {"$1"}
+
+
+def test_an_unexpected_error_costs_only_the_event_that_caused_it(monkeypatch):
+    t = TimelineModel()
+    real = TimelineModel._add_message
+
+    def broken(self, event, position):
+        if event["event_id"] == "$bad":
+            raise RuntimeError("a bug")
+        real(self, event, position)
+
+    monkeypatch.setattr(TimelineModel, "_add_message", broken)
+    t.apply_sync(sync(msg("$1", "a"), msg("$bad", "b"), msg("$3", "c")))
+    assert shape(t)[1:] == ["a", "c"] and t.problems == ["an event could not be taken in ($bad)"]
