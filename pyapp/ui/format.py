@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta, timezone
 
+from pyapp.identity import parse_user_id
+
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 UNKNOWN_DAY = "Unknown date"
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -74,3 +76,13 @@ def typing_text(names: list[str]) -> str:
     if len(names) <= 3:
         return f"{join_names(names)} are typing…"
     return f"{len(names)} people are typing…"
+
+
+def member_name(room, user_id: str) -> str:
+    """How a room shows a user: the member's display name, else the platform slug of the
+    Matrix id (reads better than "slug_tenant" until the member list is loaded)."""
+    if user_id not in room.members:
+        parsed = parse_user_id(user_id)
+        if parsed and parsed[0]:
+            return parsed[0]
+    return room.display_name(user_id)

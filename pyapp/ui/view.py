@@ -1,4 +1,5 @@
 """Renders a ChatViewModel's state into an <om-chat> element (browser only: uses `js`).
+It builds the elements of the parts the component's mode has (pyapp.ui.modes).
 
 The skeleton is built once; renders only toggle, update and insert what changed. Messages are
 keyed by Message.key, so a local echo is confirmed in place instead of being replaced. The
@@ -63,9 +64,9 @@ class ChatView:
         target.addEventListener(event, proxy)
 
     def _build(self) -> None:
-        vm, uid = self.vm, self.uid
+        vm, uid, layout = self.vm, self.uid, self.vm.layout
         root = self.root = h("div", f"omc omc--{vm.mode}")
-        if vm.mode == "sidebar":
+        if layout.header:
             header = h("header", "omc-header")
             self.title = h("h2", "omc-title")
             self.conn = h("span", "omc-conn", role="status")
@@ -133,7 +134,7 @@ class ChatView:
         self.notice.append(h("span", "omc-spinner", aria_hidden="true"), self.notice_text)
         main.append(self.notice)
 
-        if vm.mode == "dashboard":
+        if layout.room_list:
             self.list = h("nav", "omc-list", aria_label="Chats")
             list_head = h("div", "omc-list-head")
             list_head.append(h("h2", "omc-list-title", "Chats"),
@@ -145,7 +146,7 @@ class ChatView:
             main.append(self.list)
 
         conv = self.conv = h("section", "omc-conv", aria_label="Conversation")
-        if vm.mode == "dashboard":
+        if layout.panes:
             head = h("div", "omc-conv-head")
             self.conv_title = h("h2", "omc-conv-title")
             head.append(h("button", "omc-btn omc-btn--link omc-back", "‹ Chats", type="button",
@@ -174,7 +175,7 @@ class ChatView:
         self._on(self.textarea, "keydown", self._on_keydown)
         self._on(composer, "submit", self._on_submit)
 
-        if vm.mode == "dashboard":
+        if layout.info_panel:
             self.info = h("aside", "omc-info", aria_label="Conversation details")
             info_head = h("div", "omc-info-head")
             info_head.append(h("button", "omc-btn omc-btn--link omc-back", "‹ Back",
@@ -284,7 +285,8 @@ class ChatView:
         root.dataset.screen = state.screen
         root.dataset.pane = state.pane
         root.dataset.status = state.status
-        if self.vm.mode == "sidebar":
+        layout = self.vm.layout
+        if layout.header:
             self.title.textContent = state.title
             self.conn.textContent = state.status_text
             show(self.header_sign_out, state.can_sign_out)
@@ -301,11 +303,13 @@ class ChatView:
         self.notice_text.textContent = state.notice
         in_chat = state.screen == CHAT
         show(self.conv, in_chat)
-        if self.vm.mode == "dashboard":
+        if layout.room_list:
             show(self.list, in_chat)
-            show(self.info, in_chat and state.info is not None)
             self._render_list(state)
+        if layout.info_panel:
+            show(self.info, in_chat and state.info is not None)
             self._render_info(state)
+        if layout.panes:
             self.conv_title.textContent = state.title if state.room_id else ""
         self._render_messages(state)
         self.typing.textContent = state.typing

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pyapp.client.session import LoginError
 from pyapp.client.storage import MemoryStorage
+from pyapp.ui.parts.session import account_name
 from pyapp.ui.viewmodel import CHAT, OAUTH, PASSWORD, SIGNED_OUT_SCREEN, SignInOptions
 
 from .test_ui_viewmodel import signed_in, until, world  # noqa: F401  (world is a fixture)
@@ -93,7 +94,7 @@ async def test_the_draft_waits_in_the_tab_across_the_sign_in_redirect(world):
     await until(lambda: again.state.screen == CHAT)
     assert again.state.draft == "half a thought"
     # Taken once: a later page load starts empty.
-    assert world.vm(sign_in=oauth_options(), draft_store=tab)._drafts == {}
+    assert world.vm(sign_in=oauth_options(), draft_store=tab).composer.drafts == {}
 
 
 async def test_a_sign_in_that_could_not_start_leaves_no_draft_behind(world):
@@ -136,8 +137,9 @@ async def test_sign_out_goes_through_the_sessions_logout_hook(world):
     assert model.state.login.error is None and model.state.login.method == OAUTH
 
 
-async def test_names_follow_the_platforms_naming_rules(world):
-    model = world.vm()
-    assert model._account_name("Alice") == "alice_t1"
-    assert model._account_name("@someone:elsewhere") == "@someone:elsewhere"
-    assert model._account_name("not a slug!") == "not a slug!"
+def test_names_follow_the_platforms_naming_rules():
+    assert account_name("Alice", "t1") == "alice_t1"
+    assert account_name(" alice ", "t1") == "alice_t1"
+    assert account_name("@someone:elsewhere", "t1") == "@someone:elsewhere"
+    assert account_name("not a slug!", "t1") == "not a slug!"
+    assert account_name("alice", None) == "alice"  # no tenant: the homeserver decides

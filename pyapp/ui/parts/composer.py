@@ -1,0 +1,141 @@
+"""The composer's view model: what the user is typing, per room, and sending it.
+
+Drafts live here, not in the DOM, so nothing typed is lost when the component shows another
+screen (sign-in after expiry, offline) or another room; they outlive the page only across the
+OAuth redirect, in the tab's storage. "Typing…" notifications start with the first character
+and stop on send, on clearing the text, on switching rooms and after five idle seconds.
+
+The part reaches the outside only through the callables it is given: `send_text(room_id,
+body)` and `set_typing(room_id, typing)` are coroutine functions (ChatService's), `spawn` runs
+a coroutine, `timer(delay, fn)` returns a handle with cancel(), `invalidate()` asks for a
+render.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Callable
+
+from pyapp.client.storage import Storage, load_json, save_json
+
+TYPING_IDLE_S = 5.0
+DRAFTS_PREFIX = "om-chat.drafts."
+
+
+class ComposerPart:
+    def __init__(self, *, send_text: Callable, set_typing: Callable,
+                 spawn: Callable[[Any], asyncio.Future],
+                 timer: Callable[[float, Callable[[], None]], Any],
+                 invalidate: Callable[[], None],
+                 draft_store: Storage | None = None, drafts_key: str = ""):
+        self._send_text = send_text
+        self._set_typing = set_typing
+        self._spawn = spawn
+        self._timer = timer
+        self._invalidate = invalidate
+        self.draft_store = draft_store
+        self.drafts_key = DRAFTS_PREFIX + drafts_key
+        self.drafts: dict[str | None, str] = {}
+        self.rev = 0  # bumped when the composer, not the user, changes a draft
+        self.error: str | None = None  # why the last message could not even be queued
+        self._typing_room: str | None = None
+        self._typing_timer = None
+        self._take_saved()
+
+    def draft(self, room_id: str | None) -> str:
+        return self.drafts.get(room_id, "")
+
+    # -- the user's actions -------------------------------------------------------------
+    def set_draft(self, room_id: str | None, text: str) -> None:
+        """The user edited the text (every input event)."""
+        self.drafts[room_id] = text
+        if self.error:
+            self.error = None
+            self._invalidate()
+        if room_id is None:
+            return
+        if text.strip():
+            self._start_typing(room_id)
+        else:
+            self.stop_typing()
+
+    @staticmethod
+    def sends_on(key: str, shift: bool = False, composing: bool = False) -> bool:
+        """Enter sends; Shift+Enter is a new line; Enter that ends an IME composition is not."""
+        return key == "Enter" and not shift and not composing
+
+    def send(self, room_id: str | None) -> asyncio.Future | None:
+        text = self.drafts.get(room_id, "")
+        if not text.strip() or room_id is None:
+            return None
+        self._replace(room_id, "")
+        return self._spawn(self._send(room_id, text.strip()))
+
+    async def _send(self, room_id: str, body: str) -> None:
+        try:
+            await self._send_text(room_id, body)
+        except ValueError as e:
+            # Not even queued: put the text back unless the user already typed more.
+            if not self.drafts.get(room_id):
+                self._replace(room_id, body)
+            self.error = str(e)
+            self._invalidate()
+        # "Stopped typing" follows the message instead of racing it to the server (each
+        # wakes every member's sync); not at all if the user is typing the next one.
+        if not self.drafts.get(room_id):
+            self.stop_typing()
+
+    def forget_all(self) -> None:
+        """Signed out: what was typed for that user goes."""
+        self.drafts.clear()
+        self.rev += 1
+
+    def _replace(self, room_id: str | None, text: str) -> None:
+        self.drafts[room_id] = text
+        self.rev += 1
+        self._invalidate()
+
+    # -- typing notifications -----------------------------------------------------------
+    def _start_typing(self, room_id: str) -> None:
+        if self._typing_room not in (None, room_id):
+            self.stop_typing()
+        self._typing_room = room_id
+        # The service repeats a "still typing" only when the server's timeout needs it.
+        self._spawn(self._set_typing(room_id, True))
+        if self._typing_timer is not None:
+            self._typing_timer.cancel()
+        self._typing_timer = self._timer(TYPING_IDLE_S, self.stop_typing)
+
+    def stop_typing(self) -> None:
+        if self._typing_timer is not None:
+            self._typing_timer.cancel()
+            self._typing_timer = None
+        room_id, self._typing_room = self._typing_room, None
+        if room_id is not None:
+            self._spawn(self._set_typing(room_id, False))
+
+    # -- drafts across the sign-in redirect ---------------------------------------------
+    def save(self) -> None:
+        if self.draft_store is None:
+            return
+        drafts = {room_id or "": text for room_id, text in self.drafts.items() if text.strip()}
+        if drafts:
+            save_json(self.draft_store, self.drafts_key, drafts)
+        else:
+            self.draft_store.remove(self.drafts_key)
+
+    def forget_saved(self) -> None:
+        if self.draft_store is not None:
+            self.draft_store.remove(self.drafts_key)
+
+    def _take_saved(self) -> None:
+        if self.draft_store is None:
+            return
+        saved = load_json(self.draft_store, self.drafts_key)
+        # Taken out once: a later reload starts with what the user types from now on.
+        self.draft_store.remove(self.drafts_key)
+        if isinstance(saved, dict):
+            for room_id, text in saved.items():
+                if isinstance(text, str):
+                    self.drafts[room_id or None] = text
+            self.rev += 1
