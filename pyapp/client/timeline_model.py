@@ -14,6 +14,8 @@ update only those items:
   (the latest by timestamp, then event id, from the original sender wins; anyone else's are
   ignored, as the spec says), reactions per key with who reacted, redactions (a placeholder
   remains), and the `m.in_reply_to` target (the reply fallback is stripped).
+- Membership changes (joins, leaves, profile changes) are items of their own, in order, for
+  the view to collapse into one line.
 - Events are untrusted (federation delivers malformed ones): each one that cannot be used is
   skipped and noted in `problems`; none can make the model raise or lose another event.
 """
@@ -82,7 +84,36 @@ class RoomStart:
     key: str = START_KEY
 
 
-Item = Union[Message, Gap, RoomStart]
+@dataclass
+class MemberChange:
+    """An `m.room.member` event: who (`user_id`) went from `previous` to `membership`."""
+    key: str
+    sender: str
+    user_id: str
+    membership: str
+    ts: int
+    previous: str | None = None  # from unsigned.prev_content, when the server gives it
+    name: str | None = None  # display name after
+    previous_name: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """join, leave, profile (a joined member's name or avatar changed), invite, kick,
+        ban, unban, reject (an invite declined), withdraw (an invite taken back), knock, or
+        the membership itself when none of these fits."""
+        by_self = self.sender == self.user_id
+        if self.membership == "join":
+            return "profile" if self.previous == "join" else "join"
+        if self.membership == "leave":
+            if self.previous == "ban":
+                return "unban"
+            if self.previous == "invite":
+                return "reject" if by_self else "withdraw"
+            return "leave" if by_self else "kick"
+        return self.membership
+
+
+Item = Union[Message, Gap, RoomStart, MemberChange]
 
 
 @dataclass(frozen=True)
@@ -372,6 +403,22 @@ class TimelineModel:
             self._add_message(event, position)
         elif kind in ("m.room.message", "m.reaction", "m.room.redaction"):
             self._relate(event)
+        elif kind == "m.room.member":
+            self._add_member(event, position)
+
+    def _add_member(self, event: dict, position: int) -> None:
+        user_id, membership = _str(event.get("state_key")), _str(event["content"].get("membership"))
+        if user_id is None or membership is None:
+            return self._problem("m.room.member without state_key or membership",
+                                 event["event_id"])
+        self._seen.add(event["event_id"])
+        before = _dict(_dict(event.get("unsigned")).get("prev_content"))
+        self._insert(position, MemberChange(
+            key=event["event_id"], sender=event["sender"], user_id=user_id,
+            membership=membership, ts=_ts(event.get("origin_server_ts")),
+            previous=_str(before.get("membership")), name=_str(event["content"].get("displayname")),
+            previous_name=_str(before.get("displayname"))))
+        return None
 
     @staticmethod
     def _is_edit(content: dict) -> bool:
@@ -562,6 +609,8 @@ class TimelineModel:
         if isinstance(item, Message) and item.event_id:
             self._key_of.pop(item.event_id, None)
             self._seen.discard(item.event_id)  # may be paginated in again
+        elif isinstance(item, MemberChange):
+            self._seen.discard(key)
         self._note(key, "removed")
 
     def _update(self, item: Item, **fields: Any) -> None:
@@ -578,16 +627,18 @@ class TimelineModel:
                         self._note(reply_key, "changed")  # its quoted preview shows this one
 
     def _trim(self) -> None:
-        """Hold at most `limit` messages: the oldest go, and the top becomes a gap again
+        """Hold at most `limit` events: the oldest go, and the top becomes a gap again
         (fillable only if a gap's token was reached, else it shows that history is cut)."""
-        count = sum(isinstance(self._items[k], Message) for k in self._order)
+        if len(self._order) <= self.limit:
+            return
+        count = sum(not isinstance(self._items[k], (Gap, RoomStart)) for k in self._order)
         if count <= self.limit:
             return
         token = None
         while count > self.limit:
             key = self._order[0]
             item = self._items[key]
-            count -= isinstance(item, Message)
+            count -= not isinstance(item, (Gap, RoomStart))
             token = item.token if isinstance(item, Gap) else None
             self._remove(key)
         while self._order and isinstance(self._items[self._order[0]], Gap):

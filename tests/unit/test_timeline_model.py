@@ -3,7 +3,7 @@
 import pytest
 
 from pyapp.client.timeline_model import (
-    FAILED, PENDING, SENT, Gap, Message, RoomStart, TimelineModel, strip_reply_fallback,
+    FAILED, PENDING, SENT, Gap, MemberChange, Message, RoomStart, TimelineModel, strip_reply_fallback,
 )
 
 ME, BOB = "@me:hs", "@bob:hs"
@@ -44,6 +44,16 @@ def create(event_id="$create"):
             "origin_server_ts": 0, "content": {"creator": BOB}}
 
 
+def member(event_id, user_id, membership, sender=None, prev=None, name=None, prev_name=None):
+    event = {"type": "m.room.member", "event_id": event_id, "sender": sender or user_id,
+             "state_key": user_id, "origin_server_ts": 5,
+             "content": {"membership": membership, **({"displayname": name} if name else {})}}
+    if prev:
+        event["unsigned"] = {"prev_content": {"membership": prev,
+                                              **({"displayname": prev_name} if prev_name else {})}}
+    return event
+
+
 def sync(*events, limited=False, prev_batch="p0"):
     return {"events": list(events), "limited": limited, "prev_batch": prev_batch}
 
@@ -56,6 +66,8 @@ def shape(model):
             out.append(item.body)
         elif isinstance(item, Gap):
             out.append(("gap", item.token))
+        elif isinstance(item, MemberChange):
+            out.append((item.kind, item.user_id))
         else:
             out.append("start")
     return out
@@ -528,3 +540,33 @@ def test_an_unexpected_error_costs_only_the_event_that_caused_it(monkeypatch):
     monkeypatch.setattr(TimelineModel, "_add_message", broken)
     t.apply_sync(sync(msg("$1", "a"), msg("$bad", "b"), msg("$3", "c")))
     assert shape(t)[1:] == ["a", "c"] and t.problems == ["an event could not be taken in ($bad)"]
+
+
+def test_membership_changes_are_items_in_order_with_what_they_mean():
+    t = TimelineModel()
+    t.apply_sync(sync(
+        member("$m1", "@a:hs", "join"), msg("$1", "hi"),
+        member("$m2", "@a:hs", "join", prev="join", name="Ann", prev_name="a"),
+        member("$m3", "@c:hs", "invite", sender=BOB), member("$m4", "@c:hs", "leave", prev="invite"),
+        member("$m5", "@d:hs", "invite", sender=BOB),
+        member("$m6", "@d:hs", "leave", sender=BOB, prev="invite"),
+        member("$m7", "@a:hs", "leave", sender=BOB, prev="join"),
+        member("$m8", "@e:hs", "ban", sender=BOB, prev="join"),
+        member("$m9", "@e:hs", "leave", sender=BOB, prev="ban"),
+        member("$m10", "@a:hs", "leave", prev="join"),
+        member("$m11", "@f:hs", "knock"),
+        member("$bad", "@g:hs", None), {**member("$bad2", "@g:hs", "join"), "state_key": ""},
+    ))
+    assert shape(t)[1:] == [
+        ("join", "@a:hs"), "hi", ("profile", "@a:hs"), ("invite", "@c:hs"), ("reject", "@c:hs"),
+        ("invite", "@d:hs"), ("withdraw", "@d:hs"), ("kick", "@a:hs"), ("ban", "@e:hs"),
+        ("unban", "@e:hs"), ("leave", "@a:hs"), ("knock", "@f:hs")]
+    change = t.item("$m2")
+    assert (change.name, change.previous_name) == ("Ann", "a")
+    assert len(t.problems) == 2
+
+
+def test_the_limit_counts_membership_changes_too():
+    t = TimelineModel(limit=2)
+    t.apply_sync(sync(*[member(f"$m{i}", f"@u{i}:hs", "join") for i in range(5)]))
+    assert shape(t) == [("gap", None), ("join", "@u3:hs"), ("join", "@u4:hs")]
