@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pyapp.client.service import Change
 from pyapp.ui.modes import MODES
-from pyapp.ui.viewmodel import CHAT, NOT_FOUND
+from pyapp.ui.viewmodel import CHAT
 
 from .test_ui_viewmodel import signed_in, signed_in_any, until, world  # noqa: F401  (fixture)
 
@@ -42,10 +42,9 @@ async def test_a_component_without_a_room_list_ignores_other_rooms_changes(world
         assert mode in renders
 
 
-async def test_without_a_room_list_a_missing_room_is_a_screen_with_a_room_list_it_is_not(world):
-    sidebar = world.vm(slug="nowhere")
-    await signed_in_any(world, sidebar)
-    assert sidebar.state.screen == NOT_FOUND
+async def test_with_a_room_list_having_no_room_is_the_chat_screen_saying_so(world):
+    # (Without a room list it is a screen of its own: test_ui_viewmodel's NOT_FOUND tests.)
+    await signed_in_any(world, world.vm())
     world.service.rooms.rooms.clear()  # as if I had left every room
     dashboard = world.vm("dashboard", "all", None)
     dashboard.refresh()

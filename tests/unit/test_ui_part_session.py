@@ -27,6 +27,13 @@ class Service:
         self.sign_outs += 1
 
 
+async def signed_in_session() -> tuple[Service, SessionPart]:
+    service = Service()
+    session = SessionPart(service)
+    await service.login_password("alice_t1", "pw")
+    return service, session
+
+
 def test_the_status_is_worded_and_a_connection_problem_becomes_a_banner():
     service = Service()
     session = SessionPart(service)
@@ -72,9 +79,7 @@ async def test_a_platform_name_signs_in_and_a_wrong_password_keeps_the_name():
 
 
 async def test_sign_out_asks_first_while_messages_are_unsent():
-    service = Service()
-    session = SessionPart(service)
-    await service.login_password("alice_t1", "pw")
+    service, session = await signed_in_session()
     assert session.view(False).can_sign_out
     service.unsent = 2
     assert not await session.sign_out()
@@ -91,9 +96,7 @@ async def test_sign_out_asks_first_while_messages_are_unsent():
 
 
 async def test_a_sign_out_elsewhere_withdraws_the_question():
-    service = Service()
-    session = SessionPart(service)
-    await service.login_password("alice_t1", "pw")
+    service, session = await signed_in_session()
     service.unsent = 1
     await session.sign_out()
     assert session.view(False).sign_out_question.startswith("1 message has")
