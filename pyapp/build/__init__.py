@@ -3,10 +3,9 @@
 static/ is generated, never committed, and rebuilt from pinned inputs only:
 - static/pyodide/: Pyodide's core from node_modules/pyodide, its stdlib recompiled to bytecode,
   and a pyodide-lock.json listing ONLY our wheels (sha256 + depends), so `loadPackage("pyapp")`
-  or PyScript `packages` resolve everything by name from this origin.
+  resolves everything by name from this origin.
 - static/pyodide/wheels/<sha256[:16]>/<wheel>: the wheels, in content-addressed folders, so a
   changed wheel always has a new URL (browsers and caches never serve a stale one).
-- static/pyscript/: PyScript core (without the code editor and terminal libraries).
 - *.gz siblings of compressible files, served by pyapp.server.web when the client accepts gzip.
 
 Caching rule the server relies on: URLs with a 16-hex-digit path segment are immutable; every
@@ -41,9 +40,9 @@ HERE = Path(__file__).resolve().parent
 REQUIREMENTS = HERE / "browser-requirements.txt"
 
 PYODIDE_CORE_FILES = ["pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip"]
-# PyScript dist files left out: the editor and terminal libraries, imported only when a page has
-# a <py-editor> or a terminal (the small plugin modules are always imported by PyScript).
-PYSCRIPT_EXCLUDE_PREFIXES = ("codemirror", "xterm")
+# No longer produced: web/chat/om-chat.js starts Pyodide itself (PyScript needs 'unsafe-eval').
+# Removed from earlier builds' static/ so that no unused runtime stays deployed.
+OBSOLETE = ("pyscript",)
 
 # The compiled pycryptodome is not available to Pyodide; this wheel provides the subset nio uses.
 CRYPTO_COMPAT = "pyapp-crypto-compat"
@@ -117,16 +116,14 @@ def _pinned_npm_version(name: str) -> str:
 
 # -- steps --------------------------------------------------------------------------------------
 
-def check_node_modules() -> tuple[Path, Path]:
+def check_node_modules() -> Path:
     pyodide_dir = ROOT / "node_modules" / "pyodide"
-    pyscript_dir = ROOT / "node_modules" / "@pyscript" / "core"
-    for name, d in (("pyodide", pyodide_dir), ("@pyscript/core", pyscript_dir)):
-        if not d.is_dir():
-            raise BuildError(f"node_modules/{name} is missing: run `npm ci` first")
-        want, have = _pinned_npm_version(name), _npm_version(d)
-        if want != have:
-            raise BuildError(f"node_modules/{name} is {have}, package.json pins {want}: run `npm ci`")
-    return pyodide_dir, pyscript_dir
+    if not pyodide_dir.is_dir():
+        raise BuildError("node_modules/pyodide is missing: run `npm ci` first")
+    want, have = _pinned_npm_version("pyodide"), _npm_version(pyodide_dir)
+    if want != have:
+        raise BuildError(f"node_modules/pyodide is {have}, package.json pins {want}: run `npm ci`")
+    return pyodide_dir
 
 
 def read_requirements() -> list[tuple[str, str, str]]:
@@ -283,7 +280,7 @@ def _build(*, force: bool, precompile_bytecode: bool, log) -> BuildResult:
     if force and static.exists():
         shutil.rmtree(static)
     changed: list[str] = []
-    pyodide_dir, pyscript_dir = check_node_modules()
+    pyodide_dir = check_node_modules()
 
     # Previous runs' options: switching bytecode on/off must not keep the other variant's files.
     info_path = static / "build-info.json"
@@ -293,16 +290,10 @@ def _build(*, force: bool, precompile_bytecode: bool, log) -> BuildResult:
         if f != "python_stdlib.zip":
             _copy_if_changed(pyodide_dir / f, out_pyodide / f, changed, static)
 
-    out_pyscript = static / "pyscript"
-    wanted_pyscript = set()
-    for f in sorted((pyscript_dir / "dist").iterdir()):
-        if f.suffix not in (".js", ".css") or f.name.startswith(PYSCRIPT_EXCLUDE_PREFIXES):
-            continue
-        wanted_pyscript.add(f.name)
-        _copy_if_changed(f, out_pyscript / f.name, changed, static)
-    for f in out_pyscript.iterdir():
-        if f.name.removesuffix(".gz") not in wanted_pyscript:
-            f.unlink()
+    for name in OBSOLETE:
+        if (static / name).exists():
+            shutil.rmtree(static / name)
+            changed.append(name)
 
     downloaded = download_wheels(cache / "wheels", log)
     local = build_local_wheels(cache / "local-wheels")
@@ -354,7 +345,6 @@ def _build(*, force: bool, precompile_bytecode: bool, log) -> BuildResult:
 
     build_info = {
         "pyodide": _npm_version(pyodide_dir),
-        "pyscript": _npm_version(pyscript_dir),
         "precompiled": precompile_bytecode,
         "root_package": ROOT_PACKAGE,
         "wheels": {name: rel for name, (_, _, rel) in sorted(placed.items())},

@@ -97,16 +97,16 @@ def test_second_build_changes_nothing(built):
     assert again.changed == []
 
 
-def test_pyscript_is_copied_without_editor_and_terminal_libraries(built):
+def test_no_pyscript_is_shipped_and_an_earlier_copy_is_removed(built):
+    # om-chat.js starts Pyodide itself; PyScript would only be bytes on disk and a pin to audit.
     result, _ = built
-    names = {p.name for p in (result.static / "pyscript").iterdir()}
-    assert "core.js" in names
-    assert not any(n.startswith(("codemirror", "xterm")) or n.endswith(".map") for n in names)
-    # Every module core.js imports, statically or lazily, other than those libraries, is there.
-    core = next(p for p in (result.static / "pyscript").glob("core-*.js") if not p.name.endswith(".gz"))
-    for dep in re.findall(r'import\("\./([^"]+)"\)', core.read_text()):
-        if not dep.startswith(("codemirror", "xterm")):
-            assert dep in names, dep
+    stale = result.static / "pyscript" / "core.js"
+    stale.parent.mkdir(exist_ok=True)
+    stale.write_text("left by an earlier build")
+    b.build(log=lambda *a: None)
+    assert sorted(p.name for p in result.static.iterdir() if p.is_dir()) == ["pyodide"]
+    assert "pyscript" not in json.loads((result.static / "build-info.json").read_text())
+    assert "@pyscript/core" not in json.loads((b.ROOT / "package.json").read_text())["dependencies"]
 
 
 def test_wheels_are_reproducible_from_the_same_files():
