@@ -658,7 +658,9 @@ class TimelineModel:
             self._log[key] = "removed"
 
     def _problem(self, problem: str, event_id: Any) -> None:
-        self.problems.append(problem + (f" ({event_id})" if isinstance(event_id, str) else ""))
+        problem += f" ({event_id})" if isinstance(event_id, str) else ""
+        log.warning("Timeline event skipped: %s", problem)
+        self.problems.append(problem)
         del self.problems[:-MAX_PROBLEMS]
 
     def _begin(self) -> None:
