@@ -64,6 +64,12 @@ def parse_localpart(localpart: str) -> tuple[str, str] | None:
         return None
 
 
+def split_user_id(user_id: str) -> tuple[str, str]:
+    """(localpart, server) of any Matrix user id; a bare user name ("alice") has no server."""
+    local, _, server = (user_id[1:] if user_id.startswith("@") else user_id).partition(":")
+    return local, server
+
+
 def parse_user_id(user_id: str) -> tuple[str, str, str] | None:
     """(slug, tenant, server) of a platform user's Matrix id, or None."""
     m = _USER_ID.match(user_id or "")

@@ -118,9 +118,7 @@ class BrowserOAuth:
         client = OAuthClient(transport, storage, session_storage(), homeserver=homeserver,
                              redirect_uri=callback_url, client_name=client_name,
                              known_client=known_client)
-        install_oauth(service, client)
-        if getattr(service, "token_lock", None) is None:
-            service.token_lock = web_lock()
+        install_oauth(service, client, lock=web_lock())
         return cls(service, client)
 
     async def method(self) -> str:

@@ -13,17 +13,14 @@ import time
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from pyapp.client.session import LoginError, Session
+from pyapp.client.session import SESSION_ENDED, LoginError, Session
 from pyapp.client.storage import Storage, load_json, save_json
 from pyapp.client.tokens import SessionExpired, Tokens
-from pyapp.client.transport import HttpResponse, Transport, TransportError
+from pyapp.client.transport import NETWORK_ERRORS, HttpResponse, Transport
 
 from . import flow as F
 from .metadata import AUTH_METADATA_PATHS, AuthMetadata, MetadataError, parse_auth_metadata, unsupported
 from .pkce import new_device_id, new_state, new_verifier
-
-NETWORK_ERRORS = (TransportError, TimeoutError, OSError)
-
 
 def _json(response: HttpResponse) -> Any:
     try:
@@ -191,7 +188,7 @@ class OAuthClient:
         """The TokenManager's Refresher for OAuth sessions."""
         extra = session.extra or {}
         if not session.refresh_token or not extra.get("token_endpoint"):
-            raise SessionExpired(F.MSG_ENDED)
+            raise SessionExpired(SESSION_ENDED)
         # A lost answer (timeout, dropped connection) may mean the server did rotate the token:
         # the retry sends the same old token again, which the auth server accepts until the new
         # one is first used (MAS's grace), so the session survives. Still failing: the error

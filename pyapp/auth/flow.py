@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from pyapp.client.session import LoginError, Session
+from pyapp.client.session import SESSION_ENDED, LoginError, Session
 from pyapp.client.storage import Storage, load_json, save_json
 from pyapp.client.tokens import SessionExpired, Tokens
 
@@ -44,7 +44,6 @@ MSG_ISSUER = ("The sign-in response came from an unexpected server (issuer misma
 MSG_CODE = ("The sign-in could not be completed: the authorization code was refused "
             "(already used or expired). Please sign in again.")
 MSG_CANCELLED = "Sign-in was cancelled."
-MSG_ENDED = "Your session has ended. Please sign in again."
 
 
 @dataclass
@@ -217,7 +216,7 @@ def parse_token_response(status: int, body: Any, device_id: str | None = None) -
                       float(expires) if isinstance(expires, (int, float)) else None)
     error = body.get("error") if isinstance(body, dict) else None
     if error in ("invalid_grant", "invalid_client", "unauthorized_client") or status == 401:
-        raise SessionExpired(MSG_ENDED)
+        raise SessionExpired(SESSION_ENDED)
     raise ConnectionError(f"token endpoint answered HTTP {status} ({error or 'no error code'})")
 
 

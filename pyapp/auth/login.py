@@ -7,20 +7,21 @@ Web Locks) are in pyapp.auth.browser.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, AsyncContextManager, Callable
+
+from pyapp.client.session import OAUTH, PASSWORD, AuthMethod, SessionAdopted
 
 from .client import OAuthClient
 
 if TYPE_CHECKING:
     from pyapp.client.service import ChatService
 
-OAUTH, PASSWORD = "oauth", "password"
 
-
-def install_oauth(service: "ChatService", oauth: OAuthClient) -> None:
-    """Let `service` refresh and log out OAuth sessions (also restored ones after a reload)."""
-    service.refreshers[OAUTH] = oauth.refresh
-    service.logouts[OAUTH] = oauth.revoke
+def install_oauth(service: "ChatService", oauth: OAuthClient,
+                  lock: Callable[[], AsyncContextManager] | None = None) -> None:
+    """Let `service` refresh and log out OAuth sessions (also restored ones after a reload);
+    `lock` serialises token refreshes across the origin's tabs."""
+    service.on_auth(AuthMethod(OAUTH, refresh=oauth.refresh, logout=oauth.revoke, lock=lock))
 
 
 async def login_method(oauth: OAuthClient) -> str:
@@ -34,5 +35,5 @@ async def complete_login(service: "ChatService", oauth: OAuthClient,
     """Finish a sign-in from the callback's parameters; the service is then signed in and
     syncing. Returns the page to go back to. OAuthError (a LoginError) carries the message."""
     session, return_to = await oauth.complete(params)
-    await service.login_session(session)
+    service.on_auth(SessionAdopted(session))
     return return_to

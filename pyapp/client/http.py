@@ -7,6 +7,7 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from .session import SESSION_ENDED
 from .tokens import SessionExpired, TokenManager
 from .transport import HttpResponse, Transport
 
@@ -56,7 +57,7 @@ class MatrixHttp:
         response = await self.transport.request(method, url, headers, body, timeout)
         if response.status == 401 and errcode(response) == "M_UNKNOWN_TOKEN":
             if not self.tokens.can_refresh:
-                raise SessionExpired("Your session has ended. Please sign in again.")
+                raise SessionExpired(SESSION_ENDED)
             token = await self.tokens.refresh(token)
             headers["Authorization"] = f"Bearer {token}"
             response = await self.transport.request(method, url, headers, body, timeout)

@@ -1,23 +1,20 @@
 """matrix-nio's AsyncClient with its HTTP routed through our seam.
 
-nio keeps doing what it is good at (request paths, response parsing, room state); the
-network, the tokens and the retries are ours, so the same client runs on window.fetch in the
-browser and on aiohttp under CPython.
+nio keeps doing what it is good at (request paths and parsing the answers of sends, joins,
+typing, read markers, members); the network, the tokens and the retries are ours, so the same
+client runs on window.fetch in the browser and on aiohttp under CPython. Sync answers are not
+nio's: ChatService reads them once, raw (see pyapp.client.rooms).
 """
 
 from __future__ import annotations
-
-import logging
 
 from nio import AsyncClient, AsyncClientConfig
 
 from . import schema_cache
 from .http import MatrixHttp
-from .sync_events import clean_sync
 from .transport import NioResponse
 
 schema_cache.install()
-log = logging.getLogger(__name__)
 
 _DROPPED_HEADERS = {"authorization", "content-length", "host"}
 
@@ -57,19 +54,7 @@ class SeamClient(AsyncClient):
         )
         if self.http.tokens:
             self.access_token = self.http.tokens.access_token
-        wrapped = NioResponse(response)
-        if "/sync" in path:
-            # nio drops state types it does not know (our room metadata in invites) and the
-            # transaction ids of our own echoes; the raw body keeps them. One sync runs at a
-            # time, so the last one is the one being processed.
-            self.last_sync = wrapped
-            wrapped.clean = _clean_and_report
-        return wrapped
+        return NioResponse(response)
 
     async def close(self) -> None:
         self.client_session = None
-
-
-def _clean_and_report(body) -> None:
-    for problem in clean_sync(body):
-        log.warning("Malformed event in sync: %s", problem)

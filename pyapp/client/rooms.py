@@ -1,7 +1,7 @@
 """The rooms the user can see, kept from sync: what the chat views read.
 
-Room names, members, typing, receipts and unread counts come from nio's room objects; what
-nio does not keep (our metadata state, invite state, message echoes) from the raw sync body.
+Everything is read from the raw sync body, once: names, members, typing, receipts and unread
+counts through pyapp.client.room_state, our metadata state, invite state and messages here.
 A room is found by the platform entity it belongs to (its metadata state), never by id. That
 metadata counts only when the platform's bot sent it: anyone can create a room and write the
 same state type into it, claiming to be another tenant's event.
@@ -15,6 +15,7 @@ from typing import Any
 
 from pyapp.identity import ROOM_METADATA_TYPE
 
+from .room_state import RoomState
 from .timeline import Timeline
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class RoomList:
         self.own_user_id = own_user_id
         self.bot_user_id = bot_user_id  # None: no metadata is trusted
         self.rooms: dict[str, Room] = {}
+        self._states: dict[str, RoomState] = {}  # joined rooms' state, across Room objects
 
     def _is_metadata(self, event: dict) -> bool:
         """The room's platform metadata, as only the platform's bot can write it."""
@@ -99,7 +101,7 @@ class RoomList:
     def invites(self) -> list[Room]:
         return [r for r in self.rooms.values() if r.membership == "invite"]
 
-    def apply_sync(self, raw: dict, nio_rooms: dict) -> set[str]:
+    def apply_sync(self, raw: dict) -> set[str]:
         """Fold one sync response in; returns the ids of rooms whose view changed.
 
         A room whose data trips us up is logged and skipped; the other rooms still update."""
@@ -109,15 +111,16 @@ class RoomList:
             for room_id, data in _dict(sections.get(membership)).items():
                 changed.add(room_id)
                 try:
-                    apply(room_id, _dict(data), nio_rooms)
+                    apply(room_id, _dict(data))
                 except Exception:  # noqa: BLE001  (contained per room, see above)
                     log.exception("Could not apply the sync of room %s", room_id)
         for room_id in _dict(sections.get("leave")):
+            self._states.pop(room_id, None)
             if self.rooms.pop(room_id, None) is not None:
                 changed.add(room_id)
         return changed
 
-    def _apply_joined(self, room_id: str, data: dict, nio_rooms: dict) -> None:
+    def _apply_joined(self, room_id: str, data: dict) -> None:
         room = self.rooms.get(room_id)
         if room is None or room.membership != "join":
             room = self.rooms[room_id] = Room(room_id)
@@ -127,9 +130,13 @@ class RoomList:
             if self._is_metadata(event):
                 room.metadata = _dict(event.get("content"))
         room.timeline.apply_sync(timeline)
-        self._copy_from_nio(room, nio_rooms.get(room_id))
+        state = self._states.get(room_id)
+        if state is None:
+            state = self._states[room_id] = RoomState(self.own_user_id)
+        state.apply_joined(data)
+        self._copy_state(room, state)
 
-    def _apply_invite(self, room_id: str, data: dict, nio_rooms: dict) -> None:
+    def _apply_invite(self, room_id: str, data: dict) -> None:
         room = self.rooms.setdefault(room_id, Room(room_id, membership="invite"))
         for event in _events(data.get("invite_state")):
             kind, content = event.get("type"), _dict(event.get("content"))
@@ -144,14 +151,12 @@ class RoomList:
                 room.inviter = _str(event.get("sender")) or None
 
     @staticmethod
-    def _copy_from_nio(room: Room, nio_room: Any) -> None:
-        if nio_room is None:
-            return
-        room.name = nio_room.display_name
-        room.topic = nio_room.topic or ""
-        room.unread = nio_room.unread_notifications
-        room.highlights = nio_room.unread_highlights
-        room.typing = list(nio_room.typing_users)
-        room.receipts = {uid: r.event_id for uid, r in nio_room.read_receipts.items()}
-        room.members.update({uid: u.display_name or "" for uid, u in nio_room.users.items()})
-        room.member_count = nio_room.joined_count or len(nio_room.users)
+    def _copy_state(room: Room, state: RoomState) -> None:
+        room.name = state.display_name()
+        room.topic = state.topic or ""
+        room.unread = state.unread
+        room.highlights = state.highlights
+        room.typing = list(state.typing)
+        room.receipts = dict(state.receipts)
+        room.members.update({uid: m.display_name or "" for uid, m in state.members.items()})
+        room.member_count = state.joined_count or len(state.members)

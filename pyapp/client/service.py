@@ -12,33 +12,42 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable
 
-from nio import RoomSendResponse, SyncResponse
+from nio import Api, RoomSendResponse
 
-from pyapp.identity import BOT_LOCALPART, bot_user_id, should_auto_accept
+from pyapp.identity import BOT_LOCALPART, bot_user_id, should_auto_accept, split_user_id
 
 from .http import MatrixHttp
 from .nio_client import SeamClient
-from .rooms import Room, RoomList
 from .outbox import Outbox, SendRefused
+from .rooms import Room, RoomList
 from .session import (
+    PASSWORD,
+    SESSION_ENDED,
+    AuthEvent,
+    AuthMethod,
     LoginError,
     Session,
+    SessionAdopted,
+    SessionEnded,
     SessionStore,
+    TokensChanged,
     login_error_message,
     password_login_body,
     session_from_login,
 )
 from .storage import Storage
-from .sync_loop import Backoff
+from .sync_events import clean_sync
+from .sync_loop import CONNECTING, OFFLINE, ONLINE, SyncLoop, sync_body
 from .timeline import Message
 from .tokens import SessionExpired, TokenManager, Tokens, legacy_refresh_body, tokens_from_refresh
 from .transport import NETWORK_ERRORS, HttpResponse, Transport, TransportError
 
 log = logging.getLogger(__name__)
 
-SIGNED_OUT, CONNECTING, ONLINE, OFFLINE = "signed_out", "connecting", "online", "offline"
+SIGNED_OUT = "signed_out"
+__all__ = ["ChatService", "ChatConfig", "Change", "SIGNED_OUT", "CONNECTING", "ONLINE", "OFFLINE"]
 
 SYNC_FILTER = {
     "room": {
@@ -47,7 +56,6 @@ SYNC_FILTER = {
     },
     "presence": {"not_types": ["*"]},
 }
-LONG_POLL_MS = 30_000
 TYPING_RESEND_S = 20.0
 TYPING_TIMEOUT_MS = 30_000
 
@@ -57,7 +65,7 @@ class ChatConfig:
     homeserver: str
     tenant: str | None = None
     bot_user_id: str | None = None  # the platform's bot: its invites to our tenant's rooms are accepted
-    auth: str = "password"
+    auth: str = PASSWORD
 
 
 @dataclass
@@ -96,11 +104,8 @@ class ChatService:
         self.tokens: TokenManager | None = None
         self.client: SeamClient | None = None
         self.rooms = RoomList("")
-        self.synced = False  # the first sync since login/restore has been applied
+        self.sync_loop: SyncLoop | None = None  # one per session
         self._listeners: list[Listener] = []
-        self._sync_task: asyncio.Task | None = None
-        self._wake = asyncio.Event()
-        self._backoff = Backoff()
         self._typing_sent: dict[str, tuple[bool, float]] = {}
         self._read_sent: dict[str, str] = {}
         self._joining: set[str] = set()
@@ -109,17 +114,21 @@ class ChatService:
                              emit=lambda room_id: self._emit("room", room_id),
                              spawn=self._spawn, on_expired=self._session_expired, clock=clock)
         self.sign_outs = 0  # views drop what was typed for the previous user when it changes
-        # How each kind of session (Session.auth) is refreshed and logged out. "password" is
-        # built in; pyapp.auth.install_oauth adds "oauth" (refresh at the auth server's token
+        # How each kind of session (Session.auth) is refreshed and logged out. PASSWORD is
+        # built in; pyapp.auth adds OAUTH through on_auth (refresh at the auth server's token
         # endpoint; logout revokes there, as /logout does not exist under delegated auth).
-        self.refreshers: dict[str, Callable[[Session], Awaitable[Tokens]]] = {
-            "password": self._legacy_refresh}
-        self.logouts: dict[str, Callable[[Session], Awaitable[Any]]] = {}
+        self._methods: dict[str, AuthMethod] = {
+            PASSWORD: AuthMethod(PASSWORD, refresh=self._legacy_refresh)}
 
     # -- observers --------------------------------------------------------------------
     @property
     def user_id(self) -> str | None:
         return self.session.user_id if self.session else None
+
+    @property
+    def synced(self) -> bool:
+        """The first sync since login/restore has been applied."""
+        return self.sync_loop is not None and self.sync_loop.synced
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         self._listeners.append(listener)
@@ -131,14 +140,32 @@ class ChatService:
             try:
                 listener(change)
             except Exception:  # one broken view must not stop the others or the sync loop
-                import traceback
-
-                traceback.print_exc()
+                log.exception("A chat listener failed")
 
     def _set_status(self, status: str, message: str | None = None) -> None:
         if (status, message) != (self.status, self.status_message):
             self.status, self.status_message = status, message
             self._emit("status")
+
+    # -- what login methods tell the service ------------------------------------------
+    def on_auth(self, event: AuthEvent) -> None:
+        """The one way a login method tells the service about itself: a method to use for
+        its sessions, a session it made, tokens it renewed, or a session that has ended."""
+        if isinstance(event, AuthMethod):
+            self._methods[event.name] = event
+            if event.lock is not None and self.token_lock is None:
+                self.token_lock = event.lock
+        elif isinstance(event, SessionAdopted):
+            self.sessions.save(event.session)
+            self._adopt(event.session)
+            self.start()
+        elif isinstance(event, TokensChanged):
+            self.session = event.session
+            self.sessions.save(event.session)
+            if self.client is not None:
+                self.client.access_token = event.session.access_token
+        elif isinstance(event, SessionEnded):
+            self._session_expired(event.message)
 
     # -- session lifecycle ------------------------------------------------------------
     async def restore(self) -> bool:
@@ -155,8 +182,8 @@ class ChatService:
             raise LoginError("Enter your username and password.")
         previous = self.sessions.load()
         # Re-logins reuse the device, so read state and (later) keys survive.
-        device_id = previous.device_id if previous and previous.user_id.startswith(
-            f"@{user.strip().lstrip('@').split(':')[0]}:") else None
+        device_id = previous.device_id if previous and split_user_id(previous.user_id)[0] \
+            == split_user_id(user.strip())[0] else None
         http = MatrixHttp(self.transport, self.config.homeserver)
         try:
             response = await http.request(
@@ -171,16 +198,12 @@ class ChatService:
         body = _json_or_none(response)
         if response.status != 200 or not isinstance(body, dict):
             raise LoginError(login_error_message(response.status, body))
-        session = session_from_login(self.config.homeserver, body, self.clock())
-        self.sessions.save(session)
-        self._adopt(session)
-        self.start()
+        self.on_auth(SessionAdopted(session_from_login(self.config.homeserver, body,
+                                                      self.clock())))
 
     async def login_session(self, session: Session) -> None:
         """Adopt a session another login method made (OAuth): store it and start syncing."""
-        self.sessions.save(session)
-        self._adopt(session)
-        self.start()
+        self.on_auth(SessionAdopted(session))
 
     def unsent_count(self) -> int:
         """Messages typed but not acknowledged by the server: what signing out discards."""
@@ -193,7 +216,8 @@ class ChatService:
         await self.stop()
         self.outbox.discard()
         self.sign_outs += 1
-        custom = self.logouts.get(self.session.auth) if self.session else None
+        method = self._methods.get(self.session.auth) if self.session else None
+        custom = method.logout if method else None
         if custom is not None:
             try:
                 await custom(self.session)
@@ -206,29 +230,27 @@ class ChatService:
             except (SessionExpired, *NETWORK_ERRORS):
                 pass  # the local session is dropped either way
         self.sessions.clear()
-        self.session = self.tokens = self.client = None
+        self.session = self.tokens = self.client = self.sync_loop = None
         self.rooms = RoomList("")
-        self.synced = False
         self._set_status(SIGNED_OUT)
         self._emit("rooms")
 
     def _adopt(self, session: Session) -> None:
+        if self.sync_loop is not None:
+            self.sync_loop.detach()
         self.session = session
+        method = self._methods.get(session.auth)
         self.tokens = TokenManager(
-            session, self.refreshers.get(session.auth), clock=self.clock, lock=self.token_lock,
-            reload=self.sessions.load, on_change=self._tokens_changed,
+            session, method.refresh if method else None, clock=self.clock,
+            lock=self.token_lock, reload=self.sessions.load,
+            on_change=lambda changed: self.on_auth(TokensChanged(changed)),
         )
         self.client = SeamClient(MatrixHttp(self.transport, session.homeserver, self.tokens),
                                  session.user_id, session.device_id)
         self.rooms = RoomList(session.user_id, self._platform_bot(session.user_id))
-        self.synced = False
+        self.sync_loop = SyncLoop(self._fetch_sync, self._apply_sync, on_status=self._set_status,
+                                  on_expired=self._session_expired, spawn=self._spawn)
         self.outbox.restore(session.user_id)
-
-    def _tokens_changed(self, session: Session) -> None:
-        self.session = session
-        self.sessions.save(session)
-        if self.client is not None:
-            self.client.access_token = session.access_token
 
     async def _legacy_refresh(self, session: Session) -> Tokens:
         http = MatrixHttp(self.transport, session.homeserver)
@@ -240,129 +262,45 @@ class ChatService:
         if response.status == 200 and isinstance(body, dict):
             return tokens_from_refresh(body)
         if response.status in (401, 403):
-            raise SessionExpired("Your session has ended. Please sign in again.")
+            raise SessionExpired(SESSION_ENDED)
         raise TransportError(f"refresh failed with HTTP {response.status}")
 
     def _session_expired(self, message: str) -> None:
         """The tokens are gone for good: back to sign-in, keeping rooms and pending
         messages on screen so nothing typed is lost."""
         self.sessions.clear()
-        if self._sync_task is not None:
-            self._sync_task.cancel()
-            self._sync_task = None
+        if self.sync_loop is not None:
+            self.sync_loop.detach()
         self._set_status(SIGNED_OUT, message)
 
-    # -- sync loop --------------------------------------------------------------------
+    # -- sync -------------------------------------------------------------------------
     def start(self) -> None:
-        if self._sync_task is None or self._sync_task.done():
-            self._set_status(CONNECTING)
-            self._sync_task = asyncio.ensure_future(self._sync_forever())
-            self._sync_task.add_done_callback(self._sync_ended)
-
-    def _sync_ended(self, task: asyncio.Task) -> None:
-        """The loop ends on its own only when the session does; stop() and an expired
-        session detach it first. Any other end is a fault: say so, and start it again."""
-        if task is not self._sync_task or self.client is None or self.status == SIGNED_OUT:
-            return
-        error = None if task.cancelled() else task.exception()
-        log.error("The sync loop ended unexpectedly", exc_info=error)
-        self._spawn(self._restart_sync(task))
-
-    async def _restart_sync(self, dead: asyncio.Task) -> None:
-        await self._wait_backoff("The chat stopped updating. Reconnecting…")
-        if self._sync_task is dead and self.client is not None and self.status != SIGNED_OUT:
-            self._sync_task = None
-            self.start()
+        if self.sync_loop is not None:
+            self.sync_loop.start()
 
     async def stop(self) -> None:
-        task, self._sync_task = self._sync_task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
+        if self.sync_loop is not None:
+            await self.sync_loop.stop()
 
     def retry_now(self) -> None:
         """Skip the rest of the backoff wait (user pressed Retry, or the browser is online)."""
-        self._wake.set()
+        if self.sync_loop is not None:
+            self.sync_loop.retry_now()
 
-    async def _sync_forever(self) -> None:
-        client = self.client
-        while self.client is client:
-            client.last_sync = None
-            try:
-                # Long-poll only once we know the connection works: the first sync and the
-                # first after a failure return at once, so "online" shows without delay.
-                healthy = self.synced and self._backoff.failures == 0
-                response = await client.sync(
-                    timeout=LONG_POLL_MS if healthy else 0,
-                    sync_filter=SYNC_FILTER,
-                    since=client.next_batch,
-                )
-            except asyncio.CancelledError:
-                raise
-            except SessionExpired as e:
-                self._session_expired(str(e))
-                return
-            except NETWORK_ERRORS:
-                await self._wait_backoff("Connection lost. Reconnecting…")
-                continue
-            except Exception:  # noqa: BLE001  (nio choked on an answer: see _skip_sync)
-                log.exception("Could not process a sync response")
-                if self._skip_sync(client):
-                    continue
-                await self._wait_backoff("The chat could not be updated. Retrying…")
-                continue
-            if isinstance(response, SyncResponse):
-                self._apply_sync_contained(client)
-                continue
-            code = getattr(response, "status_code", None)
-            if str(code) in ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN"):
-                self._session_expired("Your session has ended. Please sign in again.")
-                return
-            message = getattr(response, "message", None) or "error"
-            await self._wait_backoff(f"The homeserver reported a problem ({message}). Retrying…")
+    async def _fetch_sync(self, since: str | None, timeout_ms: int) -> dict:
+        """One /sync answer, read once: cleaned of malformed events, then folded into our
+        rooms by _apply_sync (nio only builds the request; it does not parse syncs)."""
+        _, path = Api.sync("", since=since, timeout=timeout_ms or None, filter=SYNC_FILTER)
+        # Give the server a chance to answer a long poll before the client gives up.
+        response = await self.client.http.request(
+            "GET", path, timeout=timeout_ms / 1000 + 15 if timeout_ms else 0)
+        body = sync_body(response.status, _json_or_none(response))
+        for problem in clean_sync(body):
+            log.warning("Malformed event in sync: %s", problem)
+        return body
 
-    async def _wait_backoff(self, message: str) -> None:
-        delay = self._backoff.next_delay()
-        self._set_status(OFFLINE if self.synced or self._backoff.failures > 1 else CONNECTING,
-                         message)
-        self._wake.clear()
-        # asyncio.wait, not wait_for: on 3.11 wait_for can swallow a cancel that lands as the
-        # event fires, and stop() would then wait forever for this task.
-        waiter = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait([waiter], timeout=delay)
-        finally:
-            waiter.cancel()
-
-    def _skip_sync(self, client: SeamClient) -> bool:
-        """nio raised on an answer that did arrive: the same answer would come back on every
-        retry, so move past it, folding in what our room list can read of it."""
-        raw = client.last_sync.parsed if client.last_sync is not None else None
-        next_batch = raw.get("next_batch") if isinstance(raw, dict) else None
-        if not isinstance(next_batch, str) or not next_batch:
-            return False
-        client.next_batch = next_batch
-        self._apply_sync_contained(client)
-        return True
-
-    def _apply_sync_contained(self, client: SeamClient) -> None:
-        try:
-            self._apply_sync(client)
-        except Exception:  # noqa: BLE001  (rooms are contained inside; this is the rest)
-            log.exception("Could not apply a sync response")
-        self._backoff.reset()
-        self._set_status(ONLINE)
-
-    def _apply_sync(self, client: SeamClient) -> None:
-        raw = client.last_sync.parsed if client.last_sync is not None else None
-        if not isinstance(raw, dict):
-            return
-        first = not self.synced
-        changed = self.rooms.apply_sync(raw, client.rooms)
-        self.synced = True
+    def _apply_sync(self, body: dict, first: bool) -> None:
+        changed = self.rooms.apply_sync(body)
         try:
             self._accept_tenant_invites()
             if first:
@@ -378,7 +316,7 @@ class ChatService:
         """Rooms the platform's bot invites us to for our own tenant join by themselves, so
         the chat appears without manual steps; anything else waits for the user."""
         bot = self.config.bot_user_id
-        bot_localpart = bot[1:].split(":", 1)[0] if bot else BOT_LOCALPART
+        bot_localpart = split_user_id(bot)[0] if bot else BOT_LOCALPART
         for room in self.rooms.invites():
             if (room.room_id not in self._joining and should_auto_accept(
                     room.inviter, room.metadata, self.session.user_id, bot_localpart)):
@@ -389,7 +327,7 @@ class ChatService:
         of the user's own server."""
         if self.config.bot_user_id:
             return self.config.bot_user_id
-        server = user_id.partition(":")[2]
+        server = split_user_id(user_id)[1]
         return bot_user_id(server) if server else None
 
     async def join(self, room_id: str) -> bool:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, AsyncContextManager, Awaitable, Callable
 
 from .storage import Storage, load_json, save_json
 
 SESSION_KEY = "om-chat.session"
+OAUTH, PASSWORD = "oauth", "password"  # Session.auth: how the session is refreshed and ended
+SESSION_ENDED = "Your session has ended. Please sign in again."
 
 
 @dataclass
@@ -25,7 +27,7 @@ class Session:
     refresh_token: str | None = None
     expires_at: float | None = None  # epoch seconds; None: the token does not expire
     lifetime: float | None = None  # seconds the current access token was issued for
-    auth: str = "password"  # "password" or "oauth": which refresh endpoint applies
+    auth: str = PASSWORD  # PASSWORD or OAUTH: which refresh endpoint applies
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. OAuth issuer and client id
 
     def to_json(self) -> dict[str, Any]:
@@ -57,6 +59,37 @@ class SessionStore:
 
     def clear(self) -> None:
         self.storage.remove(self.key)
+
+
+# -- what a login method tells the chat service (ChatService.on_auth) ---------------------
+@dataclass
+class AuthMethod:
+    """How sessions made by one login method are refreshed and ended (pyapp.auth adds OAuth)."""
+    name: str
+    refresh: Callable[[Session], Awaitable[Any]] | None = None  # -> tokens.Tokens
+    logout: Callable[[Session], Awaitable[Any]] | None = None
+    lock: Callable[[], AsyncContextManager] | None = None  # serialises refreshes across tabs
+
+
+@dataclass
+class SessionAdopted:
+    """A login finished: store this session and start syncing."""
+    session: Session
+
+
+@dataclass
+class TokensChanged:
+    """The session's tokens were renewed (here or by another tab)."""
+    session: Session
+
+
+@dataclass
+class SessionEnded:
+    """The tokens are gone for good: back to sign-in."""
+    message: str = SESSION_ENDED
+
+
+AuthEvent = AuthMethod | SessionAdopted | TokensChanged | SessionEnded
 
 
 class LoginError(Exception):

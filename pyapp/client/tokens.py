@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, AsyncContextManager, Awaitable, Callable
 
-from .session import Session
+from .session import SESSION_ENDED, Session
 
 
 class SessionExpired(Exception):
@@ -96,7 +96,7 @@ class TokenManager:
                 if self.session.access_token != stale_token and not self.refresh_due():
                     return self.session.access_token
                 if not self.can_refresh:
-                    raise SessionExpired("Your session has ended. Please sign in again.")
+                    raise SessionExpired(SESSION_ENDED)
                 tokens = await self._refresher(self.session)
                 now = self._clock()
                 s = self.session

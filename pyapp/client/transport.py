@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 
 class TransportError(ConnectionError):
@@ -109,16 +109,10 @@ class NioResponse:
         disposition = response.headers.get("content-disposition")
         self.content_disposition = _Disposition(disposition) if disposition else None
         self.content = _Chunks(response.body)
-        self.parsed: Any = None  # the body as nio parsed it, kept for raw-event readers
-        self.clean: Callable[[Any], Any] | None = None  # runs on the body before nio reads it
 
     async def json(self) -> Any:
         # nio falls back to text() on a JSONDecodeError, which this raises on bad bodies.
-        parsed = json.loads(self.response.body)
-        if self.clean is not None:
-            self.clean(parsed)
-        self.parsed = parsed
-        return self.parsed
+        return json.loads(self.response.body)
 
     async def text(self) -> str:
         return self.response.body.decode("utf-8", errors="replace")

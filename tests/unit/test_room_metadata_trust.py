@@ -30,34 +30,33 @@ def invited(room_id, inviter, *state):
 def test_joined_room_metadata_counts_only_from_the_bot():
     rooms = RoomList(ME, BOT)
     # A spoof created first would win a first-match lookup if its metadata were believed.
-    rooms.apply_sync(joined("!spoof:hs", meta_event("@dave_other:hs")), {})
-    rooms.apply_sync(joined("!real:hs", meta_event(BOT)), {})
+    rooms.apply_sync(joined("!spoof:hs", meta_event("@dave_other:hs")))
+    rooms.apply_sync(joined("!real:hs", meta_event(BOT)))
     assert rooms.rooms["!spoof:hs"].metadata is None
     assert rooms.find("event", "python-meetup", "demo").room_id == "!real:hs"
 
 
 def test_invite_metadata_counts_only_from_the_bot():
     rooms = RoomList(ME, BOT)
-    rooms.apply_sync(invited("!spoof:hs", "@dave_other:hs", meta_event("@dave_other:hs")), {})
+    rooms.apply_sync(invited("!spoof:hs", "@dave_other:hs", meta_event("@dave_other:hs")))
     assert rooms.find_invite("event", "python-meetup", "demo") is None
     assert rooms.rooms["!spoof:hs"].metadata is None
-    rooms.apply_sync(invited("!real:hs", BOT, meta_event(BOT)), {})
+    rooms.apply_sync(invited("!real:hs", BOT, meta_event(BOT)))
     assert rooms.find_invite("event", "python-meetup", "demo").room_id == "!real:hs"
 
 
 def test_later_metadata_from_someone_else_does_not_replace_the_bots():
     rooms = RoomList(ME, BOT)
-    rooms.apply_sync(joined("!r:hs", meta_event(BOT)), {})
-    rooms.apply_sync(joined("!r:hs", meta_event("@eve_demo:hs", {**META, "entity_slug": "x"})),
-                     {})
+    rooms.apply_sync(joined("!r:hs", meta_event(BOT)))
+    rooms.apply_sync(joined("!r:hs", meta_event("@eve_demo:hs", {**META, "entity_slug": "x"})))
     assert rooms.rooms["!r:hs"].metadata == META
 
 
 def test_without_a_known_bot_no_metadata_is_believed():
     rooms = RoomList(ME)
-    rooms.apply_sync(joined("!r:hs", meta_event(BOT)), {})
+    rooms.apply_sync(joined("!r:hs", meta_event(BOT)))
     assert rooms.find("event", "python-meetup", "demo") is None
     # A state event with a non-empty state key is not the room's metadata either.
     rooms = RoomList(ME, BOT)
-    rooms.apply_sync(joined("!r:hs", {**meta_event(BOT), "state_key": "x"}), {})
+    rooms.apply_sync(joined("!r:hs", {**meta_event(BOT), "state_key": "x"}))
     assert rooms.rooms["!r:hs"].metadata is None

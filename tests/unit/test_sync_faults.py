@@ -11,7 +11,6 @@ import asyncio
 
 import pytest
 
-from pyapp.client.nio_client import SeamClient
 from pyapp.client.rooms import RoomList
 from pyapp.client.service import ChatConfig, ChatService
 from pyapp.client.storage import MemoryStorage
@@ -117,7 +116,7 @@ async def test_an_odd_timeline_event_is_skipped_and_later_messages_still_arrive(
     world.hs.post(world.room, world.bob, "after the odd one")
     await until(lambda: "after the odd one" in bodies(model))
     assert bodies(model)[:1] == ["before the odd one"]
-    assert not world.service._sync_task.done()
+    assert not world.service.sync_loop.task.done()
     assert model.state.status_text == "Online"
     assert model.state.title == "Picnic"  # the room is still found by its (good) metadata
 
@@ -216,45 +215,45 @@ def test_clean_sync_drops_only_malformed_events_and_says_where():
     assert any("!r:hs timeline" in p and "$b" in p for p in problems)
 
 
-async def test_an_exception_while_nio_reads_a_sync_skips_that_answer_not_the_loop(
+async def test_an_exception_while_reading_a_sync_skips_that_answer_not_the_loop(
         world, monkeypatch):
     model = world.vm()
     await until(lambda: model.state.screen == CHAT)
-    original = SeamClient.receive_response
+    original = RoomList.apply_sync
     calls = {"n": 0}
 
-    async def broken_once(self, response):
+    def broken_once(self, raw):
         calls["n"] += 1
         if calls["n"] == 1:
-            raise RuntimeError("nio could not digest this")
-        return await original(self, response)
+            raise RuntimeError("could not digest this")
+        return original(self, raw)
 
-    monkeypatch.setattr(SeamClient, "receive_response", broken_once)
+    monkeypatch.setattr(RoomList, "apply_sync", broken_once)
     world.hs.post(world.room, world.bob, "in the broken answer")
     await until(lambda: calls["n"] >= 1)
     world.hs.post(world.room, world.bob, "after it")
-    await until(lambda: bodies(model) == ["in the broken answer", "after it"])
+    await until(lambda: bodies(model) == ["after it"])
     assert model.state.status_text == "Online"
-    assert not world.service._sync_task.done()
+    assert not world.service.sync_loop.task.done()
 
 
 async def test_one_room_that_fails_to_apply_does_not_stop_the_others(world, monkeypatch):
     picnic, hike = world.vm("picnic"), world.vm("hike")
     await until(lambda: picnic.state.screen == CHAT and hike.state.screen == CHAT)
-    original = RoomList._copy_from_nio
+    original = RoomList._copy_state
 
-    def broken_for_picnic(room, nio_room):
+    def broken_for_picnic(room, state):
         if room.room_id == world.room:
-            raise KeyError("something nio kept that we did not expect")
-        original(room, nio_room)
+            raise KeyError("something in the room's state that we did not expect")
+        original(room, state)
 
-    monkeypatch.setattr(RoomList, "_copy_from_nio", staticmethod(broken_for_picnic))
+    monkeypatch.setattr(RoomList, "_copy_state", staticmethod(broken_for_picnic))
     world.hs.post(world.room, world.bob, "picnic news")
     world.hs.post(world.other, world.bob, "hike news")
     await until(lambda: bodies(hike) == ["hike news"])
     # The failing room still got what was applied before the failure.
     await until(lambda: bodies(picnic) == ["picnic news"])
-    monkeypatch.setattr(RoomList, "_copy_from_nio", staticmethod(original))
+    monkeypatch.setattr(RoomList, "_copy_state", staticmethod(original))
     world.hs.post(world.room, world.bob, "picnic again")
     await until(lambda: bodies(picnic) == ["picnic news", "picnic again"])
     assert world.service.status == "online"
@@ -298,11 +297,11 @@ async def test_a_dead_sync_loop_is_reported_and_restarted(world):
     statuses = []
     world.service.subscribe(lambda change: statuses.append(
         (world.service.status, world.service.status_message)))
-    task = world.service._sync_task
+    task = world.service.sync_loop.task
     task.cancel()  # ends without stop(): as if something escaped the loop
     await until(lambda: statuses)
     assert statuses[0] == ("offline", "The chat stopped updating. Reconnecting…")
-    await until(lambda: world.service._sync_task is not task
+    await until(lambda: world.service.sync_loop.task is not task
                 and world.service.status == "online", timeout=5)
     world.hs.post(world.room, world.bob, "after the restart")
     await until(lambda: bodies(model) == ["after the restart"])
@@ -313,7 +312,7 @@ async def test_a_loop_that_raises_past_its_handlers_is_reported_and_restarted(
     model = world.vm()
     await until(lambda: model.state.screen == CHAT)
     service = world.service
-    original = service._wait_backoff
+    original = service.sync_loop._wait_backoff
     calls = {"n": 0}
 
     async def broken_once(message):
@@ -322,13 +321,13 @@ async def test_a_loop_that_raises_past_its_handlers_is_reported_and_restarted(
             raise RuntimeError("escaped the loop")
         await original(message)
 
-    monkeypatch.setattr(service, "_wait_backoff", broken_once)
-    task = service._sync_task
+    monkeypatch.setattr(service.sync_loop, "_wait_backoff", broken_once)
+    task = service.sync_loop.task
     world.hs.sync_errors = 1
     world.hs.post(world.room, world.bob, "wake")
     await until(lambda: task.done())
     assert service.status != "online"
-    await until(lambda: service._sync_task is not task and service.status == "online",
+    await until(lambda: service.sync_loop.task is not task and service.status == "online",
                 timeout=5)
     world.hs.post(world.room, world.bob, "after the restart")
     await until(lambda: bodies(model) == ["wake", "after the restart"])
@@ -337,5 +336,5 @@ async def test_a_loop_that_raises_past_its_handlers_is_reported_and_restarted(
 async def test_stop_and_logout_do_not_restart_the_loop(world):
     await world.service.logout()
     await asyncio.sleep(0)
-    assert world.service._sync_task is None
+    assert world.service.sync_loop is None
     assert world.service.status == "signed_out"

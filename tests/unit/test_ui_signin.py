@@ -5,7 +5,7 @@ with BrowserOAuth's `sign_in` signature (the browser leaves the page at that poi
 
 from __future__ import annotations
 
-from pyapp.client.session import LoginError
+from pyapp.client.session import AuthMethod, LoginError
 from pyapp.client.storage import MemoryStorage
 from pyapp.ui.parts.session import account_name
 from pyapp.ui.viewmodel import CHAT, OAUTH, PASSWORD, SIGNED_OUT_SCREEN, SignInOptions
@@ -126,7 +126,9 @@ async def test_sign_out_goes_through_the_sessions_logout_hook(world):
         revoked.append(session.access_token)
         return True
 
-    world.service.logouts["password"] = revoke  # OAuth sessions get pyapp.auth's revoke
+    # OAuth sessions get pyapp.auth's revoke the same way.
+    world.service.on_auth(AuthMethod(PASSWORD, refresh=world.service._legacy_refresh,
+                                     logout=revoke))
     model = world.vm(sign_in=oauth_options())
     await signed_in(world, model)
     assert model.state.can_sign_out
