@@ -95,7 +95,7 @@ def test_edits_replies_and_deletions_from_other_clients_show_as_the_conversation
         {"type": "m.room.redaction", "event_id": "$5", "sender": "@bob:hs", "redacts": "$4",
          "content": {}},
     ]
-    rooms.apply_sync({"rooms": {"join": {"!r:hs": {"timeline": sync(*events)}}}}, {})
+    rooms.apply_sync({"rooms": {"join": {"!r:hs": {"timeline": sync(*events)}}}})
     shown = rooms.rooms["!r:hs"].timeline.messages
     assert [(m.key, m.body) for m in shown] == [("$1", "hello"), ("$3", "hi bob")]
     assert shown[0].edited and shown[1].reply_to == "$1"
