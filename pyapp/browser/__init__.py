@@ -3,6 +3,5 @@ functions) so the rest of pyapp stays importable and testable under CPython.
 
 - fetch_transport.FetchTransport: the HTTP transport on window.fetch.
 - storage.LocalStorage: key/value storage on window.localStorage.
-- boot: the Python half of the <om-chat> loader (web/chat/om-chat.js).
 - crypto_compat/: not part of this package; built into its own wheel (see its README).
 """

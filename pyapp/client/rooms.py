@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyapp.identity import ROOM_METADATA_TYPE
+from pyapp.identity import ROOM_METADATA_TYPE, split_user_id
 
 from .room_state import RoomState
 from .timeline import Timeline
@@ -46,7 +46,7 @@ class Room:
         name = self.members.get(user_id)
         if name:
             return name
-        return user_id[1:].split(":", 1)[0] if user_id.startswith("@") else user_id
+        return split_user_id(user_id)[0] if user_id.startswith("@") else user_id
 
     def matches(self, entity_type: str, slug: str, tenant: str | None) -> bool:
         m = self.metadata or {}

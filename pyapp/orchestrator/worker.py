@@ -10,7 +10,8 @@ import secrets
 import time
 from typing import Callable
 
-from pyapp.identity import ROOM_METADATA_TYPE, matrix_user_id, metadata_is_for, room_alias
+from pyapp.identity import (ROOM_METADATA_TYPE, matrix_user_id, metadata_is_for, room_alias,
+                            split_user_id)
 from pyapp.orchestrator import outbox
 from pyapp.orchestrator.appservice import OrchestratorConfig
 from pyapp.orchestrator.matrix import MatrixBot, MatrixCallError
@@ -418,7 +419,7 @@ class Orchestrator:
             if await self.bot.user_exists(m.user_id):
                 found.append(m.user_id)
         for uid in found:
-            slug = uid[1:].split(":", 1)[0].rpartition("_")[0]
+            slug = split_user_id(uid)[0].rpartition("_")[0]
             self.store.execute("UPDATE users SET matrix_ready = 1 WHERE tenant = ? AND slug = ?",
                                (tenant, slug))
         return found

@@ -18,7 +18,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Awaitable, Protocol
 
-from pyapp.identity import IdentityError, matrix_localpart, normalize_slug, normalize_tenant
+from pyapp.identity import (IdentityError, matrix_localpart, normalize_slug, normalize_tenant,
+                            split_user_id)
 
 
 @dataclass
@@ -43,7 +44,7 @@ def parse_login_name(name: str, default_tenant: str | None = None) -> tuple[str,
     n = (name or "").strip()
     try:
         if n.startswith("@") and ":" in n:
-            n = n[1:].split(":", 1)[0]
+            n = split_user_id(n)[0]
         if "@" in n:
             slug, tenant = n.rsplit("@", 1)
             return normalize_slug(slug), normalize_tenant(tenant)

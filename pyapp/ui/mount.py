@@ -1,4 +1,4 @@
-"""Mounts chat components into <om-chat> elements (browser only; called by pyapp.browser.boot).
+"""Mounts chat components into <om-chat> elements (browser only; called by pyapp.ui.boot).
 
     <om-chat mode="sidebar|tab|dashboard" context="event|group|all" slug="..."></om-chat>
 
@@ -43,10 +43,25 @@ def _config_url() -> str:
     return str(url) if url else str(js.URL.new("/config.json", js.location.href).href)
 
 
-async def _load_config() -> dict:
-    from pyapp.browser.config import load_config
+_config: dict | None = None
 
-    return await load_config()
+
+async def load_config() -> dict:
+    """The deployment's browser configuration: /config.json (pyapp.server.web.make_app serves
+    it from the `config` dict), located by the loader next to om-chat.js. Fetched once per
+    page: the boot (pyapp.ui.boot) and the chat share it."""
+    global _config
+    if _config is None:
+        import js
+
+        init = js.Object.new()
+        init.cache = "no-store"
+        init.credentials = "omit"
+        response = await js.fetch(_config_url(), init)
+        if not response.ok:
+            raise RuntimeError(f"Could not load the chat configuration (HTTP {response.status})")
+        _config = json.loads(await response.text())
+    return dict(_config)
 
 
 def _make_service(config: dict) -> ChatService:
@@ -57,7 +72,7 @@ def _make_service(config: dict) -> ChatService:
         homeserver=config["homeserver"],
         tenant=config.get("tenant"),
         bot_user_id=config.get("bot_user_id"),
-        auth=config.get("auth", "password"),
+        auth=config.get("auth", PASSWORD),
     )
     return ChatService(chat_config, FetchTransport(), LocalStorage())
 
@@ -118,7 +133,7 @@ async def _choose_sign_in(oauth) -> None:
 async def _start() -> ChatService:
     global _draft_store
     _inject_stylesheet()
-    config = await _load_config()
+    config = await load_config()
     service = ChatService.shared(lambda: _make_service(config))
     if config.get("auth", PASSWORD) == OAUTH:
         from pyapp.auth.browser import session_storage

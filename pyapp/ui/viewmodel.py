@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from pyapp.client.rooms import Room
 from pyapp.client.service import SIGNED_OUT, Change
+from pyapp.client.session import OAUTH, PASSWORD
 from pyapp.client.storage import Storage
 from pyapp.client.timeline import FAILED, PENDING, SENT
 
@@ -26,7 +27,7 @@ from .modes import MODES, Mode
 from .parts.composer import ComposerPart
 from .parts.info import InfoPanelPart, InfoView
 from .parts.rooms import RoomItem, RoomListPart
-from .parts.session import OAUTH, PASSWORD, LoginView, SessionPart, SignInOptions
+from .parts.session import LoginView, SessionPart, SignInOptions
 from .parts.timeline import DayView, MessageView, TimelinePart
 
 log = logging.getLogger(__name__)

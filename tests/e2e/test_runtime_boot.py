@@ -210,7 +210,7 @@ out
 
 def test_browser_reads_the_deployment_config(booted, synapse):
     result = run(booted, """
-from pyapp.browser.config import load_config
+from pyapp.ui.mount import load_config
 await load_config()
 """)
     assert result == {"homeserver": synapse.base_url, "debug_run_python": True}

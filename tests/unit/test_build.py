@@ -86,8 +86,8 @@ def test_precompiled_wheels_carry_cpython_314_bytecode(built):
         assert z.read(pycs[0])[:4] == magic_314
     with zipfile.ZipFile(result.wheels["pyapp"]) as z:
         # our own code keeps its source next to the bytecode
-        assert "pyapp/browser/boot.py" in z.namelist()
-        assert "pyapp/browser/__pycache__/boot.cpython-314.pyc" in z.namelist()
+        assert "pyapp/ui/boot.py" in z.namelist()
+        assert "pyapp/ui/__pycache__/boot.cpython-314.pyc" in z.namelist()
     with zipfile.ZipFile(result.static / "pyodide" / "python_stdlib.zip") as z:
         assert "asyncio/base_events.pyc" in z.namelist()
 

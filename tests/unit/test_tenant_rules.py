@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyapp.identity import ROOM_METADATA_TYPE, parse_room_alias
+from pyapp.identity import ROOM_METADATA_TYPE, parse_room_alias, split_user_id
 from pyapp.server.tenant_rules import RoomFacts, RoomTenant, TenantRules
 
 BOT = "@openmeet-bot:hs"
@@ -75,3 +75,10 @@ def test_platform_metadata_and_aliases_are_the_bots():
     assert R.may_send_state(DAVE, ROOM_METADATA_TYPE) and R.may_send_state(ALICE, ROOM_METADATA_TYPE)
     assert R.may_send_state(BOT, ROOM_METADATA_TYPE) is None
     assert R.may_send_state(DAVE, "m.room.topic") is None
+
+
+def test_user_ids_split_into_localpart_and_server_at_the_first_colon():
+    assert split_user_id("@alice_t1:hs.example:8448") == ("alice_t1", "hs.example:8448")
+    assert split_user_id("alice") == ("alice", "")
+    assert split_user_id("@alice") == ("alice", "")
+    assert split_user_id("") == ("", "")

@@ -11,7 +11,7 @@
  * straight from its module: PyScript's loader compiles code with Function() and so needs
  * 'unsafe-eval' in the page's CSP, Pyodide only 'wasm-unsafe-eval') starts once per page however
  * many elements there are; then
- * pyapp.browser.boot.main() imports the chat and calls pyapp.ui.mount.mount_all(). Elements
+ * pyapp.ui.boot.main() imports the chat and calls pyapp.ui.mount.mount_all(). Elements
  * connected later are mounted with pyapp.ui.mount.mount(element).
  *
  * For tests and host pages, window.omChat exposes:
@@ -55,7 +55,7 @@
     const pyodideURL = staticBase + "pyodide/pyodide.mjs";
     // Resolved by name against static/pyodide/pyodide-lock.json (our wheels only).
     const PACKAGES = ["pyapp"];
-    const MAIN = "from pyapp.browser import boot\nawait boot.main()\n";
+    const MAIN = "from pyapp.ui import boot\nawait boot.main()\n";
 
     let resolveReady, rejectReady, resolveMounted, rejectMounted;
     const ready = new Promise((res, rej) => { resolveReady = res; rejectReady = rej; });
@@ -85,7 +85,7 @@
         staticBase,
         configURL,
         retry,
-        // -- called from Python (pyapp.browser.boot) ------------------------------------
+        // -- called from Python (pyapp.ui.boot) ---------------------------------------
         _progress(step) { progress(step); },
         _pythonReady(pyApi, info) {
             // From here on the chat UI reports its own state (connecting, offline...).

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from pyapp.client.service import CONNECTING, OFFLINE, ONLINE, SIGNED_OUT
-from pyapp.client.session import LoginError
+from pyapp.client.session import PASSWORD, LoginError
 from pyapp.identity import IdentityError, matrix_localpart
 
-OAUTH, PASSWORD = "oauth", "password"
 
 STATUS_TEXT = {ONLINE: "Online", CONNECTING: "Connecting…", OFFLINE: "Offline",
                SIGNED_OUT: "Signed out"}

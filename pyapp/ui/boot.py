@@ -50,7 +50,7 @@ async def unmount(element) -> None:
 
 
 async def _run_python_allowed() -> bool:
-    from pyapp.browser.config import load_config
+    from pyapp.ui.mount import load_config
 
     try:
         return (await load_config()).get("debug_run_python") is True
