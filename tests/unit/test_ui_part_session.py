@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pyapp.client.session import LoginError
-from pyapp.ui.parts.session import OAUTH, PASSWORD, SessionPart, SignInOptions
+from pyapp.client.session import OAUTH, PASSWORD, LoginError
+from pyapp.ui.parts.session import SessionPart, SignInOptions
 
 
 class Service:
