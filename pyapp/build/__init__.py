@@ -1,7 +1,8 @@
 """Build the browser runtime into static/ (run: `python -m pyapp.build [--force] [--no-precompile]`).
 
 static/ is generated, never committed, and rebuilt from pinned inputs only:
-- static/pyodide/: Pyodide's core from node_modules/pyodide, its stdlib recompiled to bytecode,
+- static/pyodide/: Pyodide's core from node_modules/pyodide, its stdlib recompiled to bytecode
+  and without the modules a chat page never uses (pyapp.build.stdlib_trim),
   and a pyodide-lock.json listing ONLY our wheels (sha256 + depends), so `loadPackage("pyapp")`
   resolves everything by name from this origin.
 - static/pyodide/wheels/<sha256[:16]>/<wheel>: the wheels, in content-addressed folders, so a
@@ -30,6 +31,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import stdlib_trim
 from .wheels import (
     WheelInfo, browser_environment, canonical_name, collect_files, make_wheel, read_wheel,
     runtime_dependencies, sha256_file,
@@ -313,7 +315,8 @@ def _build(*, force: bool, precompile_bytecode: bool, log) -> BuildResult:
     else:
         wheel_files = {p: p for p in sources}
         stdlib = stdlib_src
-    _copy_if_changed(stdlib, out_pyodide / "python_stdlib.zip", changed, static)
+    _write_if_changed(out_pyodide / "python_stdlib.zip", stdlib_trim.trim(stdlib.read_bytes()),
+                      changed, static)
 
     wheels_dir = out_pyodide / "wheels"
     placed: dict[str, tuple[WheelInfo, Path, str]] = {}

@@ -96,6 +96,20 @@ from nio.crypto import attachments
                       "python": "3.14.2", "client": "AsyncClient"}
 
 
+def test_browser_stdlib_has_what_code_may_import_and_not_the_tools_left_out(booted):
+    # pyapp.build.stdlib_trim: fewer bytes on a first visit, nothing a page can run is missing
+    result = run(booted, """
+import importlib.util
+{"missing": [m for m in ("email.utils", "http.cookies", "http.client", "logging.handlers",
+                         "concurrent.futures.thread", "tarfile", "xml.etree.ElementTree",
+                         "argparse", "sqlite3", "code", "rlcompleter")
+             if importlib.util.find_spec(m) is None],
+ "shipped": [m for m in ("unittest", "multiprocessing", "pdb", "_pyrepl", "pydoc", "http.server")
+             if importlib.util.find_spec(m) is not None]}
+""")
+    assert result == {"missing": [], "shipped": []}
+
+
 def test_hashes_hmac_and_pbkdf2_match_published_test_vectors(booted):
     result = run(booted, """
 from Crypto.Hash import SHA256, SHA512, HMAC

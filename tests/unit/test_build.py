@@ -92,6 +92,17 @@ def test_precompiled_wheels_carry_cpython_314_bytecode(built):
         assert "asyncio/base_events.pyc" in z.namelist()
 
 
+def test_shipped_stdlib_leaves_out_the_listed_modules_only(built):
+    result, _ = built
+    shipped = zipfile.ZipFile(result.static / "pyodide" / "python_stdlib.zip").namelist()
+    stock = zipfile.ZipFile(b.check_node_modules() / "python_stdlib.zip").namelist()
+    assert not [n for n in shipped if n.startswith(("unittest/", "multiprocessing/", "_pyrepl/"))]
+    assert "pdb.pyc" not in shipped and "pdb.py" not in shipped
+    # everything else of Pyodide's stdlib is there (as bytecode, or as is without precompile)
+    expected = {n for n in stock if not b.stdlib_trim.left_out(n)}
+    assert {n[:-1] if n.endswith(".pyc") else n for n in shipped} == expected
+
+
 def test_second_build_changes_nothing(built):
     again = b.build(log=lambda *a: None)
     assert again.changed == []
