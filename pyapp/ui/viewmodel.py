@@ -42,7 +42,7 @@ CHECKING, SIGNED_OUT_SCREEN, LOADING, JOINING, NOT_FOUND, CHAT = (
 # "Joining…" before concluding the room is really not there.
 EXPECT_INVITE_S = 45.0
 NO_ROOMS_TEXT = "You have no conversations yet. Attend an event or join a group to start chatting."
-FALLBACK_TITLE = {"event": "Event chat", "group": "Group discussion"}
+FALLBACK_TITLE = {"event": "Event chat", "group": "Group discussion", "all": "Messages"}
 
 
 @dataclass
@@ -238,8 +238,7 @@ class ChatViewModel:
             status_text=session.status_text, banner=session.banner, login=session.login,
             user_id=session.user_id, can_sign_out=session.can_sign_out,
             sign_out_question=session.sign_out_question, pane=self.pane,
-            title=room.name if room and room.name else FALLBACK_TITLE.get(self.context,
-                                                                          "Messages"))
+            title=room.name if room and room.name else FALLBACK_TITLE[self.context])
         if screen == CHAT:
             me = service.user_id
             if self.room_list is not None:

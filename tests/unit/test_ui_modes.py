@@ -50,6 +50,7 @@ async def test_with_a_room_list_having_no_room_is_the_chat_screen_saying_so(worl
     dashboard.refresh()
     assert dashboard.state.screen == CHAT and dashboard.state.rooms == []
     assert dashboard.state.empty_text.startswith("You have no conversations yet")
+    assert dashboard.state.title == "Messages"
     assert dashboard.state.pane == "conversation"  # no list to show on a narrow screen
 
 
