@@ -12,15 +12,7 @@ from pyapp.client.session import SESSION_ENDED
 from pyapp.client.sync_loop import LONG_POLL_MS, Backoff, SyncLoop, SyncRefused, sync_body
 from pyapp.client.tokens import SessionExpired
 from pyapp.client.transport import TransportError
-
-
-async def until(predicate, timeout=3.0):
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.001)
+from tests.support.waiting import until
 
 
 class Harness:
