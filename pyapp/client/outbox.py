@@ -5,6 +5,11 @@ id). What the server has not acknowledged is kept in storage so a reload sends i
 the same user only; signing out discards it everywhere (memory, storage, sends in flight), so
 no later sign-in on this browser ever sends it.
 
+Reactions, edits and deletions (actions) show at once too; one the server does not take is
+withdrawn from the timeline and kept here with the reason, to retry (same transaction id, so
+the server never applies it twice) or dismiss. They are not kept across a reload: the edit's
+text is in the failed action until the user retries or dismisses it.
+
 The network and the rest of the client come in as callbacks: `send` delivers one event and
 returns its id (raising SendRefused, SessionExpired or a network error), `emit` reports a
 changed room, `spawn` runs a background task, `on_expired` ends the session.
@@ -13,6 +18,7 @@ changed room, `spawn` runs a background task, `on_expired` ends the session.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping
 
 from .session import new_transaction_id
@@ -33,7 +39,19 @@ class RoomLike:  # what the outbox needs of a room (pyapp.client.rooms.Room)
     timeline: Timeline
 
 
-Send = Callable[[str, dict, str], Awaitable[str]]  # (room_id, content, txn_id) -> event id
+# (room_id, content, txn_id[, event_type]) -> event id; m.room.redaction: content["redacts"]
+Send = Callable[..., Awaitable[str]]
+
+
+@dataclass
+class Action:
+    """A reaction, edit or deletion the server has not taken (yet)."""
+    txn_id: str
+    room_id: str
+    event_type: str
+    content: dict
+    what: str  # for the error: "Reaction", "Edit", "Deletion"
+    error: str | None = None
 
 
 class Outbox:
@@ -52,18 +70,20 @@ class Outbox:
         self._restored: list[dict] = []
         self._sending: set[asyncio.Task] = set()  # sends in flight, cancelled at sign-out
         self._epoch = 0  # bumped at sign-out: deliveries begun before it are void
+        self._actions: dict[str, Action] = {}  # txn id -> action in flight or failed
 
     def _room(self, room_id: Any) -> RoomLike | None:
         return self._rooms().get(room_id) if isinstance(room_id, str) else None
 
     # -- sending ----------------------------------------------------------------------
-    async def send_text(self, room_id: str, body: str) -> Message:
+    async def send_text(self, room_id: str, body: str, content: dict | None = None) -> Message:
+        """Send a message; `content` when it is more than plain text (a reply)."""
         room = self._room(room_id)
         if room is None or self.user_id is None:
             raise ValueError("This conversation is not available.")
         txn_id = new_transaction_id()
-        room.timeline.add_local_echo(txn_id, {"msgtype": "m.text", "body": body}, self.user_id,
-                                     int(self._clock() * 1000))
+        content = content or {"msgtype": "m.text", "body": body}
+        room.timeline.add_local_echo(txn_id, content, self.user_id, int(self._clock() * 1000))
         message = room.timeline.item(txn_id)
         self._save()
         self._emit(room_id)
@@ -79,7 +99,8 @@ class Outbox:
 
     async def _deliver(self, room: RoomLike, message: Message) -> None:
         epoch = self._epoch
-        content = {"msgtype": message.msgtype, "body": message.body}
+        content = room.timeline.echo_content(message.txn_id) \
+            or {"msgtype": message.msgtype, "body": message.body}
         send = asyncio.ensure_future(self._send(room.room_id, content, message.txn_id))
         self._sending.add(send)
         try:
@@ -104,6 +125,68 @@ class Outbox:
         self._save()
         self._emit(room.room_id)
 
+    # -- reactions, edits, deletions --------------------------------------------------
+    async def send_action(self, room_id: str, event_type: str, content: dict,
+                          what: str) -> Action:
+        room = self._room(room_id)
+        if room is None or self.user_id is None:
+            raise ValueError("This conversation is not available.")
+        action = Action(new_transaction_id(), room_id, event_type, content, what)
+        self._actions[action.txn_id] = action
+        await self._deliver_action(room, action)
+        return action
+
+    def failed_actions(self, room_id: str) -> list[Action]:
+        return [a for a in self._actions.values() if a.room_id == room_id and a.error]
+
+    async def retry_action(self, txn_id: str) -> None:
+        action = self._actions.get(txn_id)
+        room = self._room(action.room_id) if action else None
+        if room is None or action.error is None:
+            return
+        action.error = None
+        await self._deliver_action(room, action)
+
+    def dismiss_action(self, txn_id: str) -> None:
+        action = self._actions.get(txn_id)
+        if action is not None and action.error is not None:
+            del self._actions[txn_id]
+            self._emit(action.room_id)
+
+    async def _deliver_action(self, room: RoomLike, action: Action) -> None:
+        epoch = self._epoch
+        room.timeline.add_local_echo(action.txn_id, action.content, self.user_id,
+                                     int(self._clock() * 1000), event_type=action.event_type)
+        self._emit(room.room_id)
+        send = asyncio.ensure_future(
+            self._send(room.room_id, action.content, action.txn_id, action.event_type))
+        self._sending.add(send)
+        error = None
+        try:
+            event_id = await send
+        except asyncio.CancelledError:
+            if epoch != self._epoch:
+                return
+            raise
+        except SessionExpired as e:
+            error = "sign in again, then retry"
+            self._on_expired(str(e))
+        except NETWORK_ERRORS:
+            error = "no connection"
+        except SendRefused as e:
+            error = str(e)
+        finally:
+            self._sending.discard(send)
+        if epoch != self._epoch:
+            return
+        if error is None:
+            self._actions.pop(action.txn_id, None)
+            room.timeline.echo_sent(action.txn_id, event_id)
+        else:
+            action.error = f"{action.what} failed: {error}."
+            room.timeline.echo_failed(action.txn_id, action.error)  # withdrawn from view
+        self._emit(room.room_id)
+
     # -- what survives a reload -------------------------------------------------------
     def unsent_count(self) -> int:
         """Messages typed but not acknowledged by the server: what signing out discards."""
@@ -115,7 +198,8 @@ class Outbox:
             return
         entries = [
             {"room_id": room.room_id, "txn_id": m.txn_id, "body": m.body, "ts": m.ts,
-             "status": m.status, "error": m.error}
+             "status": m.status, "error": m.error,
+             "content": room.timeline.echo_content(m.txn_id)}
             for room in self._rooms().values() for m in room.timeline.unconfirmed()
         ]
         if entries:
@@ -144,8 +228,10 @@ class Outbox:
             if room is None or not isinstance(entry.get("txn_id"), str) or not entry["txn_id"]:
                 continue
             txn_id = entry["txn_id"]
-            room.timeline.add_local_echo(txn_id, {"msgtype": "m.text", "body": entry.get("body")},
-                                         self.user_id, entry.get("ts"))
+            content = entry.get("content")  # a reply's relation, when there is one
+            content = dict(content) if isinstance(content, dict) else {"msgtype": "m.text"}
+            content["body"] = entry.get("body")
+            room.timeline.add_local_echo(txn_id, content, self.user_id, entry.get("ts"))
             if entry.get("status") == FAILED:
                 room.timeline.echo_failed(txn_id, str(entry.get("error") or "Not sent."))
             message = room.timeline.item(txn_id)
@@ -161,6 +247,7 @@ class Outbox:
             send.cancel()
         self._sending.clear()
         self._restored = []
+        self._actions.clear()
         for room in self._rooms().values():
             room.timeline.discard_local()
         self.storage.remove(OUTBOX_KEY)

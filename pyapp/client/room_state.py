@@ -51,6 +51,7 @@ class RoomState:
     highlights: int = 0
     typing: list[str] = field(default_factory=list)
     receipts: dict[str, str] = field(default_factory=dict)  # user id -> event id read up to
+    power_levels: dict = field(default_factory=dict)  # m.room.power_levels content
 
     def apply_joined(self, data: dict) -> None:
         """Fold one room's section of a sync answer (rooms.join.<id>)."""
@@ -78,6 +79,8 @@ class RoomState:
             self.canonical_alias = _str_or_none(content.get("alias"))
         elif kind == "m.room.topic":
             self.topic = _str_or_none(content.get("topic"))
+        elif kind == "m.room.power_levels" and key == "":
+            self.power_levels = content
 
     def _membership(self, user_id: str, content: dict) -> None:
         membership = content.get("membership")

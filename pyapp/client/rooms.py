@@ -35,6 +35,7 @@ class Room:
     receipts: dict[str, str] = field(default_factory=dict)  # user id -> event id read up to
     members: dict[str, str] = field(default_factory=dict)  # user id -> display name
     member_count: int = 0
+    power_levels: dict = field(default_factory=dict)  # m.room.power_levels content
     timeline: Timeline = field(default_factory=Timeline)
 
     @property
@@ -160,3 +161,4 @@ class RoomList:
         room.receipts = dict(state.receipts)
         room.members.update({uid: m.display_name or "" for uid, m in state.members.items()})
         room.member_count = state.joined_count or len(state.members)
+        room.power_levels = state.power_levels

@@ -14,13 +14,14 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from nio import Api, RoomSendResponse
+from nio import Api, RoomRedactResponse, RoomSendResponse
 
 from pyapp.identity import BOT_LOCALPART, bot_user_id, should_auto_accept, split_user_id
 
+from . import actions
 from .http import MatrixHttp
 from .nio_client import SeamClient
-from .outbox import Outbox, SendRefused
+from .outbox import Action, Outbox, SendRefused
 from .rooms import Room, RoomList
 from .session import (
     PASSWORD,
@@ -346,21 +347,94 @@ class ChatService:
     def room(self, room_id: str) -> Room | None:
         return self.rooms.rooms.get(room_id)
 
-    async def send_text(self, room_id: str, body: str) -> Message:
+    async def send_text(self, room_id: str, body: str, reply_to: str | None = None) -> Message:
+        """Send a message; `reply_to` makes it a reply to that event (which must be held)."""
         if self.session is None:
             raise ValueError("This conversation is not available.")
-        return await self.outbox.send_text(room_id, body)
+        content = None
+        if reply_to is not None:
+            target = self._message(room_id, reply_to)
+            if target is None or target.redacted:
+                raise ValueError("The message you replied to is no longer available.")
+            content = actions.reply_content(body, reply_to, target.sender, self.user_id)
+        return await self.outbox.send_text(room_id, body, content)
 
     async def retry(self, room_id: str, txn_id: str) -> None:
         await self.outbox.retry(room_id, txn_id)
 
-    async def _send_event(self, room_id: str, content: dict, txn_id: str) -> str:
+    def _message(self, room_id: str, event_id: str) -> Message | None:
+        room = self.room(room_id)
+        return room.timeline.message(event_id) if room is not None else None
+
+    async def edit(self, room_id: str, event_id: str, body: str) -> Action | None:
+        """Replace the text of my message `event_id` (None: nothing changed)."""
+        target = self._message(room_id, event_id)
+        if target is None or target.sender != self.user_id or target.redacted:
+            raise ValueError("Only your own messages can be edited.")
+        problem = actions.text_problem(body)
+        if problem:
+            raise ValueError(problem)
+        if body == target.body:
+            return None
+        return await self.outbox.send_action(room_id, "m.room.message",
+                                             actions.edit_content(body, event_id), "Edit")
+
+    async def toggle_reaction(self, room_id: str, event_id: str, key: str) -> Action | None:
+        """React with `key`, or take my `key` reaction back (redacting it). None: nothing to
+        do (my reaction is still on its way)."""
+        problem = actions.reaction_key_problem(key)
+        if problem:
+            raise ValueError(problem)
+        target = self._message(room_id, event_id)
+        if target is None or target.redacted:
+            raise ValueError("This message can no longer be reacted to.")
+        room = self.room(room_id)
+        mine = next((r for r in target.reactions if r.key == key
+                     and self.user_id in r.senders), None)
+        if mine is not None:
+            reaction_id = room.timeline.reaction_event(event_id, key, self.user_id)
+            if reaction_id is None:
+                return None
+            return await self.outbox.send_action(room_id, actions.REDACTION_TYPE,
+                                                 {"redacts": reaction_id}, "Removing the reaction")
+        return await self.outbox.send_action(room_id, actions.REACTION_TYPE,
+                                             actions.reaction_content(event_id, key), "Reaction")
+
+    def can_delete(self, room_id: str, sender: str) -> bool:
+        room = self.room(room_id)
+        return room is not None and actions.can_delete(room.power_levels, self.user_id, sender)
+
+    async def delete(self, room_id: str, event_id: str) -> Action:
+        target = self._message(room_id, event_id)
+        if target is None or target.redacted:
+            raise ValueError("This message is already gone.")
+        if not self.can_delete(room_id, target.sender):
+            raise ValueError("You cannot delete this message.")
+        return await self.outbox.send_action(room_id, actions.REDACTION_TYPE,
+                                             {"redacts": event_id}, "Deleting")
+
+    def failed_actions(self, room_id: str) -> list[Action]:
+        return self.outbox.failed_actions(room_id)
+
+    async def retry_action(self, txn_id: str) -> None:
+        await self.outbox.retry_action(txn_id)
+
+    def dismiss_action(self, txn_id: str) -> None:
+        self.outbox.dismiss_action(txn_id)
+
+    async def _send_event(self, room_id: str, content: dict, txn_id: str,
+                          event_type: str = "m.room.message") -> str:
         if self.client is None:
             raise TransportError("signed out")
-        response = await self.client.room_send(room_id, "m.room.message", content, tx_id=txn_id,
-                                               ignore_unverified_devices=True)
-        if isinstance(response, RoomSendResponse):
-            return response.event_id
+        if event_type == actions.REDACTION_TYPE:
+            response = await self.client.room_redact(room_id, content["redacts"], tx_id=txn_id)
+            if isinstance(response, RoomRedactResponse):
+                return response.event_id
+        else:
+            response = await self.client.room_send(room_id, event_type, content, tx_id=txn_id,
+                                                   ignore_unverified_devices=True)
+            if isinstance(response, RoomSendResponse):
+                return response.event_id
         raise SendRefused(getattr(response, "message", None) or "the server refused it")
 
     # -- typing and read state --------------------------------------------------------

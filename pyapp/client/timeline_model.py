@@ -224,6 +224,10 @@ class TimelineModel:
                 return relation_id
         return None
 
+    def echo_content(self, txn_id: str) -> dict | None:
+        """What a local echo of a message sends (its reply target included)."""
+        return self._contents.get(txn_id) if txn_id in self._local else None
+
     def last_event_id(self) -> str | None:
         for key in reversed(self._order):
             item = self._items[key]

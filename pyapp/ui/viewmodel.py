@@ -24,11 +24,12 @@ from pyapp.client.timeline import FAILED, PENDING, SENT
 
 from .format import Clock
 from .modes import MODES, Mode
-from .parts.composer import ComposerPart
+from .parts.composer import EDITING, ComposerPart
 from .parts.info import InfoPanelPart, InfoView
 from .parts.rooms import RoomItem, RoomListPart
 from .parts.session import LoginView, SessionPart, SignInOptions
-from .parts.timeline import DayView, MessageView, TimelinePart
+from .parts.timeline import (DELETE, EDIT, REACT, REPLY, ActionError, DayView, MessageView,
+                             TimelinePart, snippet)
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,17 @@ CHECKING, SIGNED_OUT_SCREEN, LOADING, JOINING, NOT_FOUND, CHAT = (
 # After Attend, the platform's bot invites us and the client joins by itself: how long to say
 # "Joining…" before concluding the room is really not there.
 EXPECT_INVITE_S = 45.0
+MAX_PAGES_FOR_ORIGINAL = 20  # scroll-back pages fetched to find a reply's original
 NO_ROOMS_TEXT = "You have no conversations yet. Attend an event or join a group to start chatting."
 FALLBACK_TITLE = {"event": "Event chat", "group": "Group discussion", "all": "Messages"}
+
+
+@dataclass
+class ComposerTargetView:
+    """Shown above the composer while it replies to or edits a message."""
+    kind: str  # reply | edit
+    key: str
+    text: str  # "Replying to Bob: hello" / "Editing your message"
 
 
 @dataclass
@@ -70,6 +80,9 @@ class ViewState:
     can_sign_out: bool = False
     # Sign-out asked while messages are unsent: the question shown (confirm or cancel).
     sign_out_question: str | None = None
+    composer_target: ComposerTargetView | None = None
+    action_errors: list[ActionError] = field(default_factory=list)
+    scroll_to: tuple[str, int] | None = None  # (item key, request number): bring into view
 
 
 def _default_timer(delay: float, fn: Callable[[], None]):
@@ -117,12 +130,13 @@ class ChatViewModel:
         self._tasks: set[asyncio.Future] = set()
         self._scheduled = False
         self._closed = False
+        self._scroll_to: tuple[str, int] | None = None
         # The parts this mode shows.
         # Drafts outlive the page only across the OAuth redirect (sessionStorage: this tab).
         self.composer = ComposerPart(
             send_text=service.send_text, set_typing=service.set_typing, spawn=self._spawn,
             timer=self._timer, invalidate=self.invalidate, draft_store=draft_store,
-            drafts_key=f"{mode}.{context}.{slug or ''}")
+            drafts_key=f"{mode}.{context}.{slug or ''}", edit_text=getattr(service, "edit", None))
         self.session = SessionPart(
             service, sign_in, tenant=self.tenant, login_hint=login_hint,
             invalidate=self.invalidate, before_leaving=self.composer.save,
@@ -246,10 +260,14 @@ class ChatViewModel:
                                                    service.rooms.invites(),
                                                    room.room_id if room else None, me)
             if room is not None:
-                timeline = self.timeline.view(room, me)
+                failed = getattr(service, "failed_actions", None)
+                timeline = self.timeline.view(room, me, failed(room.room_id) if failed else [])
                 state.room_id, state.composer_enabled = room.room_id, True
                 state.items, state.empty_text, state.typing = (
                     timeline.items, timeline.empty_text, timeline.typing)
+                state.action_errors = timeline.errors
+                state.composer_target = self._target_view(room, me)
+                state.scroll_to = self._scroll_to
                 if self.info_panel is not None:
                     state.info = self.info_panel.view(room)
             else:
@@ -261,6 +279,21 @@ class ChatViewModel:
         state.draft_rev = self.composer.rev
         state.composer_error = self.composer.error
         return state
+
+    def _target_view(self, room: Room, me: str | None) -> ComposerTargetView | None:
+        target = self.composer.target(room.room_id)
+        if target is None:
+            return None
+        message = self.timeline.find(room, target.key)
+        if message is None or message.redacted:  # gone meanwhile: nothing to reply to / edit
+            self.composer.targets.pop(room.room_id, None)
+            return None
+        if target.kind == EDITING:
+            return ComposerTargetView(target.kind, target.key, "Editing your message")
+        name = "yourself" if message.sender == me else self.timeline.message_view(
+            room, message, me).sender_name
+        return ComposerTargetView(target.kind, target.key,
+                                  f"Replying to {name}: {snippet(message.body, 80)}")
 
     def _after_render(self, state: ViewState) -> None:
         """Side effects of what the user now sees: read receipts and member lists."""
@@ -317,11 +350,119 @@ class ChatViewModel:
         self.composer.set_draft(room_id, text)
 
     def on_key(self, key: str, shift: bool = False, composing: bool = False) -> bool:
-        """A key in the composer; True when the view must cancel the browser's default."""
+        """A key in the composer; True when the view must cancel the browser's default.
+        Up in an empty composer edits my last message; Escape stops replying or editing."""
         if self.composer.sends_on(key, shift, composing):
             self.send()
             return True
+        room = self.current_room()
+        if room is None or composing:
+            return False
+        if key == "Escape":
+            return self.composer.cancel(room.room_id)
+        if key == "ArrowUp" and not shift and not self.composer.draft(room.room_id) \
+                and self.composer.target(room.room_id) is None:
+            return self.edit_message(None)
         return False
+
+    # -- message actions --------------------------------------------------------------
+    def _room_and_message(self, key: str | None, action: str):
+        room = self.current_room()
+        if room is None or key is None:
+            return room, None
+        message = self.timeline.find(room, key)
+        if message is None or action not in self.timeline.actions_for(
+                room, message, self.service.user_id):
+            return room, None
+        return room, message
+
+    def reply_to(self, key: str) -> bool:
+        room, message = self._room_and_message(key, REPLY)
+        if message is None:
+            return False
+        self.composer.reply_to(room.room_id, message.event_id, message.key)
+        return True
+
+    def edit_message(self, key: str | None) -> bool:
+        """Edit my message `key` (None: my last one) in the composer."""
+        room = self.current_room()
+        if room is None:
+            return False
+        message = self.timeline.editable(room, self.service.user_id, key)
+        if message is None:
+            return False
+        self.composer.start_edit(room.room_id, message.event_id, message.key, message.body)
+        return True
+
+    def cancel_composer(self) -> None:
+        self.composer.cancel(self.current_room_id())
+
+    def react(self, key: str, emoji: str) -> asyncio.Future | None:
+        """Add my `emoji` reaction to message `key`, or take it back if it is there."""
+        room, message = self._room_and_message(key, REACT)
+        if message is None:
+            return None
+        return self._spawn(self._act(self.service.toggle_reaction(
+            room.room_id, message.event_id, emoji.strip())))
+
+    def ask_delete(self, key: str) -> bool:
+        room = self.current_room()
+        if room is None or not self.timeline.ask_delete(room, key, self.service.user_id):
+            return False
+        self.invalidate()
+        return True
+
+    def cancel_delete(self) -> None:
+        if self.timeline.confirming is not None:
+            self.timeline.confirming = None
+            self.invalidate()
+
+    def confirm_delete(self, key: str) -> asyncio.Future | None:
+        room = self.current_room()
+        message = self.timeline.take_confirmed(room, key) if room is not None else None
+        self.invalidate()
+        if message is None or DELETE not in self.timeline.actions_for(
+                room, message, self.service.user_id):
+            return None
+        return self._spawn(self._act(self.service.delete(room.room_id, message.event_id)))
+
+    def retry_action(self, txn_id: str) -> asyncio.Future:
+        return self._spawn(self.service.retry_action(txn_id))
+
+    def dismiss_action(self, txn_id: str) -> None:
+        self.service.dismiss_action(txn_id)
+
+    async def _act(self, action) -> None:
+        try:
+            await action
+        except ValueError as e:  # refused before sending (gone, not allowed, bad emoji)
+            self.composer.error = str(e)
+            self.invalidate()
+
+    def show_original(self, event_id: str) -> asyncio.Future | None:
+        """Bring a reply's original into view, loading earlier history while it is not held
+        (through the service's `paginate(room_id)`, one page per call, False at the start)."""
+        room = self.current_room()
+        if room is None:
+            return None
+        return self._spawn(self._find_original(room.room_id, event_id))
+
+    async def _find_original(self, room_id: str, event_id: str) -> None:
+        paginate = getattr(self.service, "paginate", None)
+        for _ in range(MAX_PAGES_FOR_ORIGINAL + 1):
+            room = self.service.room(room_id)
+            if room is None:
+                return
+            original = room.timeline.message(event_id)
+            if original is not None and self.timeline.find(room, original.key) is not None:
+                number = self._scroll_to[1] + 1 if self._scroll_to else 1
+                self._scroll_to = (original.key, number)
+                self.invalidate()
+                return
+            if paginate is None or room.timeline.at_start() or not await paginate(room_id):
+                break
+        self.composer.error = "The original message is not in the loaded history."
+        self.invalidate()
 
     def send(self) -> asyncio.Future | None:
         return self.composer.send(self.current_room_id())
@@ -374,6 +515,7 @@ class ChatViewModel:
             traceback.print_exception(task.exception())
 
 
-__all__ = ["ChatViewModel", "ViewState", "MessageView", "DayView", "RoomItem", "InfoView",
+__all__ = ["ChatViewModel", "ViewState", "MessageView", "DayView", "ComposerTargetView",
+           "REPLY", "REACT", "EDIT", "DELETE", "RoomItem", "InfoView",
            "LoginView", "SignInOptions", "OAUTH", "PASSWORD", "CHECKING", "SIGNED_OUT_SCREEN",
            "LOADING", "JOINING", "NOT_FOUND", "CHAT", "PENDING", "FAILED", "SENT"]

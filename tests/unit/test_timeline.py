@@ -83,7 +83,7 @@ def test_views_follow_every_change_of_the_model():
 def test_edits_replies_and_deletions_from_other_clients_show_as_the_conversation_is():
     """Through the room list as a sync delivers them: an edit replaces the text of the message
     (it is not a message of its own), a reply loses its quoted fallback, a deleted message
-    goes (until the view shows a placeholder)."""
+    stays as an empty placeholder."""
     rooms = RoomList("@me:hs")
     events = [
         remote("$1", "helo"),
@@ -97,5 +97,6 @@ def test_edits_replies_and_deletions_from_other_clients_show_as_the_conversation
     ]
     rooms.apply_sync({"rooms": {"join": {"!r:hs": {"timeline": sync(*events)}}}})
     shown = rooms.rooms["!r:hs"].timeline.messages
-    assert [(m.key, m.body) for m in shown] == [("$1", "hello"), ("$3", "hi bob")]
+    assert [(m.key, m.body, m.redacted) for m in shown] == [
+        ("$1", "hello", False), ("$3", "hi bob", False), ("$4", "", True)]
     assert shown[0].edited and shown[1].reply_to == "$1"

@@ -67,6 +67,7 @@ class FakeHomeserver:
         self.send_gate: asyncio.Event | None = None  # sends wait for it (a slow homeserver)
         # Rewrites the next sync answer (a federated oddity our own API would refuse).
         self.sync_rewrite = None
+        self.refuse = None  # (status, errcode): answer sends and redactions with this error
         self._n = 0
 
     # -- test-side actions ---------------------------------------------------------------
@@ -111,16 +112,25 @@ class FakeHomeserver:
         room.members[user_id] = "invite"
         room.timeline.append((self._bump(), self._member_event(room, user_id, "invite", inviter)))
 
-    def post(self, room_id, sender, body, ts=None, txn_id=None):
+    def post(self, room_id, sender, body, ts=None, txn_id=None, content=None,
+             event_type="m.room.message", **fields):
         self._n += 1
-        event = {"type": "m.room.message", "sender": sender, "event_id": f"$e{self._n}",
+        event = {"type": event_type, "sender": sender, "event_id": f"$e{self._n}",
                  "origin_server_ts": ts if ts is not None else 1_700_000_000_000 + self._n,
-                 "content": {"msgtype": "m.text", "body": body}}
+                 "content": content if content is not None else {"msgtype": "m.text",
+                                                                 "body": body}, **fields}
         if txn_id:
             event["unsigned"] = {"transaction_id": txn_id}
         self.rooms[room_id].timeline.append((self._bump(), event))
         self.sent.append(event)
         return event["event_id"]
+
+    def set_power_levels(self, room_id, content):
+        self._n += 1
+        self.rooms[room_id].timeline.append((self._bump(), {
+            "type": "m.room.power_levels", "state_key": "",
+            "sender": self.rooms[room_id].state[0]["sender"],
+            "event_id": f"$pl{self._n}", "origin_server_ts": 3, "content": content}))
 
     def set_typing(self, room_id, users):
         room = self.rooms[room_id]
@@ -155,7 +165,13 @@ class FakeHomeserver:
                 raise TransportError("connection reset")
             if self.send_gate is not None:
                 await self.send_gate.wait()
-            return self._send(user, m.group(1), data, m.group(3))
+            return self._send(user, m.group(1), data, m.group(3), m.group(2))
+        m = re.search(r"/rooms/([^/]+)/redact/([^/]+)/([^/]+)$", path)
+        if m:
+            if self.send_down:
+                raise TransportError("connection reset")
+            return self._send(user, m.group(1), {}, m.group(3), "m.room.redaction",
+                              redacts=m.group(2))
         m = re.search(r"/rooms/([^/]+)/typing/", path)
         if m:
             self.typing_calls.append((m.group(1), data.get("typing")))
@@ -187,10 +203,13 @@ class FakeHomeserver:
         user_id = f"@{localpart}:{self.server}"
         return _ok({"user_id": user_id, "device_id": "DEV", "access_token": f"tok-{user_id}"})
 
-    def _send(self, user, room_id, data, txn_id):
+    def _send(self, user, room_id, data, txn_id, event_type="m.room.message", **fields):
+        if self.refuse is not None:
+            return _ok({"errcode": self.refuse[1], "error": "refused"}, self.refuse[0])
         key = (user, txn_id)
         if key not in self.txns:
-            self.txns[key] = self.post(room_id, user, data["body"], txn_id=txn_id)
+            self.txns[key] = self.post(room_id, user, data.get("body"), txn_id=txn_id,
+                                       content=data, event_type=event_type, **fields)
         return _ok({"event_id": self.txns[key]})
 
     async def _sync(self, user, query):

@@ -19,6 +19,9 @@ class StubTimeline:
     def messages(self):
         return self.confirmed + self.local
 
+    def message(self, event_id):
+        return next((m for m in self.messages if m.event_id == event_id), None)
+
     def last_event_id(self):
         return next((m.event_id for m in reversed(self.confirmed) if m.event_id), None)
 

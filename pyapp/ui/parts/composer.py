@@ -5,21 +5,36 @@ screen (sign-in after expiry, offline) or another room; they outlive the page on
 OAuth redirect, in the tab's storage. "Typing…" notifications start with the first character
 and stop on send, on clearing the text, on switching rooms and after five idle seconds.
 
+A room's composer may be replying to a message (the next send is a reply) or editing one of
+mine (the text is that message's; sending replaces it; Escape gives back what was typed
+before). Either is cancelled with Escape.
+
 The part reaches the outside only through the callables it is given: `send_text(room_id,
-body)` and `set_typing(room_id, typing)` are coroutine functions (ChatService's), `spawn` runs
-a coroutine, `timer(delay, fn)` returns a handle with cancel(), `invalidate()` asks for a
-render.
+body[, reply_to=])`, `edit_text(room_id, event_id, body)` and `set_typing(room_id, typing)`
+are coroutine functions (ChatService's), `spawn` runs a coroutine, `timer(delay, fn)` returns
+a handle with cancel(), `invalidate()` asks for a render.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from pyapp.client.storage import Storage, load_json, save_json
 
 TYPING_IDLE_S = 5.0
 DRAFTS_PREFIX = "om-chat.drafts."
+REPLYING, EDITING = "reply", "edit"
+
+
+@dataclass
+class Target:
+    """The message the composer is replying to or editing."""
+    kind: str  # REPLYING | EDITING
+    event_id: str
+    key: str
+    saved_draft: str = ""  # editing: what was typed before, given back afterwards
 
 
 class ComposerPart:
@@ -27,8 +42,10 @@ class ComposerPart:
                  spawn: Callable[[Any], asyncio.Future],
                  timer: Callable[[float, Callable[[], None]], Any],
                  invalidate: Callable[[], None],
-                 draft_store: Storage | None = None, drafts_key: str = ""):
+                 draft_store: Storage | None = None, drafts_key: str = "",
+                 edit_text: Callable | None = None):
         self._send_text = send_text
+        self._edit_text = edit_text
         self._set_typing = set_typing
         self._spawn = spawn
         self._timer = timer
@@ -36,6 +53,7 @@ class ComposerPart:
         self.draft_store = draft_store
         self.drafts_key = DRAFTS_PREFIX + drafts_key
         self.drafts: dict[str | None, str] = {}
+        self.targets: dict[str, Target] = {}  # room id -> what the composer replies to / edits
         self.rev = 0  # bumped when the composer, not the user, changes a draft
         self.error: str | None = None  # why the last message could not even be queued
         self._typing_room: str | None = None
@@ -64,19 +82,61 @@ class ComposerPart:
         """Enter sends; Shift+Enter is a new line; Enter that ends an IME composition is not."""
         return key == "Enter" and not shift and not composing
 
+    def target(self, room_id: str | None) -> Target | None:
+        return self.targets.get(room_id) if room_id is not None else None
+
+    def reply_to(self, room_id: str, event_id: str, key: str) -> None:
+        current = self.targets.get(room_id)
+        if current is not None and current.kind == EDITING:
+            self.cancel(room_id)
+        self.targets[room_id] = Target(REPLYING, event_id, key)
+        self._invalidate()
+
+    def start_edit(self, room_id: str, event_id: str, key: str, body: str) -> None:
+        current = self.targets.get(room_id)
+        saved = current.saved_draft if current is not None and current.kind == EDITING \
+            else self.drafts.get(room_id, "")
+        self.targets[room_id] = Target(EDITING, event_id, key, saved)
+        self._replace(room_id, body)
+
+    def cancel(self, room_id: str | None) -> bool:
+        """Escape: stop replying or editing (an edit gives back what was typed before)."""
+        target = self.targets.pop(room_id, None) if room_id is not None else None
+        if target is None:
+            return False
+        if target.kind == EDITING:
+            self._replace(room_id, target.saved_draft)
+        else:
+            self._invalidate()
+        return True
+
     def send(self, room_id: str | None) -> asyncio.Future | None:
         text = self.drafts.get(room_id, "")
         if not text.strip() or room_id is None:
             return None
-        self._replace(room_id, "")
-        return self._spawn(self._send(room_id, text.strip()))
+        target = self.targets.pop(room_id, None)
+        self._replace(room_id, target.saved_draft if target and target.kind == EDITING else "")
+        return self._spawn(self._send(room_id, text.strip(), target))
 
-    async def _send(self, room_id: str, body: str) -> None:
+    async def _send(self, room_id: str, body: str, target: Target | None = None) -> None:
         try:
-            await self._send_text(room_id, body)
+            if target is None:
+                await self._send_text(room_id, body)
+            elif target.kind == REPLYING:
+                await self._send_text(room_id, body, reply_to=target.event_id)
+            else:
+                await self._edit_text(room_id, target.event_id, body)
         except ValueError as e:
-            # Not even queued: put the text back unless the user already typed more.
-            if not self.drafts.get(room_id):
+            # Not even queued: put the text back (and the reply or edit with it) unless the
+            # user already typed more.
+            if target is not None and target.kind == EDITING:
+                if self.drafts.get(room_id) == target.saved_draft \
+                        and room_id not in self.targets:
+                    self.targets[room_id] = target
+                    self._replace(room_id, body)
+            elif not self.drafts.get(room_id):
+                if target is not None and room_id not in self.targets:
+                    self.targets[room_id] = target
                 self._replace(room_id, body)
             self.error = str(e)
             self._invalidate()
@@ -88,6 +148,7 @@ class ComposerPart:
     def forget_all(self) -> None:
         """Signed out: what was typed for that user goes."""
         self.drafts.clear()
+        self.targets.clear()
         self.rev += 1
 
     def _replace(self, room_id: str | None, text: str) -> None:

@@ -1,12 +1,15 @@
 """The conversation's view model: a room's messages as day separators and sender groups, who
-has seen my last message, who is typing, and which event to mark read."""
+has seen my last message, who is typing, and which event to mark read; per message, its reply
+preview, reactions, "(edited)", the deleted placeholder and the actions the user may take
+(reply, react, edit, delete), with the deletion waiting for a confirmation."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from pyapp.client import actions
 from pyapp.client.rooms import Room
 from pyapp.client.timeline import FAILED, SENT, Message
 
@@ -21,6 +24,37 @@ EMPTY_TEXT = {
     "group": "No messages yet. Start the group's discussion!",
 }
 EMPTY_TEXT_ANY = "No messages yet. Start the conversation!"
+DELETED_TEXT = "Message deleted"
+NOT_LOADED_TEXT = "Original message not loaded"
+PREVIEW_CHARS = 120
+REPLY, REACT, EDIT, DELETE = "reply", "react", "edit", "delete"
+
+
+def snippet(text: str, limit: int = PREVIEW_CHARS) -> str:
+    """The first line of `text`, at most `limit` characters."""
+    line = text.strip().split("\n", 1)[0]
+    return line if len(line) <= limit else line[:limit - 1] + "…"
+
+
+@dataclass
+class ReplyView:
+    """The quoted preview above a reply."""
+    event_id: str
+    key: str | None  # the original's item key when it is loaded (to scroll to it)
+    sender_name: str
+    text: str
+
+
+@dataclass
+class ReactionView:
+    key: str
+    count: int
+    mine: bool
+    names: str  # who reacted: "Bob, carol and you"
+
+    @property
+    def label(self) -> str:
+        return f"{self.key} {self.count}: {self.names}"
 
 
 @dataclass
@@ -44,6 +78,20 @@ class MessageView:
     first_in_group: bool = True
     seen_by: str | None = None  # "Seen by Bob" under my last message
     kind: str = "message"
+    event_id: str | None = None
+    edited: bool = False
+    deleted: bool = False
+    reply: ReplyView | None = None
+    reactions: tuple = ()  # ReactionView, in the order the keys were first used
+    actions: tuple = ()  # of REPLY, REACT, EDIT, DELETE: what the user may do to it
+    confirm_delete: bool = False  # "Delete this message?" is asked under it
+
+
+@dataclass
+class ActionError:
+    """A reaction, edit or deletion the server did not take: retry or dismiss."""
+    txn_id: str
+    text: str
 
 
 @dataclass
@@ -51,6 +99,7 @@ class TimelineView:
     items: list[Any]  # DayView | MessageView, oldest first
     empty_text: str  # shown instead of items when the conversation has no messages
     typing: str
+    errors: list[ActionError] = field(default_factory=list)
 
 
 class TimelinePart:
@@ -58,12 +107,88 @@ class TimelinePart:
         self.clock = clock
         self.context = context
         self._marked: dict[str, str] = {}  # room id -> the last event id marked read
+        self.confirming: tuple[str, str] | None = None  # (room id, key) asked to delete
 
-    def view(self, room: Room, me: str | None) -> TimelineView:
+    def view(self, room: Room, me: str | None, errors: list[Any] = ()) -> TimelineView:
         items = self.items(room, me)
         empty = "" if items else EMPTY_TEXT.get(self.context, EMPTY_TEXT_ANY)
         others = [member_name(room, uid) for uid in room.typing if uid != me]
-        return TimelineView(items, empty, typing_text(others))
+        return TimelineView(items, empty, typing_text(others),
+                            [ActionError(a.txn_id, a.error) for a in errors])
+
+    # -- per message ------------------------------------------------------------------
+    @staticmethod
+    def actions_for(room: Room, message: Message, me: str | None) -> tuple:
+        """What the user may do to `message`: nothing until the server has it, nothing
+        but (for moderators) deleting once it is deleted."""
+        if message.event_id is None or message.status != SENT or me is None \
+                or message.redacted:
+            return ()
+        allowed = [REPLY, REACT]
+        if message.sender == me:
+            allowed.append(EDIT)
+        if actions.can_delete(room.power_levels, me, message.sender):
+            allowed.append(DELETE)
+        return tuple(allowed)
+
+    @staticmethod
+    def _reactions(room: Room, message: Message, me: str | None) -> tuple:
+        views = []
+        for reaction in message.reactions:
+            others = [member_name(room, uid) for uid in reaction.senders if uid != me]
+            mine = me in reaction.senders
+            views.append(ReactionView(reaction.key, reaction.count, mine,
+                                      join_names(others + (["you"] if mine else []))))
+        return tuple(views)
+
+    @staticmethod
+    def _reply(room: Room, message: Message, me: str | None) -> ReplyView | None:
+        if not message.reply_to:
+            return None
+        original = room.timeline.message(message.reply_to)
+        if original is None:
+            return ReplyView(message.reply_to, None, "", NOT_LOADED_TEXT)
+        name = "You" if original.sender == me else member_name(room, original.sender)
+        text = DELETED_TEXT if original.redacted else snippet(original.body)
+        return ReplyView(message.reply_to, original.key, name, text)
+
+    def message_view(self, room: Room, message: Message, me: str | None) -> MessageView:
+        return MessageView(
+            key=message.key, sender_id=message.sender,
+            sender_name=member_name(room, message.sender),
+            body=DELETED_TEXT if message.redacted else message.body,
+            time_text=self.clock.time_text(message.ts), ts=message.ts,
+            mine=message.sender == me, status=message.status, error=message.error,
+            event_id=message.event_id, edited=message.edited, deleted=message.redacted,
+            reply=self._reply(room, message, me), reactions=self._reactions(room, message, me),
+            actions=self.actions_for(room, message, me),
+            confirm_delete=self.confirming == (room.room_id, message.key))
+
+    def editable(self, room: Room, me: str | None, key: str | None = None) -> Message | None:
+        """My message `key`, or my last one, if I may edit it (Up in an empty composer)."""
+        for message in reversed(room.timeline.messages):
+            if (key is None or message.key == key) and EDIT in self.actions_for(room, message, me):
+                return message
+            if key is not None and message.key == key:
+                return None
+        return None
+
+    def find(self, room: Room, key: str) -> Message | None:
+        return next((m for m in room.timeline.messages if m.key == key), None)
+
+    def ask_delete(self, room: Room, key: str, me: str | None) -> bool:
+        message = self.find(room, key)
+        if message is None or DELETE not in self.actions_for(room, message, me):
+            return False
+        self.confirming = (room.room_id, key)
+        return True
+
+    def take_confirmed(self, room: Room, key: str) -> Message | None:
+        """The message whose deletion the user just confirmed (the question goes)."""
+        if self.confirming != (room.room_id, key):
+            return None
+        self.confirming = None
+        return self.find(room, key)
 
     def items(self, room: Room, me: str | None) -> list[Any]:
         items: list[Any] = []
@@ -72,12 +197,7 @@ class TimelinePart:
         for message in room.timeline.messages:
             try:
                 day = self.clock.day_key(message.ts)
-                view = MessageView(
-                    key=message.key, sender_id=message.sender,
-                    sender_name=member_name(room, message.sender), body=message.body,
-                    time_text=self.clock.time_text(message.ts), ts=message.ts,
-                    mine=message.sender == me, status=message.status, error=message.error,
-                )
+                view = self.message_view(room, message, me)
                 day_view = DayView("day:" + day, self.clock.day_label(message.ts)) \
                     if day != last_day else None
             except Exception:  # noqa: BLE001  (one message we cannot show must not hide the room)
