@@ -41,6 +41,7 @@ from .session import (
 from .storage import Storage
 from .sync_events import clean_sync
 from .sync_loop import CONNECTING, OFFLINE, ONLINE, SyncLoop, sync_body
+from .sync_store import OpenStore, SyncPersistence
 from .timeline import Message
 from .tokens import SessionExpired, TokenManager, Tokens, legacy_refresh_body, tokens_from_refresh
 from .transport import NETWORK_ERRORS, HttpResponse, Transport, TransportError
@@ -92,7 +93,8 @@ class ChatService:
 
     def __init__(self, config: ChatConfig, transport: Transport, storage: Storage,
                  clock: Callable[[], float] = time.time,
-                 token_lock: Callable[[], Any] | None = None):
+                 token_lock: Callable[[], Any] | None = None,
+                 sync_stores: OpenStore | None = None):
         self.config = config
         self.transport = transport
         self.storage = storage
@@ -106,6 +108,10 @@ class ChatService:
         self.client: SeamClient | None = None
         self.rooms = RoomList("")
         self.sync_loop: SyncLoop | None = None  # one per session
+        # The sync kept across reloads (pyapp.client.sync_store): stored before it is shown.
+        self.persist = SyncPersistence(sync_stores)
+        self._stored_since: str | None = None  # the token the stored rooms were resumed at
+        self._shown_stored = False
         self._listeners: list[Listener] = []
         self._typing_sent: dict[str, tuple[bool, float]] = {}
         self._read_sent: dict[str, str] = {}
@@ -128,8 +134,9 @@ class ChatService:
 
     @property
     def synced(self) -> bool:
-        """The first sync since login/restore has been applied."""
-        return self.sync_loop is not None and self.sync_loop.synced
+        """The rooms are known: the first sync since login/restore has been applied, or the
+        stored sync has been shown (a reload, before the network answers)."""
+        return self.sync_loop is not None and (self.sync_loop.synced or self._shown_stored)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         self._listeners.append(listener)
@@ -175,6 +182,7 @@ class ChatService:
         if session is None or session.homeserver != self.config.homeserver:
             return False
         self._adopt(session)
+        await self._resume_stored()
         self.start()
         return True
 
@@ -231,6 +239,7 @@ class ChatService:
             except (SessionExpired, *NETWORK_ERRORS):
                 pass  # the local session is dropped either way
         self.sessions.clear()
+        await self.persist.clear()
         self.session = self.tokens = self.client = self.sync_loop = None
         self.rooms = RoomList("")
         self._set_status(SIGNED_OUT)
@@ -252,6 +261,8 @@ class ChatService:
         self.sync_loop = SyncLoop(self._fetch_sync, self._apply_sync, on_status=self._set_status,
                                   on_expired=self._session_expired, spawn=self._spawn)
         self.outbox.restore(session.user_id)
+        self.persist.open(session.user_id, session.device_id)
+        self._stored_since, self._shown_stored = None, False
 
     async def _legacy_refresh(self, session: Session) -> Tokens:
         http = MatrixHttp(self.transport, session.homeserver)
@@ -270,6 +281,7 @@ class ChatService:
         """The tokens are gone for good: back to sign-in, keeping rooms and pending
         messages on screen so nothing typed is lost."""
         self.sessions.clear()
+        self._spawn(self.persist.clear())
         if self.sync_loop is not None:
             self.sync_loop.detach()
         self._set_status(SIGNED_OUT, message)
@@ -289,16 +301,44 @@ class ChatService:
             self.sync_loop.retry_now()
 
     async def _fetch_sync(self, since: str | None, timeout_ms: int) -> dict:
-        """One /sync answer, read once: cleaned of malformed events, then folded into our
-        rooms by _apply_sync (nio only builds the request; it does not parse syncs)."""
+        """One /sync answer, read once: cleaned of malformed events, stored, then folded into
+        our rooms by _apply_sync (nio only builds the request; it does not parse syncs)."""
         _, path = Api.sync("", since=since, timeout=timeout_ms or None, filter=SYNC_FILTER)
         # Give the server a chance to answer a long poll before the client gives up.
         response = await self.client.http.request(
             "GET", path, timeout=timeout_ms / 1000 + 15 if timeout_ms else 0)
+        if response.status == 400 and since is not None and since == self._stored_since \
+                and not self.sync_loop.synced:
+            # The stored token is unknown to the homeserver (expired, or another database):
+            # the stored rooms cannot be brought up to date; start again from a full sync.
+            log.warning("The homeserver refused the stored sync token; doing a full sync")
+            await self._drop_stored()
+            return await self._fetch_sync(None, 0)
         body = sync_body(response.status, _json_or_none(response))
         for problem in clean_sync(body):
             log.warning("Malformed event in sync: %s", problem)
+        await self.persist.save(body, full=since is None)
         return body
+
+    async def _resume_stored(self) -> None:
+        """Show the stored sync at once and resume the sync loop from its next_batch."""
+        snapshot = await self.persist.resume()
+        if snapshot is None or self.sync_loop is None:
+            return
+        for body in snapshot.bodies():
+            self.rooms.apply_sync(body)  # contained per room, like a live answer
+        self.sync_loop.next_batch = self._stored_since = snapshot.next_batch
+        self._shown_stored = True
+        self._emit("rooms")
+        for room_id in list(self.rooms.rooms):
+            self._emit("room", room_id)
+
+    async def _drop_stored(self) -> None:
+        await self.persist.drop()
+        self._stored_since = None
+        self.sync_loop.next_batch = None
+        # What was shown from storage is replaced by the full sync's rooms.
+        self.rooms = RoomList(self.session.user_id, self._platform_bot(self.session.user_id))
 
     def _apply_sync(self, body: dict, first: bool) -> None:
         changed = self.rooms.apply_sync(body)

@@ -8,7 +8,8 @@ and `login-hint` (the platform user the host page knows, e.g. "alice@demo": the 
 sign-in form starts with it).
 
 Every component on the page shares one ChatService (one login, one sync loop, one room
-cache), built on first use from /config.json with the browser's fetch transport and storage.
+cache), built on first use from /config.json with the browser's fetch transport and storage
+(the sync itself kept in IndexedDB, pyapp.browser.sync_store).
 With `"auth": "oauth"` in /config.json the page also shares one BrowserOAuth: a sign-in coming
 back from the auth server is finished first, then the stored session is restored, both before
 the first component renders, so neither a return from the auth server nor a reload flashes the
@@ -74,7 +75,10 @@ def _make_service(config: dict) -> ChatService:
         bot_user_id=config.get("bot_user_id"),
         auth=config.get("auth", PASSWORD),
     )
-    return ChatService(chat_config, FetchTransport(), LocalStorage())
+    from pyapp.browser.sync_store import IndexedDBSyncStore
+
+    return ChatService(chat_config, FetchTransport(), LocalStorage(),
+                       sync_stores=IndexedDBSyncStore)
 
 
 def _inject_stylesheet() -> None:

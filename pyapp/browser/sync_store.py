@@ -1,0 +1,122 @@
+"""pyapp.client.sync_store.SyncStore on IndexedDB: one database per user and device.
+
+Records are JSON strings under string keys in one object store; an answer's records are
+written in one readwrite transaction, so a reload finds either the answer before or this
+one, never half. A separate database per user and device keeps users of one browser apart,
+and signing out deletes the database (indexedDB.databases() no longer lists it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+DB_PREFIX = "om-chat-sync:"
+OBJECT_STORE = "records"
+
+
+def database_name(user_id: str, device_id: str) -> str:
+    return f"{DB_PREFIX}{user_id}/{device_id}"
+
+
+async def _settle(target, events: dict[str, bool]):
+    """Wait for one of `events` on an IDB request or transaction: True ones resolve (with
+    `target.result` when it has one), False ones raise."""
+    from pyodide.ffi import create_proxy
+
+    future = asyncio.get_event_loop().create_future()
+    proxies = []
+
+    def handler(ok: bool):
+        def on(event=None):
+            if future.done():
+                return
+            if ok:
+                future.set_result(None)
+            else:
+                error = getattr(target, "error", None)
+                future.set_exception(OSError(f"IndexedDB: {getattr(error, 'name', 'error')}: "
+                                             f"{getattr(error, 'message', '')}"))
+        return on
+
+    for name, ok in events.items():
+        proxy = create_proxy(handler(ok))
+        proxies.append((name, proxy))
+        setattr(target, "on" + name, proxy)
+    try:
+        await future
+    finally:
+        for name, proxy in proxies:
+            setattr(target, "on" + name, None)
+            proxy.destroy()
+
+
+class IndexedDBSyncStore:
+    def __init__(self, user_id: str, device_id: str):
+        import js
+
+        self.name = database_name(user_id, device_id)
+        self._factory = js.indexedDB  # AttributeError here: no IndexedDB, no persistence
+        self._db = None
+        self._on_versionchange = None
+
+    async def _open(self):
+        if self._db is not None:
+            return self._db
+        from pyodide.ffi import create_proxy
+
+        request = self._factory.open(self.name, 1)
+
+        def upgrade(event=None):
+            db = request.result
+            if not db.objectStoreNames.contains(OBJECT_STORE):
+                db.createObjectStore(OBJECT_STORE)
+
+        upgrade_proxy = create_proxy(upgrade)
+        request.onupgradeneeded = upgrade_proxy
+        try:
+            await _settle(request, {"success": True, "error": False})
+        finally:
+            request.onupgradeneeded = None
+            upgrade_proxy.destroy()
+        db = request.result
+
+        def versionchange(event=None):
+            # Another tab signs this user out (deletes the database): let it.
+            db.close()
+            self._db = None
+
+        if self._on_versionchange is None:
+            self._on_versionchange = create_proxy(versionchange)
+        db.onversionchange = self._on_versionchange
+        self._db = db
+        return db
+
+    async def load(self) -> dict[str, str]:
+        db = await self._open()
+        tx = db.transaction(OBJECT_STORE, "readonly")
+        store = tx.objectStore(OBJECT_STORE)
+        keys, values = store.getAllKeys(), store.getAll()
+        await _settle(tx, {"complete": True, "error": False, "abort": False})
+        return {str(k): str(v) for k, v in zip(keys.result, values.result)
+                if isinstance(k, str) and isinstance(v, str)}
+
+    async def write(self, puts: dict[str, str], deletes: list[str], replace: bool) -> None:
+        db = await self._open()
+        tx = db.transaction(OBJECT_STORE, "readwrite")
+        store = tx.objectStore(OBJECT_STORE)
+        if replace:
+            store.clear()
+        for key in deletes:
+            store.delete(key)
+        for key, value in puts.items():
+            store.put(value, key)
+        await _settle(tx, {"complete": True, "error": False, "abort": False})
+
+    async def clear(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        request = self._factory.deleteDatabase(self.name)
+        # Blocked: another tab still has it open; it is deleted once that tab lets go
+        # (onversionchange above closes it), nothing to wait for here.
+        await _settle(request, {"success": True, "blocked": True, "error": False})
