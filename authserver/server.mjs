@@ -19,7 +19,10 @@ import querystring from 'node:querystring';
 
 import Provider, { interactionPolicy } from 'oidc-provider';
 
-import { FileStore, adapterFor, signingKeys } from './store.mjs';
+import { PgStore } from './pg_store.mjs';
+import {
+  FileStore, checkSigningKeys, newSigningKeys, readSigningKeys, signingKeys,
+} from './store.mjs';
 import { FailureWindow, accountKey } from './throttle.mjs';
 
 const config = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
@@ -28,8 +31,18 @@ const synapseUrl = config.synapse_url.replace(/\/$/, '');
 const secret = config.synapse_secret;
 const log = (...args) => { if (config.verbose) console.error('[authserver]', ...args); };
 if (!config.data_dir) throw new Error('config.data_dir is required (keys and grants live there)');
-const store = new FileStore(path.join(config.data_dir, 'state.json'));
-const jwks = signingKeys(path.join(config.data_dir, 'signing-keys.json'));
+const keysFile = path.join(config.data_dir, 'signing-keys.json');
+const cookieSecret = config.cookie_secret || crypto.randomBytes(32).toString('hex');
+// `database` (postgresql://...): the state, the signing key and the cookie key in PostgreSQL,
+// shared by every instance of this issuer; the first instance to start stores its own (or a new)
+// key there and the others take it. Otherwise everything lives in files in data_dir.
+const store = config.database
+  ? await PgStore.open(config.database)
+  : new FileStore(path.join(config.data_dir, 'state.json'));
+const jwks = config.database
+  ? checkSigningKeys(await store.shared('signing-keys', () => readSigningKeys(keysFile) || newSigningKeys()), 'in the database')
+  : signingKeys(keysFile);
+const cookieKeys = config.database ? await store.shared('cookie-keys', () => [cookieSecret]) : [cookieSecret];
 
 const API_SCOPE = 'urn:matrix:client:api:*';
 const API_SCOPE_UNSTABLE = 'urn:matrix:org.matrix.msc2967.client:api:*';
@@ -74,49 +87,35 @@ async function synapse(path, body) {
   }
 }
 
-// A Map-like view of one record set of the store; changes are written with the next flush.
-function persistentMap(name) {
-  const records = store.app(name);
-  return {
-    get: (k) => records[k],
-    has: (k) => Object.hasOwn(records, k),
-    set: (k, v) => { records[k] = v; },
-    delete: (k) => { delete records[k]; },
-  };
-}
-
-const accounts = persistentMap('accounts'); // localpart -> { display_name }
+// The adapter's records (async maps: a change is stored when its promise resolves).
+const accounts = store.records('accounts'); // localpart -> { display_name }
 const provisioned = new Set(); // `${localpart}\0${device}` already upserted by this process
-const deviceGrant = persistentMap('deviceGrant'); // `${localpart}\0${device}` -> newest grant id using that device
-const grantDevice = persistentMap('grantDevice'); // grant id -> { localpart, device }
+const deviceGrant = store.records('deviceGrant'); // `${localpart}\0${device}` -> newest grant id using that device
+const grantDevice = store.records('grantDevice'); // grant id -> { localpart, device }
 
 async function provision(localpart, device, grantId, always) {
   const key = `${localpart}\0${device}`;
   if (always || !provisioned.has(key)) {
-    const displayname = accounts.get(localpart)?.display_name;
+    const displayname = (await accounts.get(localpart))?.display_name;
     await synapse('provision_user', { localpart, ...(displayname ? { set_displayname: displayname } : {}) });
     await synapse('upsert_device', { localpart, device_id: device, display_name: 'Community chat (web)' });
     provisioned.add(key);
   }
-  if (grantId && deviceGrant.get(key) !== grantId) {
-    deviceGrant.set(key, grantId);
-    grantDevice.set(grantId, { localpart, device });
-    await store.flush();
+  if (grantId && (await deviceGrant.get(key)) !== grantId) {
+    await grantDevice.set(grantId, { localpart, device });
+    await deviceGrant.set(key, grantId);
   }
 }
 
 async function deleteDeviceOfGrant(grantId) {
-  const d = grantDevice.get(grantId);
+  // take/deleteIf are atomic: with several instances only one deletes the device.
+  const d = await grantDevice.take(grantId);
   if (!d) return;
-  grantDevice.delete(grantId);
-  await store.flush();
   const key = `${d.localpart}\0${d.device}`;
   // A later login may have reused the device id (re-login keeps the device): only the grant that
   // owns the device now may delete it.
-  if (deviceGrant.get(key) !== grantId) return;
-  deviceGrant.delete(key);
+  if (!(await deviceGrant.deleteIf(key, grantId))) return;
   provisioned.delete(key);
-  await store.flush();
   try {
     await synapse('delete_device', { localpart: d.localpart, device_id: d.device });
     log('deleted device', d.device, 'of', d.localpart);
@@ -203,8 +202,8 @@ const provider = new Provider(issuer, {
   clientBasedCORS: (ctx, origin, client) => origin !== 'null'
     && (ctx.oidc.route === 'userinfo' || client.clientAuthMethod === 'none')
     && client.redirectUris.some((uri) => URL.parse(uri)?.origin === origin),
-  cookies: { keys: [config.cookie_secret || crypto.randomBytes(32).toString('hex')] },
-  adapter: adapterFor(store),
+  cookies: { keys: cookieKeys },
+  adapter: store.adapter(),
   jwks,
   // The Matrix scopes are resource scopes only (of RESOURCE below), never OIDC scopes.
   scopes: ['openid', 'offline_access'],
@@ -270,7 +269,7 @@ const provider = new Provider(issuer, {
   },
   findAccount: async (ctx, sub) => ({
     accountId: sub,
-    claims: async () => ({ sub, name: accounts.get(sub)?.display_name }),
+    claims: async () => ({ sub, name: (await accounts.get(sub))?.display_name }),
   }),
   interactions: { policy, url: (ctx, interaction) => `/interaction/${interaction.uid}` },
   discovery: {
@@ -469,8 +468,7 @@ async function interaction(ctx, uid, action) {
   }
   if (!creating) perAccount.clear(account);
   const localpart = result.body.localpart;
-  accounts.set(localpart, { display_name: result.body.display_name || null });
-  await store.flush();
+  await accounts.set(localpart, { display_name: result.body.display_name || null });
   log('signed in', localpart);
 
   ctx.respond = false;

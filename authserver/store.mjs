@@ -3,9 +3,13 @@
 // owns, users' display names), so a restart signs nobody out and a later logout still deletes
 // the right device.
 //
-// One JSON file, replaced atomically (write a 0600 temporary file, fsync, rename): Node 20 has
-// no built-in SQLite and the demo's state is small. Writes are coalesced - every change awaits
-// the write that contains it, so a token is on disk before its response leaves.
+// One JSON file, replaced atomically (write a 0600 temporary file, fsync, rename). It is the
+// default, for the embedded stack whose platform runs on SQLite - but not SQLite itself: Node 20
+// has no built-in SQLite module (node:sqlite arrives in 22) and native modules such as
+// better-sqlite3 need a prebuilt binary that cannot be fetched where this runs, while the
+// demo's state is small. Writes are coalesced - every change awaits the write that contains
+// it, so a token is on disk before its response leaves. The file belongs to one process: for
+// several instances, PgStore (pg_store.mjs) keeps the same state in PostgreSQL.
 //
 // Refresh-token rotation with grace (MAS's behaviour): after a refresh, the previous token stays
 // usable until the new one is first used. A client whose answer was lost retries with the old
@@ -58,6 +62,37 @@ export class FileStore {
   app(name) {
     if (!this.data.app[name]) this.data.app[name] = {};
     return this.data.app[name];
+  }
+
+  // The adapter's own records as an async map (PgStore's interface); a change is on disk when
+  // its promise resolves.
+  records(name) {
+    const records = this.app(name);
+    const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+    return {
+      get: async (key) => (Object.hasOwn(records, key) ? records[key] : undefined),
+      set: async (key, value) => {
+        records[key] = value;
+        await this.flush();
+      },
+      take: async (key) => {
+        if (!Object.hasOwn(records, key)) return undefined;
+        const value = records[key];
+        delete records[key];
+        await this.flush();
+        return value;
+      },
+      deleteIf: async (key, expected) => {
+        if (!Object.hasOwn(records, key) || !same(records[key], expected)) return false;
+        delete records[key];
+        await this.flush();
+        return true;
+      },
+    };
+  }
+
+  adapter() {
+    return adapterFor(this);
   }
 
   live(key) {
@@ -222,28 +257,9 @@ export function adapterFor(store) {
 // The ID-token signing key: generated on first start, kept in the data directory (0600 from
 // creation), never the library's published development keys.
 export function signingKeys(file) {
-  let text = null;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    if (e.code !== 'ENOENT') throw e;
-  }
-  if (text !== null) {
-    let jwks;
-    try {
-      jwks = JSON.parse(text);
-    } catch (e) {
-      throw new Error(`signing keys ${file} are not valid JSON (${e.message})`);
-    }
-    if (!Array.isArray(jwks?.keys) || !jwks.keys.length || !jwks.keys.every((k) => k.d)) {
-      throw new Error(`signing keys ${file} hold no private keys`);
-    }
-    if ((fs.statSync(file).mode & 0o077) !== 0) fs.chmodSync(file, 0o600);
-    return jwks;
-  }
-  const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const jwk = privateKey.export({ format: 'jwk' });
-  const jwks = { keys: [{ ...jwk, kid: crypto.randomBytes(8).toString('hex'), use: 'sig', alg: 'RS256' }] };
+  const found = readSigningKeys(file);
+  if (found) return found;
+  const jwks = newSigningKeys();
   const tmp = `${file}.${crypto.randomBytes(6).toString('hex')}.tmp`;
   const fd = fs.openSync(tmp, 'wx', 0o600);
   try {
@@ -254,4 +270,37 @@ export function signingKeys(file) {
   }
   fs.renameSync(tmp, file);
   return jwks;
+}
+
+// The key set in `file`, or null when there is none yet.
+export function readSigningKeys(file) {
+  let text;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if (e.code === 'ENOENT') return null;
+    throw e;
+  }
+  let jwks;
+  try {
+    jwks = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`signing keys ${file} are not valid JSON (${e.message})`);
+  }
+  checkSigningKeys(jwks, file);
+  if ((fs.statSync(file).mode & 0o077) !== 0) fs.chmodSync(file, 0o600);
+  return jwks;
+}
+
+export function checkSigningKeys(jwks, where) {
+  if (!Array.isArray(jwks?.keys) || !jwks.keys.length || !jwks.keys.every((k) => k.d)) {
+    throw new Error(`signing keys ${where} hold no private keys`);
+  }
+  return jwks;
+}
+
+export function newSigningKeys() {
+  const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwk = privateKey.export({ format: 'jwk' });
+  return { keys: [{ ...jwk, kid: crypto.randomBytes(8).toString('hex'), use: 'sig', alg: 'RS256' }] };
 }

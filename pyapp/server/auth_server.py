@@ -45,6 +45,10 @@ class AuthServerOptions:
     # Sign-in form limits (authserver/server.mjs): account_failures / account_window (5 per
     # 600 s), address_failures / address_window (30 per 600 s), failure_floor_ms (400).
     login_throttle: dict[str, int] = field(default_factory=dict)
+    # postgresql://...: grants, tokens, the signing key and the cookie key live in this database
+    # (tables authserver_*), shared by every instance given the same URL and issuer. None: files
+    # in data_dir (state.json, signing-keys.json), for exactly one instance.
+    database: str | None = None
     verbose: bool = False
 
     @property
@@ -60,6 +64,10 @@ def chat_client(redirect_uris: list[str], client_id: str = CHAT_CLIENT_ID) -> di
     same dict goes to the chat's /config.json as `oauth_client`."""
     return {"client_id": client_id, "client_name": "Community chat",
             "redirect_uris": list(redirect_uris)}
+
+
+def is_postgres_url(url: str | None) -> bool:
+    return bool(url) and str(url).startswith(("postgresql://", "postgres://"))
 
 
 def new_shared_secret() -> str:
@@ -95,8 +103,10 @@ class AuthServer:
         o = self.options
         return {
             "issuer": o.issuer_url,
-            # Signing keys (signing-keys.json) and grants/tokens/devices (state.json) live here.
+            # Signing keys (signing-keys.json) and grants/tokens/devices (state.json) live here,
+            # unless `database` names a PostgreSQL database to keep them in.
             "data_dir": str(self.data_dir),
+            "database": o.database,
             "host": o.host,
             "port": o.port,
             "synapse_url": o.synapse_url,
@@ -116,6 +126,10 @@ class AuthServer:
         return persistent_secret(self.data_dir / "cookie.secret")
 
     def start(self, timeout: float = 30.0) -> "AuthServer":
+        if self.options.database and not is_postgres_url(self.options.database):
+            raise ValueError(f"the auth server keeps its state in PostgreSQL or in files, not in "
+                             f"{self.options.database.split(':', 1)[0]!r}: give a postgresql:// URL "
+                             f"or none")
         node = shutil.which("node")
         if node is None:
             raise RuntimeError("node is not installed (the auth server needs Node.js 20+)")

@@ -14,7 +14,7 @@ from pathlib import Path
 from aiohttp import web
 
 from pyapp.server.accounts import PlatformDirectory, accounts_routes
-from pyapp.server.auth_server import AuthServer, AuthServerOptions, chat_client
+from pyapp.server.auth_server import AuthServer, AuthServerOptions, chat_client, is_postgres_url
 from pyapp.identity import bot_user_id, matrix_localpart
 from pyapp.orchestrator.appservice import config_from_registration, ensure_registration
 from pyapp.auth.browser import CALLBACK_PATH
@@ -136,6 +136,9 @@ class Stack:
                 accounts_secret=self._secret("accounts-secret"),
                 access_token_ttl=o.oauth_access_token_ttl,
                 trusted_clients=[self.chat_client()],
+                # On PostgreSQL the auth server keeps its state beside the platform's, so more
+                # instances can share it; on SQLite, in its data folder.
+                database=o.database if is_postgres_url(o.database) else None,
             ))
             await asyncio.to_thread(self.auth_server.start)
         if not o.homeserver_url:

@@ -81,7 +81,7 @@ class AccountsThread:
 class OAuthStack:
     def __init__(self, data_dir: Path, access_token_ttl: int = 300,
                  refresh_token_ttl: int = 3600, verbose: bool = False,
-                 trusted_clients: list[dict] | None = None):
+                 trusted_clients: list[dict] | None = None, database: str | None = None):
         data_dir = Path(data_dir)
         self.directory = MemoryDirectory()
         self.secret = new_shared_secret()
@@ -92,7 +92,7 @@ class OAuthStack:
             synapse_url=f"http://127.0.0.1:{synapse_port}", synapse_secret=self.secret,
             accounts_url=self.accounts.url, accounts_secret=self.accounts.secret,
             access_token_ttl=access_token_ttl, refresh_token_ttl=refresh_token_ttl,
-            trusted_clients=trusted_clients or [], verbose=verbose,
+            trusted_clients=trusted_clients or [], verbose=verbose, database=database,
         ))
         self.synapse = Synapse(SynapseOptions(
             data_dir=data_dir / "synapse", port=synapse_port, access_token_lifetime=None,
