@@ -49,14 +49,19 @@ OBSOLETE = ("pyscript",)
 # The compiled pycryptodome is not available to Pyodide; this wheel provides the subset nio uses.
 CRYPTO_COMPAT = "pyapp-crypto-compat"
 CRYPTO_COMPAT_VERSION = "0.1.0"
-SUBSTITUTES = {"pycryptodome": CRYPTO_COMPAT}
+# What nio imports for transports the browser never runs (aiohttp, h2, ...): names only, so those
+# wheels and everything behind them are never downloaded (pyapp/browser/nio_shims/README.md).
+NIO_SHIMS = "pyapp-nio-shims"
+NIO_SHIMS_VERSION = "0.1.0"
+SHIMMED = ("aiohttp", "aiohttp-socks", "aiofiles", "h2", "h11")
+SUBSTITUTES = {"pycryptodome": CRYPTO_COMPAT, **{name: NIO_SHIMS for name in SHIMMED}}
 
 # Our own code in the browser: only what runs there.
 PYAPP_BROWSER_PATHS = [
     "pyapp/__init__.py", "pyapp/identity.py", "pyapp/client", "pyapp/ui", "pyapp/browser",
     "pyapp/auth",
 ]
-PYAPP_BROWSER_EXCLUDE = ("pyapp/browser/crypto_compat",)
+PYAPP_BROWSER_EXCLUDE = ("pyapp/browser/crypto_compat", "pyapp/browser/nio_shims")
 PYAPP_BROWSER_REQUIRES = ["matrix-nio"]
 ROOT_PACKAGE = "pyapp"
 
@@ -174,13 +179,19 @@ def download_wheels(cache: Path, log) -> list[Path]:
 
 
 def build_local_wheels(out: Path) -> list[Path]:
-    """The crypto compatibility wheel and our own browser-side code, written to `out` only when
-    their bytes change."""
+    """The crypto compatibility wheel, nio's shims and our own browser-side code, written to
+    `out` only when their bytes change."""
     out.mkdir(parents=True, exist_ok=True)
     crypto_root = ROOT / "pyapp" / "browser" / "crypto_compat"
     crypto_name, crypto_bytes = make_wheel(
         CRYPTO_COMPAT, CRYPTO_COMPAT_VERSION, collect_files(crypto_root, ["Crypto"]),
         summary="pycryptodome's Crypto API subset used by matrix-nio, on hashlib and WebCrypto",
+    )
+    shims_root = ROOT / "pyapp" / "browser" / "nio_shims"
+    shims_name, shims_bytes = make_wheel(
+        NIO_SHIMS, NIO_SHIMS_VERSION,
+        collect_files(shims_root, [n.replace("-", "_") for n in SHIMMED]),
+        summary="The names matrix-nio imports from aiohttp, aiohttp-socks, aiofiles, h2 and h11",
     )
     version = _pyapp_version()
     app_name, app_bytes = make_wheel(
@@ -189,7 +200,8 @@ def build_local_wheels(out: Path) -> list[Path]:
         requires=PYAPP_BROWSER_REQUIRES, summary="Embeddable Matrix chat (browser part)",
     )
     paths = []
-    for name, data in ((crypto_name, crypto_bytes), (app_name, app_bytes)):
+    for name, data in ((crypto_name, crypto_bytes), (shims_name, shims_bytes),
+                       (app_name, app_bytes)):
         p = out / name
         if not p.exists() or p.read_bytes() != data:
             p.write_bytes(data)

@@ -96,6 +96,26 @@ from nio.crypto import attachments
                       "python": "3.14.2", "client": "AsyncClient"}
 
 
+def test_nio_gets_names_only_for_the_transports_the_browser_never_runs(booted):
+    # pyapp/browser/nio_shims: aiohttp & co. are not downloaded; using one says why it fails
+    result = run(booted, """
+import sys, importlib.metadata, nio, aiohttp, aiofiles
+out = {"dist": importlib.metadata.packages_distributions()["aiohttp"],
+       "loaded": sorted(m for m in ("yarl", "multidict", "frozenlist", "idna", "hpack",
+                                    "python_socks", "aiohappyeyeballs") if m in sys.modules)}
+for name, use in (("session", aiohttp.ClientSession), ("file", lambda: aiofiles.open("x"))):
+    try:
+        use()
+    except RuntimeError as e:
+        out[name] = str(e)
+out
+""")
+    assert result["dist"] == ["pyapp-nio-shims"]
+    assert result["loaded"] == []
+    assert "not available in the browser" in result["session"]
+    assert "not available in the browser" in result["file"]
+
+
 def test_browser_stdlib_has_what_code_may_import_and_not_the_tools_left_out(booted):
     # pyapp.build.stdlib_trim: fewer bytes on a first visit, nothing a page can run is missing
     result = run(booted, """

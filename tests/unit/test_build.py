@@ -24,7 +24,8 @@ def built():
 def test_lock_lists_exactly_the_pinned_wheels_plus_ours(built):
     _, lock = built
     pinned = {name: version for name, version, _ in b.read_requirements()}
-    expected = {**pinned, "pyapp": b._pyapp_version(), "pyapp-crypto-compat": b.CRYPTO_COMPAT_VERSION}
+    expected = {**pinned, "pyapp": b._pyapp_version(), "pyapp-crypto-compat": b.CRYPTO_COMPAT_VERSION,
+                "pyapp-nio-shims": b.NIO_SHIMS_VERSION}
     assert {n: p["version"] for n, p in lock["packages"].items()} == expected
     assert "pycryptodome" not in lock["packages"]
     assert lock["packages"]["jsonschema"]["version"] == "4.17.3"
@@ -39,6 +40,7 @@ def test_lock_dependencies_are_closed_and_nio_uses_the_crypto_compat_wheel(built
     assert "pyapp-crypto-compat" in packages["matrix-nio"]["depends"]
     assert packages["pyapp"]["depends"] == ["matrix-nio"]
     assert packages["pyapp-crypto-compat"]["imports"] == ["Crypto"]
+    assert "pyapp-nio-shims" in packages["matrix-nio"]["depends"]
 
     # Everything is reachable from the root package, as loadPackage("pyapp") will walk it.
     seen, todo = set(), ["pyapp"]
@@ -48,6 +50,25 @@ def test_lock_dependencies_are_closed_and_nio_uses_the_crypto_compat_wheel(built
             seen.add(n)
             todo += packages[n]["depends"]
     assert seen == set(packages)
+
+
+# nio's own transports and what they pull in: dead in the browser (requests go through fetch),
+# about 1 MB gzipped of a first visit when they were shipped.
+DEAD_IN_THE_BROWSER = {"aiohttp", "aiohttp-socks", "aiofiles", "h2", "h11", "hpack", "hyperframe",
+                       "yarl", "multidict", "frozenlist", "propcache", "aiosignal",
+                       "aiohappyeyeballs", "python-socks", "idna"}
+
+
+def test_no_wheel_the_browser_never_runs_is_shipped_nio_gets_names_only(built):
+    result, lock = built
+    assert not DEAD_IN_THE_BROWSER & set(lock["packages"])
+    shipped = " ".join(p.name for p in (result.static / "pyodide" / "wheels").rglob("*.whl"))
+    assert not [n for n in DEAD_IN_THE_BROWSER if n.replace("-", "_") + "-" in shipped]
+    assert set(lock["packages"]["pyapp-nio-shims"]["imports"]) == {
+        "aiohttp", "aiohttp_socks", "aiofiles", "h2", "h11"}
+    with zipfile.ZipFile(result.wheels["pyapp-nio-shims"]) as z:
+        # a few small modules, not the packages
+        assert sum(i.file_size for i in z.infolist()) < 20_000
 
 
 def test_lock_hashes_match_wheels_at_content_addressed_urls(built):
@@ -71,7 +92,7 @@ def test_pyapp_wheel_holds_only_browser_code(built):
     assert {"auth", "browser", "client", "ui"} <= tops
     assert "pyapp/__init__.py" in names
     assert "pyapp/browser/fetch_transport.py" in names
-    assert not any("crypto_compat" in n or n.startswith(("pyapp/server", "pyapp/build")) for n in names)
+    assert not any("crypto_compat" in n or "nio_shims" in n or n.startswith(("pyapp/server", "pyapp/build")) for n in names)
 
 
 def test_precompiled_wheels_carry_cpython_314_bytecode(built):

@@ -1,0 +1,2 @@
+class AsyncBufferedReader:
+    """Named by nio's type checks; no instance exists in the browser."""

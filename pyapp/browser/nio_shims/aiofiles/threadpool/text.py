@@ -1,0 +1,2 @@
+class AsyncTextIOWrapper:
+    """Named by nio's type checks; no instance exists in the browser."""

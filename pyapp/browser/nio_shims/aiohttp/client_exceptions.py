@@ -1,0 +1,1 @@
+from . import ClientConnectionError, ClientError, ContentTypeError  # noqa: F401

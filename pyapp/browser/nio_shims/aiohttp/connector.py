@@ -1,0 +1,5 @@
+from . import _Absent
+
+
+class Connection(_Absent):
+    pass
