@@ -116,6 +116,21 @@ class Stack:
             origins.append(f"http://localhost:{self.options.port}")
         return chat_client([o.rstrip("/") + CALLBACK_PATH for o in dict.fromkeys(origins)])
 
+    def auth_server_options(self) -> AuthServerOptions:
+        o = self.options
+        return AuthServerOptions(
+            data_dir=self.data_dir / "authserver", port=o.auth_port, host=o.host,
+            synapse_url=f"http://127.0.0.1:{o.synapse_port}",
+            synapse_secret=self._secret("mas-secret"),
+            accounts_url=f"http://127.0.0.1:{o.port}/_internal/accounts",
+            accounts_secret=self._secret("accounts-secret"),
+            access_token_ttl=o.oauth_access_token_ttl,
+            trusted_clients=[self.chat_client()],
+            # On PostgreSQL the auth server keeps its state beside the platform's, so more
+            # instances can share it; on SQLite, in its data folder.
+            database=o.database if is_postgres_url(o.database) else None,
+        )
+
     def demo_logins(self) -> list[tuple[str, str, str]]:
         """(tenant, login name, password) of each seeded user."""
         return [(tenant, slug, DEMO_PASSWORD) for tenant, users in USERS.items()
@@ -128,18 +143,7 @@ class Stack:
         registration = ensure_registration(registration_file, o.server_name)
         oauth = o.auth == "oauth"
         if oauth and not o.homeserver_url:
-            self.auth_server = AuthServer(AuthServerOptions(
-                data_dir=self.data_dir / "authserver", port=o.auth_port, host=o.host,
-                synapse_url=f"http://127.0.0.1:{o.synapse_port}",
-                synapse_secret=self._secret("mas-secret"),
-                accounts_url=f"http://127.0.0.1:{o.port}/_internal/accounts",
-                accounts_secret=self._secret("accounts-secret"),
-                access_token_ttl=o.oauth_access_token_ttl,
-                trusted_clients=[self.chat_client()],
-                # On PostgreSQL the auth server keeps its state beside the platform's, so more
-                # instances can share it; on SQLite, in its data folder.
-                database=o.database if is_postgres_url(o.database) else None,
-            ))
+            self.auth_server = AuthServer(self.auth_server_options())
             await asyncio.to_thread(self.auth_server.start)
         if not o.homeserver_url:
             self.synapse = Synapse(SynapseOptions(

@@ -62,8 +62,10 @@ def worker_stack(tmp_path_factory):
             # Synapse insists on C collation (its sort order must match Python's).
             c.execute("CREATE DATABASE synapse TEMPLATE template0 ENCODING 'UTF8' "
                       "LC_COLLATE 'C' LC_CTYPE 'C'")
+            c.execute("CREATE DATABASE platform")
+        # The production layout: the platform (and with it the auth server) on PostgreSQL too.
         runner = StackThread(StackOptions.for_tests(
-            base / "stack", synapse_database=pg.url("synapse"),
+            base / "stack", synapse_database=pg.url("synapse"), database=pg.url("platform"),
             synapse_workers=1, redis_url=redis.url))
         stack = runner.start()
         stack.run = runner.call
@@ -155,3 +157,17 @@ async def test_worker_serves_sync_and_reads_while_messages_flow(worker_stack):
     assert served(main, "RoomSendEventRestServlet") >= 2
     assert served(main, "JoinRoomAliasServlet") >= 2
     assert served(worker, "RoomSendEventRestServlet") == 0
+
+
+async def test_the_auth_server_keeps_its_state_in_the_platform_database(worker_stack):
+    import psycopg
+
+    carol = await signed_in(worker_stack.url, "carol@demo")
+    await carol.close()
+    # The sign-in's grant and tokens are rows beside the platform's, not a file.
+    assert not (worker_stack.auth_server.data_dir / "state.json").exists()
+    with psycopg.connect(worker_stack.options.database) as c:
+        models = {m for (m,) in c.execute("SELECT DISTINCT model FROM authserver_entries")}
+        keys = c.execute("SELECT count(*) FROM authserver_secrets WHERE name = 'signing-keys'").fetchone()
+    assert {"Grant", "RefreshToken", "AccessToken", "Session"} <= models
+    assert keys == (1,)
