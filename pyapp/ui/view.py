@@ -14,8 +14,9 @@ import asyncio
 import js
 from pyodide.ffi import create_proxy
 
-from .viewmodel import (CHAT, OAUTH, SIGNED_OUT_SCREEN, ChatViewModel, DayView, MessageView,
-                        ViewState)
+from .message_menu import MessageMenu
+from .viewmodel import (CHAT, OAUTH, REACT, SIGNED_OUT_SCREEN, ChatViewModel, DayView,
+                        MessageView, ViewState)
 
 NARROW_PX = 700  # below this width the dashboard shows one pane at a time
 PINNED_SLACK_PX = 48  # "at the bottom" tolerance, so sub-pixel scroll positions still count
@@ -53,6 +54,9 @@ class ChatView:
         self._room_id: str | None = None
         self._draft_rev = -1
         self._last_screen = None
+        self._items: dict[str, MessageView] = {}  # message key -> what it shows (for its menu)
+        self._scrolled_to: tuple | None = None
+        self._target_key: str | None = None
         self._build()
         self._unsubscribe = vm.subscribe(self.render)
         self.render(vm.state)
@@ -161,15 +165,25 @@ class ChatView:
         self.empty = h("p", "omc-empty")
         self.scroll.append(self.messages, self.empty)
         self.typing = h("div", "omc-typing", aria_live="polite")
+        self.action_errors = h("div", "omc-action-errors", role="alert")
+        self.target_bar = h("div", "omc-target")
+        self.target_text = h("span", "omc-target-text", id=f"{uid}-target")
+        self.target_bar.append(self.target_text,
+                               h("button", "omc-btn omc-btn--link omc-btn--small", "Cancel",
+                                 type="button", data_action="composer-cancel",
+                                 aria_describedby=f"{uid}-target"))
+        self.target_bar.hidden = True
         composer = self.composer = h("form", "omc-composer")
         self.textarea = h("textarea", "omc-textarea", id=f"{uid}-msg", rows="1",
                           placeholder="Write a message…", enterkeyhint="send")
         self.send_button = h("button", "omc-btn omc-btn--primary omc-send", "Send",
                              type="submit")
         self.composer_error = h("p", "omc-composer-error", role="alert")
-        composer.append(h("label", "omc-sr-only", "Message", for_=f"{uid}-msg"),
+        composer.append(self.target_bar, h("label", "omc-sr-only", "Message", for_=f"{uid}-msg"),
                         self.textarea, self.send_button, self.composer_error)
-        conv.append(self.scroll, self.typing, composer)
+        conv.append(self.scroll, self.typing, self.action_errors, composer)
+        self.menu = MessageMenu(uid, self._on, self._menu_chosen)
+        self._on(self.messages, "keydown", self._on_message_keydown)
         main.append(conv)
         self._on(self.textarea, "input", self._on_input)
         self._on(self.textarea, "keydown", self._on_keydown)
@@ -250,6 +264,9 @@ class ChatView:
         self.textarea.focus()
 
     def _on_click(self, event) -> None:
+        if self.menu.key is not None and not self.menu.contains(event.target) \
+                and not (self.menu.button is not None and self.menu.button.contains(event.target)):
+            self.menu.close(restore_focus=False)  # a click elsewhere closes the menu
         target = event.target.closest("[data-action]")
         if not target:  # JavaScript null (pyodide's jsnull is falsy, not None)
             return
@@ -259,6 +276,23 @@ class ChatView:
             vm.retry_connection()
         elif action == "retry-message":
             vm.retry_message(target.getAttribute("data-key"))
+        elif action == "message-menu":
+            self._toggle_menu(target)
+        elif action == "toggle-reaction":
+            vm.react(target.getAttribute("data-key"), target.getAttribute("data-emoji"))
+        elif action == "goto-original":
+            vm.show_original(target.getAttribute("data-event"))
+        elif action == "delete-confirm":
+            vm.confirm_delete(target.getAttribute("data-key"))
+        elif action == "delete-cancel":
+            self._cancel_delete()
+        elif action == "composer-cancel":
+            vm.cancel_composer()
+            self.textarea.focus()
+        elif action == "retry-action":
+            vm.retry_action(target.getAttribute("data-txn"))
+        elif action == "dismiss-action":
+            vm.dismiss_action(target.getAttribute("data-txn"))
         elif action == "select-room":
             vm.select_room(target.getAttribute("data-room"))
         elif action == "join-room":
@@ -273,6 +307,46 @@ class ChatView:
             vm.cancel_sign_out()
         elif action in ("oauth-sign-in", "oauth-create"):
             asyncio.ensure_future(vm.start_sign_in(create=action == "oauth-create"))
+
+    # -- message actions ----------------------------------------------------------------
+    def _toggle_menu(self, button, last: bool = False) -> None:
+        key = button.getAttribute("data-key")
+        if self.menu.key == key:
+            self.menu.close()
+            return
+        item, li = self._items.get(key), self._nodes.get(key)
+        if item is not None and li is not None and item.actions:
+            self.menu.open(li, button, item, last)
+
+    def _on_message_keydown(self, event) -> None:
+        target = event.target
+        action = target.getAttribute("data-action") if target.getAttribute else None
+        if action == "message-menu" and event.key in ("ArrowDown", "ArrowUp"):
+            event.preventDefault()
+            if self.menu.key != target.getAttribute("data-key"):
+                self._toggle_menu(target, last=event.key == "ArrowUp")
+        elif event.key == "Escape" and target.closest(".omc-delete-confirm"):
+            event.preventDefault()
+            self._cancel_delete()
+
+    def _cancel_delete(self) -> None:
+        key = self.vm.timeline.confirming[1] if self.vm.timeline.confirming else None
+        self.vm.cancel_delete()
+        self._refocus = (key, "message-menu")
+
+    def _menu_chosen(self, action: str, key: str, value: str) -> None:
+        vm = self.vm
+        if action == "react":
+            vm.react(key, value)
+        elif action == "reply":
+            vm.reply_to(key)
+            self.textarea.focus()
+        elif action == "edit":
+            vm.edit_message(key)
+            self.textarea.focus()
+        elif action == "delete":
+            vm.ask_delete(key)
+            self._refocus = (key, "delete-cancel")
 
     def _autogrow(self) -> None:
         ta = self.textarea
@@ -312,6 +386,7 @@ class ChatView:
         if layout.panes:
             self.conv_title.textContent = state.title if state.room_id else ""
         self._render_messages(state)
+        self._render_actions(state)
         self.typing.textContent = state.typing
         self.textarea.disabled = not state.composer_enabled
         self.send_button.disabled = not state.composer_enabled
@@ -324,6 +399,41 @@ class ChatView:
             self._draft_rev = state.draft_rev
         self._room_id = state.room_id
         self._last_screen = state.screen
+
+    def _render_actions(self, state: ViewState) -> None:
+        target = state.composer_target
+        show(self.target_bar, target is not None)
+        self.target_text.textContent = target.text if target else ""
+        self.target_bar.dataset.kind = target.kind if target else ""
+        self._target_key = target.key if target else None
+        errors = tuple((e.txn_id, e.text) for e in state.action_errors)
+        if getattr(self, "_errors_sig", None) != errors:
+            self._errors_sig = errors
+            rows = []
+            for txn_id, text in errors:
+                row = h("p", "omc-action-error")
+                row.append(h("span", None, text),
+                           h("button", "omc-btn omc-btn--small", "Retry", type="button",
+                             data_action="retry-action", data_txn=txn_id),
+                           h("button", "omc-btn omc-btn--link omc-btn--small", "Dismiss",
+                             type="button", data_action="dismiss-action", data_txn=txn_id))
+                rows.append(row)
+            self.action_errors.replaceChildren(*rows)
+        show(self.action_errors, bool(errors))
+        if state.scroll_to is not None and state.scroll_to != self._scrolled_to:
+            self._scrolled_to = state.scroll_to
+            node = self._nodes.get(state.scroll_to[0])
+            if node is not None:
+                node.tabIndex = -1
+                node.classList.add("is-highlighted")
+                node.scrollIntoView(js.Object.fromEntries([["block", "center"]]))
+                node.focus(js.Object.fromEntries([["preventScroll", True]]))
+        refocus, self._refocus = getattr(self, "_refocus", None), None
+        if refocus is not None:
+            node = self._nodes.get(refocus[0])
+            button = node.querySelector(f'[data-action="{refocus[1]}"]') if node else None
+            if button:
+                button.focus()
 
     def _render_login(self, state: ViewState) -> None:
         login = state.login
@@ -405,6 +515,7 @@ class ChatView:
         pinned = switched or (scroll.scrollHeight - scroll.scrollTop - scroll.clientHeight
                               <= PINNED_SLACK_PX)
         if switched:
+            self.menu.close(restore_focus=False)
             self.messages.replaceChildren()
             self._nodes.clear()
             self._rendered.clear()
@@ -419,15 +530,30 @@ class ChatView:
             if node is None:
                 node = self._nodes[key] = h("li")
                 appended_mine |= isinstance(item, MessageView) and item.mine
+            if isinstance(item, MessageView):
+                self._items[key] = item
             if self._rendered.get(key) != signature:
+                # Focus inside a message survives its refill (a reaction arriving while the
+                # user is on its "⋯" button or a reaction).
+                focused = _focused_action(node)
                 _fill_item(node, item)
                 self._rendered[key] = signature
+                if key == self.menu.key:
+                    self.menu.reattach(node, node.querySelector('[data-action="message-menu"]'),
+                                       item)
+                elif focused is not None:
+                    again = node.querySelector(focused)
+                    if again:
+                        again.focus()
             if ol.children.item(position) != node:
                 ol.insertBefore(node, ol.children.item(position))
         for key in list(self._nodes):
             if key not in keep:
+                if key == self.menu.key:
+                    self.menu.close(restore_focus=False)
                 self._nodes.pop(key).remove()
                 self._rendered.pop(key, None)
+                self._items.pop(key, None)
         show(self.empty, state.screen == CHAT and not state.items and bool(state.empty_text))
         self.empty.textContent = state.empty_text
         if pinned or appended_mine:
@@ -438,7 +564,20 @@ def _signature(item) -> tuple:
     if isinstance(item, DayView):
         return ("day", item.label)
     return (item.sender_name, item.body, item.time_text, item.mine, item.status, item.error,
-            item.first_in_group, item.seen_by)
+            item.first_in_group, item.seen_by, item.edited, item.deleted, item.reply,
+            item.reactions, item.actions, item.confirm_delete)
+
+
+def _focused_action(node) -> str | None:
+    """A selector for the control focused inside `node`, to focus it again after a refill."""
+    active = js.document.activeElement
+    if not active or not node.contains(active) or not active.getAttribute("data-action"):
+        return None
+    selector = f'[data-action="{active.getAttribute("data-action")}"]'
+    emoji = active.getAttribute("data-emoji")
+    if emoji:
+        selector += f'[data-emoji="{js.CSS.escape(emoji)}"]'
+    return selector
 
 
 def _fill_item(li, item) -> None:
@@ -462,10 +601,27 @@ def _fill_item(li, item) -> None:
                     h("time", "omc-time", item.time_text))
         parts.append(meta)
     bubble = h("div", "omc-bubble")
+    if item.reply is not None:
+        bubble.append(_reply_preview(item))
     bubble.append(h("p", "omc-body", item.body))
+    if item.deleted:
+        bubble.classList.add("is-deleted")
+    if item.edited:
+        bubble.append(h("span", "omc-edited", "(edited)"))
     if not item.first_in_group:
         bubble.setAttribute("title", item.time_text)
-    parts.append(bubble)
+    row = h("div", "omc-msg-row")
+    row.append(bubble)
+    if item.actions:
+        row.append(h("button", "omc-msg-menu-btn", "⋯", type="button",
+                     data_action="message-menu", data_key=item.key, aria_haspopup="menu",
+                     aria_expanded="false", aria_label=f"Actions for the message from "
+                     f"{'you' if item.mine else item.sender_name}, {item.time_text}"))
+    parts.append(row)
+    if item.reactions:
+        parts.append(_reactions(item))
+    if item.confirm_delete:
+        parts.append(_delete_question(item))
     if item.status == "pending":
         parts.append(h("div", "omc-msg-status", "Sending…"))
     elif item.status == "failed":
@@ -477,3 +633,41 @@ def _fill_item(li, item) -> None:
     if item.seen_by:
         parts.append(h("div", "omc-seen", item.seen_by))
     li.replaceChildren(*parts)
+
+
+def _reply_preview(item):
+    reply = item.reply
+    quote = h("button", "omc-reply" + ("" if reply.key else " is-missing"), type="button",
+              data_action="goto-original", data_event=reply.event_id,
+              aria_label=f"In reply to {reply.sender_name or 'a message'}: {reply.text}. "
+                         "Show the original.")
+    if reply.sender_name:
+        quote.append(h("span", "omc-reply-sender", reply.sender_name))
+    quote.append(h("span", "omc-reply-text", reply.text))
+    return quote
+
+
+def _reactions(item):
+    row = h("div", "omc-reactions", role="group", aria_label="Reactions")
+    for reaction in item.reactions:
+        chip = h("button", "omc-reaction" + (" is-mine" if reaction.mine else ""), type="button",
+                 data_action="toggle-reaction", data_key=item.key, data_emoji=reaction.key,
+                 aria_pressed="true" if reaction.mine else "false",
+                 aria_label=reaction.label, title=reaction.names)
+        if REACT not in item.actions:
+            chip.disabled = True
+        chip.append(h("span", "omc-reaction-key", reaction.key),
+                    h("span", "omc-reaction-count", str(reaction.count)))
+        row.append(chip)
+    return row
+
+
+def _delete_question(item):
+    question = "Delete this message for everyone?"
+    box = h("div", "omc-delete-confirm", role="alertdialog", aria_label=question)
+    box.append(h("span", None, question),
+               h("button", "omc-btn omc-btn--small", "Cancel", type="button",
+                 data_action="delete-cancel"),
+               h("button", "omc-btn omc-btn--small omc-btn--danger", "Delete", type="button",
+                 data_action="delete-confirm", data_key=item.key))
+    return box
