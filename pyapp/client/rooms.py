@@ -34,6 +34,8 @@ class Room:
     typing: list[str] = field(default_factory=list)
     receipts: dict[str, str] = field(default_factory=dict)  # user id -> event id read up to
     members: dict[str, str] = field(default_factory=dict)  # user id -> display name
+    # Display names of earlier senders (back-pagination's lazy-loaded members), not members.
+    names: dict[str, str] = field(default_factory=dict)
     member_count: int = 0
     power_levels: dict = field(default_factory=dict)  # m.room.power_levels content
     timeline: Timeline = field(default_factory=Timeline)
@@ -44,7 +46,7 @@ class Room:
         return messages[-1].ts if messages else 0
 
     def display_name(self, user_id: str) -> str:
-        name = self.members.get(user_id)
+        name = self.members.get(user_id) or self.names.get(user_id)
         if name:
             return name
         return split_user_id(user_id)[0] if user_id.startswith("@") else user_id
@@ -120,6 +122,21 @@ class RoomList:
             if self.rooms.pop(room_id, None) is not None:
                 changed.add(room_id)
         return changed
+
+    def apply_page(self, room_id: str, body: dict, gap_key: str) -> bool:
+        """Fold a `/messages?dir=b` answer fetched from the gap `gap_key` of a joined room;
+        True when what the room shows changed. The lazy-loaded member events of the page
+        (`state`) name its senders; they are who those senders were then, not members now."""
+        room = self.rooms.get(room_id)
+        if room is None or room.membership != "join":
+            return False
+        for event in _events({"events": body.get("state")}):
+            user_id, content = event.get("state_key"), _dict(event.get("content"))
+            name = content.get("displayname")
+            if event.get("type") == "m.room.member" and isinstance(user_id, str) \
+                    and isinstance(name, str) and name:
+                room.names.setdefault(user_id, name)
+        return bool(room.timeline.prepend_page(body.get("chunk"), body.get("end"), gap_key))
 
     def _apply_joined(self, room_id: str, data: dict) -> None:
         room = self.rooms.get(room_id)

@@ -9,8 +9,10 @@ listener never sees half of one.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
+from urllib.parse import quote, urlencode
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -39,10 +41,11 @@ from .session import (
     session_from_login,
 )
 from .storage import Storage
-from .sync_events import clean_sync
+from .sync_events import clean_page, clean_sync
 from .sync_loop import CONNECTING, OFFLINE, ONLINE, SyncLoop, sync_body
 from .sync_store import OpenStore, SyncPersistence
 from .timeline import Message
+from .timeline_model import TOP_GAP_KEY, Gap
 from .tokens import SessionExpired, TokenManager, Tokens, legacy_refresh_body, tokens_from_refresh
 from .transport import NETWORK_ERRORS, HttpResponse, Transport, TransportError
 
@@ -58,6 +61,9 @@ SYNC_FILTER = {
     },
     "presence": {"not_types": ["*"]},
 }
+PAGE_SIZE = 50  # events per back-pagination request
+# Back-pagination brings the member events of the page's senders only (their names then).
+PAGE_FILTER = json.dumps({"lazy_load_members": True}, separators=(",", ":"))
 TYPING_RESEND_S = 20.0
 TYPING_TIMEOUT_MS = 30_000
 
@@ -116,6 +122,7 @@ class ChatService:
         self._typing_sent: dict[str, tuple[bool, float]] = {}
         self._read_sent: dict[str, str] = {}
         self._joining: set[str] = set()
+        self._gaps_tried: set[tuple[str, str]] = set()  # gaps filled once by themselves (then by the user)
         self._tasks: set[asyncio.Task] = set()
         self.outbox = Outbox(storage, rooms=lambda: self.rooms.rooms, send=self._send_event,
                              emit=lambda room_id: self._emit("room", room_id),
@@ -245,6 +252,17 @@ class ChatService:
         self._set_status(SIGNED_OUT)
         self._emit("rooms")
 
+    async def sign_out_stored(self) -> None:
+        """Sign out whatever session this browser holds, resumed or only stored (the host
+        page's user signed out of the platform)."""
+        if self.session is None:
+            session = self.sessions.load()
+            if session is None or session.homeserver != self.config.homeserver:
+                self.sessions.clear()
+                return
+            self._adopt(session)
+        await self.logout()
+
     def _adopt(self, session: Session) -> None:
         if self.sync_loop is not None:
             self.sync_loop.detach()
@@ -344,6 +362,7 @@ class ChatService:
         changed = self.rooms.apply_sync(body)
         try:
             self._accept_tenant_invites()
+            self._fill_new_gaps(changed)
             if first:
                 self.outbox.resend_restored()
         finally:  # what did apply is shown even if the follow-ups failed
@@ -351,6 +370,59 @@ class ChatService:
                 self._emit("rooms")
             for room_id in changed:
                 self._emit("room", room_id)
+
+    # -- history ----------------------------------------------------------------------
+    async def paginate(self, room_id: str, gap_key: str = TOP_GAP_KEY,
+                       limit: int = PAGE_SIZE) -> bool:
+        """Load one page of the events missing at the gap `gap_key` of a room's timeline
+        (the top gap: earlier history; another gap: what a `limited` sync skipped), from the
+        gap's token backwards. While it loads the gap says so. True when the page was taken
+        in; False when there is nothing to load, it is already loading, or it failed (the gap
+        stays, to be tried again)."""
+        room = self.room(room_id)
+        gap = room.timeline.item(gap_key) if room is not None else None
+        if self.client is None or not isinstance(gap, Gap) or gap.loading:
+            return False
+        if gap.token is None and gap_key != TOP_GAP_KEY:
+            return False  # nothing to fetch it from; shown as missing
+        query = {"dir": "b", "limit": str(limit), "filter": PAGE_FILTER}
+        if gap.token is not None:  # the top gap without one: from the room's latest event
+            query["from"] = gap.token
+        path = f"/_matrix/client/v3/rooms/{quote(room_id, safe='')}/messages?{urlencode(query)}"
+        room.timeline.set_gap_loading(gap_key, True)
+        self._emit("room", room_id)
+        body = None
+        try:
+            response = await self.client.http.request("GET", path, timeout=30)
+            body = _json_or_none(response) if response.status == 200 else None
+            if body is None:
+                log.warning("Back-pagination of %s failed: HTTP %s", room_id, response.status)
+        except (SessionExpired, *NETWORK_ERRORS) as e:
+            log.warning("Back-pagination of %s failed: %s", room_id, e)
+        if self.room(room_id) is not room:
+            return False  # signed out or left meanwhile
+        taken = False
+        if isinstance(body, dict):
+            for problem in clean_page(body):
+                log.warning("Malformed event in /messages: %s", problem)
+            taken = True
+            self.rooms.apply_page(room_id, body, gap_key)
+        room.timeline.set_gap_loading(gap_key, False)
+        self._emit("room", room_id)
+        return taken
+
+    def _fill_new_gaps(self, room_ids) -> None:
+        """A `limited` sync skipped events: fetch them at once rather than show a hole (one
+        page; more stays a gap the user can load)."""
+        for room_id in room_ids:
+            room = self.room(room_id)
+            if room is None or room.membership != "join":
+                continue
+            for item in room.timeline.items():
+                if isinstance(item, Gap) and item.key != TOP_GAP_KEY and not item.loading \
+                        and (room_id, item.key) not in self._gaps_tried:
+                    self._gaps_tried.add((room_id, item.key))
+                    self._spawn(self.paginate(room_id, item.key))
 
     # -- invites ----------------------------------------------------------------------
     def _accept_tenant_invites(self) -> None:

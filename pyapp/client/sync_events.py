@@ -81,3 +81,16 @@ def _clean_list(section: Any, where: str, dropped: list[str]) -> None:
                                                     else ""))
     if len(keep) != len(events):
         section["events"] = keep
+
+
+def clean_page(body: Any) -> list[str]:
+    """Like clean_sync, for a `/messages` answer: its `chunk` and `state` lists."""
+    dropped: list[str] = []
+    if not isinstance(body, dict):
+        return dropped
+    for name in ("chunk", "state"):
+        section = {"events": body.get(name)}
+        _clean_list(section, f"/messages {name}", dropped)
+        if name in body:
+            body[name] = section["events"]
+    return dropped

@@ -12,9 +12,15 @@ from .timeline_model import FAILED, PENDING, SENT, Gap, Message, TimelineModel
 __all__ = ["FAILED", "PENDING", "SENT", "Message", "Timeline", "RENDERED_MSGTYPES"]
 
 RENDERED_MSGTYPES = {"m.text", "m.notice", "m.emote"}
+# Events a room holds before the oldest go (and become a gap to load again): enough for a
+# long scroll back, so a new message does not cut off what the user is reading.
+HELD_EVENTS = 2000
 
 
 class Timeline(TimelineModel):
+    def __init__(self, limit: int = HELD_EVENTS):
+        super().__init__(limit)
+
     _shown: tuple[int, list[Message], list[Message]] = (-1, [], [])
 
     def _split(self) -> tuple[list[Message], list[Message]]:

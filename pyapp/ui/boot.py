@@ -49,6 +49,11 @@ async def unmount(element) -> None:
         await _maybe_await(fn(element))
 
 
+async def sign_out() -> None:
+    from pyapp.ui import mount as ui_mount
+    await ui_mount.sign_out_pending()
+
+
 async def _run_python_allowed() -> bool:
     from pyapp.ui.mount import load_config
 
@@ -74,6 +79,7 @@ async def main() -> None:
         # Proxies live as long as the page: the loader calls them for every later element.
         api.mount = create_proxy(mount)
         api.unmount = create_proxy(unmount)
+        api.signOut = create_proxy(sign_out)
         if await _run_python_allowed():
             api.runPython = create_proxy(run_python)
         loader._pythonReady(api, to_js({"importSeconds": import_seconds},

@@ -81,7 +81,7 @@ def typing_text(names: list[str]) -> str:
 def member_name(room, user_id: str) -> str:
     """How a room shows a user: the member's display name, else the platform slug of the
     Matrix id (reads better than "slug_tenant" until the member list is loaded)."""
-    if user_id not in room.members:
+    if user_id not in room.members and user_id not in getattr(room, "names", {}):
         parsed = parse_user_id(user_id)
         if parsed and parsed[0]:
             return parsed[0]

@@ -1,7 +1,7 @@
 """Which parts each mode of the chat component shows: the composition per mode.
 
   sidebar   - an event page's chat beside the content, with a header (room name + connection);
-  tab       - a group page's Discussion panel, no header;
+  tab       - a group page's Discussion panel, no header (signing out is under the composer);
   dashboard - the Messages page: my chats, the selected conversation and an info panel.
 
 Every mode has the session (sign-in, status), the conversation and the composer; the view
@@ -19,6 +19,7 @@ class Mode:
     header: bool = False  # the room's name, the connection and Sign out above the conversation
     room_list: bool = False  # my chats; the conversation is the selected one
     info_panel: bool = False  # the selected room's topic and members
+    session_bar: bool = False  # who is signed in and Sign out, under the composer
 
     @property
     def panes(self) -> bool:
@@ -32,6 +33,6 @@ class Mode:
 
 MODES = {mode.name: mode for mode in (
     Mode("sidebar", header=True),
-    Mode("tab"),
+    Mode("tab", session_bar=True),
     Mode("dashboard", room_list=True, info_panel=True),
 )}

@@ -45,6 +45,9 @@ def _config_url() -> str:
 
 
 _config: dict | None = None
+# Set by the host page (window.omChat.signOut(), web/chat/om-chat.js) when its user signs out
+# of the platform; the chat's session ends before anything of it is resumed.
+SIGN_OUT_MARK = "sign-out-pending"
 
 
 async def load_config() -> dict:
@@ -144,6 +147,8 @@ async def _start() -> ChatService:
 
         _draft_store = session_storage()
         await _prepare_oauth(service, config["homeserver"], config.get("oauth_client"))
+    if service.storage.get(SIGN_OUT_MARK):
+        await _sign_out_marked(service)
     if service.session is None:
         try:
             await service.restore()
@@ -155,6 +160,28 @@ async def _start() -> ChatService:
         await _choose_sign_in(_sign_in.oauth)
     _watch_network(service)
     return service
+
+
+async def _sign_out_marked(service: ChatService) -> None:
+    """The platform's user signed out: end the chat's session too (revoked on the server,
+    not only forgotten here), then clear the mark."""
+    try:
+        await service.sign_out_stored()
+    except Exception:  # noqa: BLE001  (the local session is dropped either way)
+        import traceback
+
+        traceback.print_exc()
+        service.sessions.clear()
+    service.storage.remove(SIGN_OUT_MARK)
+
+
+async def sign_out_pending() -> None:
+    """window.omChat.signOut(): the mark is set; act on it now if the chat is running."""
+    if _boot is None:
+        return  # the next start reads the mark
+    service = await shared_service()
+    if service.storage.get(SIGN_OUT_MARK):
+        await _sign_out_marked(service)
 
 
 async def shared_service() -> ChatService:

@@ -15,11 +15,13 @@ import js
 from pyodide.ffi import create_proxy
 
 from .message_menu import MessageMenu
-from .viewmodel import (CHAT, OAUTH, REACT, SIGNED_OUT_SCREEN, ChatViewModel, DayView,
-                        MessageView, ViewState)
+from .viewmodel import (CHAT, OAUTH, REACT, SIGNED_OUT_SCREEN, ChatViewModel, DayView, GapView,
+                        MembersView, MessageView, StartView, ViewState)
 
 NARROW_PX = 700  # below this width the dashboard shows one pane at a time
 PINNED_SLACK_PX = 48  # "at the bottom" tolerance, so sub-pixel scroll positions still count
+LOAD_AHEAD_PX = 400  # earlier messages are asked for this far before the top is reached
+ROOM_PARAM = "room"  # the dashboard's selected room, in the page's URL
 
 
 def h(tag: str, cls: str | None = None, text: str | None = None, **attrs):
@@ -46,6 +48,7 @@ class ChatView:
         self.element = element
         self.vm = vm
         self._proxies = []  # kept alive as long as the view: the DOM holds only JS references
+        self._listeners = []  # (target, event, proxy): window's outlive the view, so removed
         self._observers = []
         self._rendered: dict[str, tuple] = {}  # message key -> signature last rendered
         self._nodes: dict[str, object] = {}
@@ -65,6 +68,7 @@ class ChatView:
     def _on(self, target, event: str, fn) -> None:
         proxy = create_proxy(fn)
         self._proxies.append(proxy)
+        self._listeners.append((target, event, proxy))
         target.addEventListener(event, proxy)
 
     def _build(self) -> None:
@@ -159,11 +163,17 @@ class ChatView:
                         h("button", "omc-btn omc-btn--link omc-info-toggle", "Info",
                           type="button", data_action="pane-info"))
             conv.append(head)
+        # A log: new messages are announced politely, as they are added at the end; while
+        # earlier ones are put in at the top it is aria-busy, so those are not read out.
         self.scroll = h("div", "omc-scroll", role="log", aria_live="polite",
-                        aria_label="Messages", tabindex="0")
+                        aria_relevant="additions", aria_label="Messages", tabindex="0")
         self.messages = h("ol", "omc-messages")
         self.empty = h("p", "omc-empty")
         self.scroll.append(self.messages, self.empty)
+        self.jump = h("button", "omc-btn omc-jump", type="button", data_action="jump-latest")
+        self.jump.hidden = True
+        log_wrap = h("div", "omc-log")
+        log_wrap.append(self.scroll, self.jump)
         self.typing = h("div", "omc-typing", aria_live="polite")
         self.action_errors = h("div", "omc-action-errors", role="alert")
         self.target_bar = h("div", "omc-target")
@@ -181,10 +191,20 @@ class ChatView:
         self.composer_error = h("p", "omc-composer-error", role="alert")
         composer.append(self.target_bar, h("label", "omc-sr-only", "Message", for_=f"{uid}-msg"),
                         self.textarea, self.send_button, self.composer_error)
-        conv.append(self.scroll, self.typing, self.action_errors, composer)
+        conv.append(log_wrap, self.typing, self.action_errors, composer)
+        if layout.session_bar:
+            # No header in this mode: who is signed in, and the way out, under the composer.
+            bar = h("div", "omc-session-bar")
+            self.session_who = h("span", "omc-session-who")
+            self.bar_sign_out = h("button", "omc-btn omc-btn--link omc-btn--small", "Sign out",
+                                  type="button", data_action="sign-out",
+                                  aria_label="Sign out of the chat")
+            bar.append(self.session_who, self.bar_sign_out)
+            conv.append(bar)
         self.menu = MessageMenu(uid, self._on, self._menu_chosen)
         self._on(self.messages, "keydown", self._on_message_keydown)
         main.append(conv)
+        self._on(self.scroll, "scroll", self._on_scroll)
         self._on(self.textarea, "input", self._on_input)
         self._on(self.textarea, "keydown", self._on_keydown)
         self._on(composer, "submit", self._on_submit)
@@ -206,6 +226,29 @@ class ChatView:
         # The boot panel goes; the chat replaces it in one step.
         self.element.replaceChildren(root)
         self._watch_visibility()
+        if layout.room_list:
+            self._follow_url()
+
+    def _follow_url(self) -> None:
+        """The dashboard's selected room lives in the page's URL (?room=...): a reload opens
+        it again, and Back returns to the room selected before."""
+        def from_url(*_):
+            room_id = js.URLSearchParams.new(js.location.search).get(ROOM_PARAM)
+            if room_id:
+                self.vm.select_room(str(room_id))
+
+        from_url()
+        self._on(js.window, "popstate", from_url)
+
+    def _put_in_url(self, room_id: str | None) -> None:
+        url = js.URL.new(js.location.href)
+        if not room_id or url.searchParams.get(ROOM_PARAM) == room_id:
+            return
+        url.searchParams.set(ROOM_PARAM, room_id)
+        if js.URLSearchParams.new(js.location.search).get(ROOM_PARAM):
+            js.history.pushState(None, "", url.href)  # a new selection: Back returns to the last
+        else:
+            js.history.replaceState(None, "", url.href)  # the first one shown names the page
 
     def _watch_visibility(self) -> None:
         def update(*_):
@@ -240,6 +283,8 @@ class ChatView:
             observer.disconnect()
         js.document.removeEventListener("visibilitychange", self._visibility_proxy)
         self.vm.close()
+        for target, event, proxy in self._listeners:
+            target.removeEventListener(event, proxy)
         for proxy in self._proxies + [self._visibility_proxy]:
             proxy.destroy()
         self._proxies = []
@@ -263,6 +308,24 @@ class ChatView:
         self.vm.send()
         self.textarea.focus()
 
+    def _distance_to_end(self) -> float:
+        scroll = self.scroll
+        return scroll.scrollHeight - scroll.scrollTop - scroll.clientHeight
+
+    def _on_scroll(self, event=None) -> None:
+        self.vm.set_at_bottom(self._distance_to_end() <= PINNED_SLACK_PX)
+        self._maybe_load_earlier()
+
+    def _maybe_load_earlier(self) -> None:
+        """Near the top (or when the messages do not fill the log), with earlier history to
+        load: load it. The view model ignores a request while one is on its way."""
+        scroll, state = self.scroll, self.vm.state
+        if scroll.clientHeight <= 0 or scroll.scrollTop > LOAD_AHEAD_PX:
+            return  # not shown, or the top is not near
+        first = state.items[0] if state.items else None
+        if isinstance(first, GapView) and first.top and not first.loading:
+            self.vm.load_earlier(first.key)
+
     def _on_click(self, event) -> None:
         if self.menu.key is not None and not self.menu.contains(event.target) \
                 and not (self.menu.button is not None and self.menu.button.contains(event.target)):
@@ -274,6 +337,12 @@ class ChatView:
         vm = self.vm
         if action == "retry-connection":
             vm.retry_connection()
+        elif action == "load-gap":
+            vm.load_earlier(target.getAttribute("data-key"))
+        elif action == "jump-latest":
+            self.scroll.scrollTop = self.scroll.scrollHeight
+            vm.set_at_bottom(True)
+            self.scroll.focus()
         elif action == "retry-message":
             vm.retry_message(target.getAttribute("data-key"))
         elif action == "message-menu":
@@ -385,6 +454,12 @@ class ChatView:
             self._render_info(state)
         if layout.panes:
             self.conv_title.textContent = state.title if state.room_id else ""
+        if layout.session_bar:
+            self.session_who.textContent = \
+                f"Signed in as {state.user_id}" if state.user_id else ""
+            show(self.bar_sign_out, state.can_sign_out)
+        if layout.room_list and in_chat and state.room_id:
+            self._put_in_url(state.room_id)
         self._render_messages(state)
         self._render_actions(state)
         self.typing.textContent = state.typing
@@ -509,11 +584,26 @@ class ChatView:
             self._members_sig = names
             self.info_members.replaceChildren(*[h("li", "omc-member", n) for n in names])
 
+    def _anchor(self):
+        """The first message in sight and its distance from the log's top, to keep it there
+        while earlier items go in above it."""
+        scroll = self.scroll
+        box = scroll.getBoundingClientRect()
+        hit = js.document.elementFromPoint(box.left + box.width / 2, box.top + 8)
+        node = hit.closest("li") if hit else None
+        if not node or node.parentNode != self.messages:
+            node = self.messages.firstElementChild  # above the first item: the log's padding
+        while node and not node.classList.contains("omc-msg"):
+            node = node.nextElementSibling
+        if not node:
+            return None, 0.0
+        return node, node.getBoundingClientRect().top - box.top
+
     def _render_messages(self, state: ViewState) -> None:
         scroll = self.scroll
         switched = state.room_id != self._room_id
-        pinned = switched or (scroll.scrollHeight - scroll.scrollTop - scroll.clientHeight
-                              <= PINNED_SLACK_PX)
+        pinned = switched or self._distance_to_end() <= PINNED_SLACK_PX
+        anchor, anchor_top = (None, 0.0) if pinned or not self._nodes else self._anchor()
         if switched:
             self.menu.close(restore_focus=False)
             self.messages.replaceChildren()
@@ -554,15 +644,34 @@ class ChatView:
                 self._nodes.pop(key).remove()
                 self._rendered.pop(key, None)
                 self._items.pop(key, None)
-        show(self.empty, state.screen == CHAT and not state.items and bool(state.empty_text))
+        show(self.empty, state.screen == CHAT and bool(state.empty_text))
         self.empty.textContent = state.empty_text
         if pinned or appended_mine:
             scroll.scrollTop = scroll.scrollHeight
+        elif anchor is not None and anchor.isConnected:
+            moved = anchor.getBoundingClientRect().top - scroll.getBoundingClientRect().top
+            if moved != anchor_top:
+                scroll.scrollTop += moved - anchor_top
+        scroll.setAttribute("aria-busy", "true" if state.loading_earlier else "false")
+        at_end = pinned or appended_mine
+        show(self.jump, state.screen == CHAT and not at_end and bool(state.unseen))
+        if state.unseen:
+            label = "1 new message" if state.unseen == 1 else f"{state.unseen} new messages"
+            self.jump.textContent = f"↓ {label}"
+            self.jump.setAttribute("aria-label", f"Jump to latest: {label}")
+        if at_end and not self.vm.timeline.at_bottom:
+            self.vm.set_at_bottom(True)
+        if state.screen == CHAT:
+            self._maybe_load_earlier()
 
 
 def _signature(item) -> tuple:
     if isinstance(item, DayView):
         return ("day", item.label)
+    if isinstance(item, GapView):
+        return ("gap", item.top, item.loading, item.can_load)
+    if isinstance(item, (StartView, MembersView)):
+        return (item.kind, item.text)
     return (item.sender_name, item.body, item.time_text, item.mine, item.status, item.error,
             item.first_in_group, item.seen_by, item.edited, item.deleted, item.reply,
             item.reactions, item.actions, item.confirm_delete)
@@ -584,6 +693,9 @@ def _fill_item(li, item) -> None:
     if isinstance(item, DayView):
         li.className = "omc-day"
         li.replaceChildren(h("span", None, item.label))
+        return
+    if isinstance(item, (GapView, StartView, MembersView)):
+        _fill_marker(li, item)
         return
     classes = ["omc-msg"]
     if item.mine:
@@ -671,3 +783,32 @@ def _delete_question(item):
                h("button", "omc-btn omc-btn--small omc-btn--danger", "Delete", type="button",
                  data_action="delete-confirm", data_key=item.key))
     return box
+
+
+def _fill_marker(li, item) -> None:
+    """What is not a message: the conversation's start, history still to load, a run of
+    membership changes."""
+    if isinstance(item, StartView):
+        li.className = "omc-start"
+        li.replaceChildren(h("span", None, item.text))
+    elif isinstance(item, MembersView):
+        li.className = "omc-members-line"
+        li.replaceChildren(h("span", None, item.text))
+    elif item.loading:
+        li.className = "omc-gap is-loading"
+        li.replaceChildren(h("span", "omc-spinner", aria_hidden="true"),
+                           h("span", None, "Loading earlier messages…" if item.top
+                             else "Loading missing messages…"))
+    elif item.top:
+        li.className = "omc-gap"
+        li.replaceChildren(h("button", "omc-btn omc-btn--link omc-btn--small",
+                             "Load earlier messages", type="button", data_action="load-gap",
+                             data_key=item.key))
+    else:
+        li.className = "omc-gap is-missing"
+        parts = [h("span", None, "Some messages are missing here.")]
+        if item.can_load:
+            parts.append(h("button", "omc-btn omc-btn--link omc-btn--small",
+                           "Load missing messages", type="button", data_action="load-gap",
+                           data_key=item.key))
+        li.replaceChildren(*parts)

@@ -21,6 +21,7 @@ from pyapp.client.service import SIGNED_OUT, Change
 from pyapp.client.session import OAUTH, PASSWORD
 from pyapp.client.storage import Storage
 from pyapp.client.timeline import FAILED, PENDING, SENT
+from pyapp.client.timeline_model import TOP_GAP_KEY
 
 from .format import Clock
 from .modes import MODES, Mode
@@ -28,8 +29,8 @@ from .parts.composer import EDITING, ComposerPart
 from .parts.info import InfoPanelPart, InfoView
 from .parts.rooms import RoomItem, RoomListPart
 from .parts.session import LoginView, SessionPart, SignInOptions
-from .parts.timeline import (DELETE, EDIT, REACT, REPLY, ActionError, DayView, MessageView,
-                             TimelinePart, snippet)
+from .parts.timeline import (DELETE, EDIT, REACT, REPLY, ActionError, DayView, GapView,
+                             MembersView, MessageView, StartView, TimelinePart, snippet)
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +68,12 @@ class ViewState:
     login: LoginView = field(default_factory=LoginView)
     rooms: list[RoomItem] = field(default_factory=list)
     room_id: str | None = None
-    items: list[Any] = field(default_factory=list)  # DayView | MessageView, oldest first
-    empty_text: str = ""  # shown instead of items when the conversation has no messages
+    # DayView | MessageView | GapView | StartView | MembersView, oldest first
+    items: list[Any] = field(default_factory=list)
+    empty_text: str = ""  # shown when the conversation has no messages
     typing: str = ""
+    unseen: int = 0  # new messages below while scrolled up: "Jump to latest" says how many
+    loading_earlier: bool = False
     info: InfoView | None = None
     composer_enabled: bool = False
     composer_error: str | None = None
@@ -260,11 +264,14 @@ class ChatViewModel:
                                                    service.rooms.invites(),
                                                    room.room_id if room else None, me)
             if room is not None:
+                bot = getattr(service.rooms, "bot_user_id", None)
+                self.timeline.hidden = frozenset({bot} if bot else ())
                 failed = getattr(service, "failed_actions", None)
                 timeline = self.timeline.view(room, me, failed(room.room_id) if failed else [])
                 state.room_id, state.composer_enabled = room.room_id, True
                 state.items, state.empty_text, state.typing = (
                     timeline.items, timeline.empty_text, timeline.typing)
+                state.unseen, state.loading_earlier = timeline.unseen, timeline.loading_earlier
                 state.action_errors = timeline.errors
                 state.composer_target = self._target_view(room, me)
                 state.scroll_to = self._scroll_to
@@ -477,6 +484,18 @@ class ChatViewModel:
     def retry_connection(self) -> None:
         self.service.retry_now()
 
+    def set_at_bottom(self, at_bottom: bool) -> None:
+        """The view reports whether the latest message is in sight (scrolled to the end)."""
+        if self.timeline.set_at_bottom(at_bottom):
+            self.invalidate()
+
+    def load_earlier(self, gap_key: str = TOP_GAP_KEY) -> asyncio.Future | None:
+        """Load the messages missing at a gap (the top one: earlier history)."""
+        room = self.current_room()
+        if room is None or self.state.screen != CHAT:
+            return None
+        return self._spawn(self.service.paginate(room.room_id, gap_key))
+
     def select_room(self, room_id: str) -> None:
         if room_id != self.current_room_id():
             self.composer.stop_typing()
@@ -515,7 +534,8 @@ class ChatViewModel:
             traceback.print_exception(task.exception())
 
 
-__all__ = ["ChatViewModel", "ViewState", "MessageView", "DayView", "ComposerTargetView",
-           "REPLY", "REACT", "EDIT", "DELETE", "RoomItem", "InfoView",
+__all__ = ["ChatViewModel", "ViewState", "MessageView", "DayView", "GapView", "StartView",
+           "MembersView", "ComposerTargetView", "REPLY", "REACT", "EDIT", "DELETE", "RoomItem",
+           "InfoView",
            "LoginView", "SignInOptions", "OAUTH", "PASSWORD", "CHECKING", "SIGNED_OUT_SCREEN",
            "LOADING", "JOINING", "NOT_FOUND", "CHAT", "PENDING", "FAILED", "SENT"]

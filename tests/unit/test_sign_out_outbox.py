@@ -133,7 +133,8 @@ async def test_a_send_in_flight_at_sign_out_is_abandoned_not_kept(world):
     w.hs.send_gate = asyncio.Event()  # the homeserver does not answer yet
     model.set_draft("still on its way")
     sending = model.send()
-    await until(lambda: model.state.items and model.state.items[-1].status == "pending")
+    await until(lambda: model.state.items
+                and getattr(model.state.items[-1], "status", None) == "pending")
     await model.sign_out()
     await until(lambda: model.state.sign_out_question == (
         "1 message has not been sent. Signing out discards it."))

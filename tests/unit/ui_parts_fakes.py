@@ -22,6 +22,9 @@ class StubTimeline:
     def message(self, event_id):
         return next((m for m in self.messages if m.event_id == event_id), None)
 
+    def items(self):
+        return self.confirmed + self.local
+
     def last_event_id(self):
         return next((m.event_id for m in reversed(self.confirmed) if m.event_id), None)
 

@@ -22,6 +22,9 @@
  *   timings      ms since navigation: bootStart, pythonReady, mounted; importSeconds (Python)
  *   ready        Promise, resolves when Python and the chat libraries are loaded
  *   mounted      Promise, resolves when mount_all() has returned
+ *   signOut()    -> Promise: the host's user signed out of the host (the platform), so the chat
+ *                signs out too: at once when Python runs on this page, else the next time the
+ *                chat starts in this browser (a mark in localStorage), before it resumes anything
  *   runPython(code) -> Promise of the last expression's value; only present (from `ready` on)
  *                when the deployment's /config.json has "debug_run_python": true, because it
  *                runs any Python, with the user's session, for any script on the page
@@ -73,6 +76,14 @@
     let observer = null;
     const seenCore = new Set();
 
+    const SIGN_OUT_MARK = "om-chat:sign-out-pending"; // read by pyapp.ui.mount (LocalStorage prefix)
+
+    function signOut() {
+        try { localStorage.setItem(SIGN_OUT_MARK, "1"); } catch (e) { /* storage blocked: nothing stored either */ }
+        if (!api || !api.signOut) return Promise.resolve();
+        return Promise.resolve(api.signOut()).catch((e) => console.error("om-chat sign-out:", e));
+    }
+
     const omChat = {
         loaderVersion: 1,
         state: "idle",
@@ -85,6 +96,7 @@
         staticBase,
         configURL,
         retry,
+        signOut,
         // -- called from Python (pyapp.ui.boot) ---------------------------------------
         _progress(step) { progress(step); },
         _pythonReady(pyApi, info) {

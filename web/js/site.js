@@ -68,6 +68,8 @@
     }
 
     async function signOut() {
+        // Signing out of the platform signs out of its chat too (web/chat/om-chat.js).
+        if (window.omChat && window.omChat.signOut) await window.omChat.signOut();
         await api("DELETE", "session");
         location.reload();
     }

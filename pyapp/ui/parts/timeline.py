@@ -1,7 +1,10 @@
 """The conversation's view model: a room's messages as day separators and sender groups, who
 has seen my last message, who is typing, and which event to mark read; per message, its reply
 preview, reactions, "(edited)", the deleted placeholder and the actions the user may take
-(reply, react, edit, delete), with the deletion waiting for a confirmation."""
+(reply, react, edit, delete), with the deletion waiting for a confirmation; where history is
+missing (earlier messages to load, or a hole a `limited` sync left), the conversation's
+beginning, membership changes collapsed into one line per run, and how many messages came
+while the user was scrolled up."""
 
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ from typing import Any
 
 from pyapp.client import actions
 from pyapp.client.rooms import Room
-from pyapp.client.timeline import FAILED, SENT, Message
+from pyapp.client.timeline import FAILED, RENDERED_MSGTYPES, SENT, Message
+from pyapp.client.timeline_model import TOP_GAP_KEY, Gap, MemberChange, RoomStart
 
 from ..format import Clock, join_names, member_name, typing_text
 
@@ -94,27 +98,134 @@ class ActionError:
     text: str
 
 
+START_TEXT = "This is the beginning of the conversation."
+
+
+@dataclass
+class GapView:
+    """Messages not loaded here: the earlier history (`top`), or a hole a `limited` sync
+    left between what was shown and what came after."""
+    key: str
+    top: bool
+    loading: bool
+    can_load: bool  # False: the server gave no way to fetch it
+    kind: str = "gap"
+
+
+@dataclass
+class StartView:
+    key: str = "start"
+    text: str = START_TEXT
+    kind: str = "start"
+
+
+@dataclass
+class MembersView:
+    """A run of membership changes in one line: "3 people joined", "Bob left"."""
+    key: str
+    text: str
+    kind: str = "members"
+
+
 @dataclass
 class TimelineView:
-    items: list[Any]  # DayView | MessageView, oldest first
-    empty_text: str  # shown instead of items when the conversation has no messages
+    items: list[Any]  # DayView | MessageView | GapView | StartView | MembersView, oldest first
+    empty_text: str  # shown (below the items) when the conversation has no messages
     typing: str
     errors: list[ActionError] = field(default_factory=list)
+    unseen: int = 0  # messages from others that came while the user was scrolled up
+    loading_earlier: bool = False
+
+
+# What a membership change did, as said of one person and of several.
+_DID = {
+    "join": ("joined", "joined"),
+    "leave": ("left", "left"),
+    "profile": ("changed their profile", "changed their profiles"),
+    "invite": ("was invited", "were invited"),
+    "kick": ("was removed", "were removed"),
+    "ban": ("was banned", "were banned"),
+    "unban": ("was unbanned", "were unbanned"),
+    "reject": ("declined the invitation", "declined the invitation"),
+    "withdraw": ("had the invitation withdrawn", "had the invitation withdrawn"),
+    "knock": ("asked to join", "asked to join"),
+}
+
+
+def members_text(changes: list[MemberChange], name_of) -> str:
+    """One line for consecutive membership changes, per kind in the order they first
+    happened: "Bob joined", "Bob and Carol joined", "3 people joined, Dave left". Someone
+    who renamed themselves is shown by the new name: "Bob is now Robert"."""
+    by_kind: dict[str, list[str]] = {}
+    renames: list[str] = []
+    for change in changes:
+        kind = change.kind
+        if kind == "profile" and change.name != change.previous_name and change.name \
+                and change.previous_name:
+            text = f"{change.previous_name} is now {change.name}"
+            if text not in renames:
+                renames.append(text)
+            continue
+        users = by_kind.setdefault(kind, [])
+        if change.user_id not in users:
+            users.append(change.user_id)
+    parts = []
+    for kind, users in by_kind.items():
+        one, many = _DID.get(kind, (kind, kind))
+        if len(users) >= 3:
+            parts.append(f"{len(users)} people {many}")
+        else:
+            parts.append(f"{join_names([name_of(u) for u in users])} {one if len(users) == 1 else many}")
+    return ", ".join(parts + renames)
+
+
+def _unique_day_keys(items: list[Any]) -> None:
+    """Server order is not time order (a sender's clock can be wrong), so a day can come
+    back after another; its second separator needs a key of its own."""
+    seen: dict[str, int] = {}
+    for item in items:
+        if isinstance(item, DayView):
+            count = seen[item.key] = seen.get(item.key, 0) + 1
+            if count > 1:
+                item.key = f"{item.key}#{count}"
+
+
+def unseen_count(messages: list["MessageView"], read_to: str | None) -> int:
+    """Messages from others after the one the user last saw at the bottom (`read_to`)."""
+    keys = [m.key for m in messages]
+    if read_to not in keys:
+        return 0
+    return sum(1 for m in messages[keys.index(read_to) + 1:] if not m.mine)
+
+
 
 
 class TimelinePart:
     def __init__(self, clock: Clock, context: str = "all"):
         self.clock = clock
         self.context = context
+        self.hidden: frozenset[str] = frozenset()  # users whose events are not chat (the bot)
+        self.at_bottom = True  # the view says whether the user sees the latest message
         self._marked: dict[str, str] = {}  # room id -> the last event id marked read
+        self._read_to: dict[str, str | None] = {}  # room id -> last message seen at the bottom
         self.confirming: tuple[str, str] | None = None  # (room id, key) asked to delete
 
     def view(self, room: Room, me: str | None, errors: list[Any] = ()) -> TimelineView:
         items = self.items(room, me)
-        empty = "" if items else EMPTY_TEXT.get(self.context, EMPTY_TEXT_ANY)
+        messages = [i for i in items if isinstance(i, MessageView)]
+        empty = "" if messages else EMPTY_TEXT.get(self.context, EMPTY_TEXT_ANY)
         others = [member_name(room, uid) for uid in room.typing if uid != me]
+        if self.at_bottom or room.room_id not in self._read_to:
+            self._read_to[room.room_id] = messages[-1].key if messages else None
+        unseen = 0 if self.at_bottom else unseen_count(messages, self._read_to[room.room_id])
+        loading = any(isinstance(i, GapView) and i.top and i.loading for i in items)
         return TimelineView(items, empty, typing_text(others),
-                            [ActionError(a.txn_id, a.error) for a in errors])
+                            [ActionError(a.txn_id, a.error) for a in errors], unseen, loading)
+
+    def set_at_bottom(self, at_bottom: bool) -> bool:
+        """The user scrolled to (or away from) the latest message; True when that changed."""
+        changed, self.at_bottom = at_bottom != self.at_bottom, at_bottom
+        return changed
 
     # -- per message ------------------------------------------------------------------
     @staticmethod
@@ -190,11 +301,61 @@ class TimelinePart:
         self.confirming = None
         return self.find(room, key)
 
+    def _shown(self, room: Room) -> list[Any]:
+        """The timeline's items this view shows: messages of a type it renders (deleted
+        ones as their placeholder; not the hidden users'), gaps, the start and membership changes."""
+        shown = []
+        for item in room.timeline.items():
+            if isinstance(item, Message):
+                if not (item.redacted or item.msgtype in RENDERED_MSGTYPES) \
+                        or item.sender in self.hidden:
+                    continue
+            elif isinstance(item, MemberChange):
+                # The bot's own joins, and its invitations (the platform's way of letting
+                # people in: their joins follow), are the platform's machinery, not news.
+                if item.user_id in self.hidden or (item.sender in self.hidden
+                                                   and item.membership == "invite"):
+                    continue
+            elif not isinstance(item, (Gap, RoomStart)):
+                continue
+            shown.append(item)
+        return shown
+
     def items(self, room: Room, me: str | None) -> list[Any]:
         items: list[Any] = []
         last_day = None
         previous: Message | None = None
-        for message in room.timeline.messages:
+        run: list[MemberChange] = []
+        shown = self._shown(room)
+        for position, message in enumerate(shown):
+            if isinstance(message, MemberChange):
+                run.append(message)
+                after = shown[position + 1] if position + 1 < len(shown) else None
+                if isinstance(after, MemberChange):
+                    continue
+                try:
+                    text = members_text(run, lambda uid: member_name(room, uid))
+                    day = self.clock.day_key(run[0].ts)
+                    day_view = DayView("day:" + day, self.clock.day_label(run[0].ts)) \
+                        if day != last_day else None
+                except Exception:  # noqa: BLE001  (as for messages below)
+                    log.exception("Could not show membership changes %s", run[0].key)
+                    run = []
+                    continue
+                if day_view is not None:
+                    items.append(day_view)
+                    last_day = day
+                items.append(MembersView("members:" + run[0].key, text))
+                run, previous = [], None
+                continue
+            if isinstance(message, Gap):
+                items.append(GapView(message.key, message.key == TOP_GAP_KEY, message.loading,
+                                     message.token is not None or message.key == TOP_GAP_KEY))
+                previous = None
+                continue
+            if isinstance(message, RoomStart):
+                items.append(StartView(message.key))
+                continue
             try:
                 day = self.clock.day_key(message.ts)
                 view = self.message_view(room, message, me)
@@ -210,6 +371,7 @@ class TimelinePart:
                                        and message.ts - previous.ts < GROUP_GAP_MS)
             items.append(view)
             previous = message
+        _unique_day_keys(items)
         self._mark_seen(room, me, items)
         return items
 
