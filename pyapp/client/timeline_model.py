@@ -276,15 +276,19 @@ class TimelineModel:
         closed = False
         for event in events:  # newest first: each older one goes above the previous
             event_id = _dict(event).get("event_id")
-            held = self._key_of.get(event_id) if isinstance(event_id, str) else None
+            # A message is held under its key; a membership change under its event id.
+            held = (self._key_of.get(event_id) or event_id) if isinstance(event_id, str) \
+                else None
             if held in self._order and self._order.index(held) < below:
                 closed = True  # reached what the gap's far side holds: all older is held
                 break
             self._take(event, below)
-        top_reached = gap_key == TOP_GAP_KEY and (_str(end) is None or not events)
+        # Nothing older: the top gap is the room's start; a gap lower down had nothing more.
+        exhausted = _str(end) is None or not events
+        top_reached = gap_key == TOP_GAP_KEY and exhausted
         if gap_key not in self._items:
             pass  # the page held the room's creation: the start replaced the gap
-        elif closed or top_reached:
+        elif closed or exhausted:
             self._remove(gap_key)
             if top_reached and not self.at_start():
                 self._insert(0, RoomStart())

@@ -68,6 +68,10 @@ class FakeHomeserver:
         # Rewrites the next sync answer (a federated oddity our own API would refuse).
         self.sync_rewrite = None
         self.refuse = None  # (status, errcode): answer sends and redactions with this error
+        self.timeline_limit = None  # events per room in a sync; more: a `limited` timeline
+        self.messages_calls: list[dict] = []  # the query of every /messages request
+        self.messages_gate: asyncio.Event | None = None  # /messages waits for it
+        self.messages_down = False  # /messages fails without an answer
         self._n = 0
 
     # -- test-side actions ---------------------------------------------------------------
@@ -159,6 +163,9 @@ class FakeHomeserver:
             return _ok({"errcode": "M_MISSING_TOKEN", "error": "no token"}, 401)
         if path.endswith("/sync"):
             return await self._sync(user, query)
+        m = re.search(r"/rooms/([^/]+)/messages$", path)
+        if m:
+            return await self._messages(m.group(1), query)
         m = re.search(r"/rooms/([^/]+)/send/([^/]+)/([^/]+)$", path)
         if m:
             if self.send_down:
@@ -212,6 +219,33 @@ class FakeHomeserver:
                                        content=data, event_type=event_type, **fields)
         return _ok({"event_id": self.txns[key]})
 
+    async def _messages(self, room_id, query):
+        """/messages?dir=b: tokens are "p<stream position>", the page holds what is before."""
+        self.messages_calls.append({k: v[0] for k, v in query.items()})
+        if self.messages_gate is not None:
+            await self.messages_gate.wait()
+        if self.messages_down:
+            raise TransportError("connection reset")
+        start = int(query["from"][0][1:]) if "from" in query else self.pos + 1
+        limit = int(query.get("limit", ["10"])[0])
+        before = [(p, e) for p, e in self.rooms[room_id].timeline if p < start]
+        page = list(reversed(before))[:limit]
+        senders = {e["sender"] for _, e in page}
+        body = {"chunk": [e for _, e in page], "start": query.get("from", ["now"])[0],
+                "state": [self._member_event(self.rooms[room_id], u, "join") for u in senders]}
+        if len(before) > limit:
+            body["end"] = f"p{page[-1][0]}"
+        return _ok(body)
+
+    def _window(self, room, since):
+        """A room's timeline section: what is new since `since`, at most timeline_limit."""
+        events = [(p, e) for p, e in room.timeline if p > since]
+        limited = self.timeline_limit is not None and len(events) > self.timeline_limit
+        if limited:
+            events = events[-self.timeline_limit:]
+        return {"events": [e for _, e in events], "limited": limited,
+                "prev_batch": f"p{events[0][0]}" if limited else "p0"}
+
     async def _sync(self, user, query):
         since = int(query.get("since", ["0"])[0])
         timeout = int(query.get("timeout", ["0"])[0]) / 1000
@@ -239,9 +273,7 @@ class FakeHomeserver:
                         e.get("type") == "m.room.member" and e.get("state_key") == user
                         and isinstance(e.get("content"), dict)
                         and e["content"].get("membership") == "join" for e in new) else []},
-                    "timeline": {"events": [e for p, e in room.timeline if p > since]
-                                 if since else [e for _, e in room.timeline],
-                                 "limited": False, "prev_batch": "p0"},
+                    "timeline": self._window(room, since),
                     "ephemeral": {"events": [
                         {"type": "m.typing", "content": {"user_ids": room.typing}},
                         {"type": "m.receipt", "content": _receipts(room.receipts)},
