@@ -7,8 +7,10 @@ a middleware only for GET/HEAD requests no route matched, so it never shadows th
 Caching, so reloads are cheap and never stale:
 - a URL with a 16-hex-digit path segment (content-addressed, see pyapp.build) is immutable;
 - everything else must be revalidated (`no-cache`): ETag + Last-Modified make that a 304.
-Compression: a precompressed `<file>.gz` (written by pyapp.build) is sent with
-Content-Encoding: gzip when the client accepts it; aiohttp's FileResponse does the negotiation.
+Compression: a precompressed `<file>.br` or `<file>.gz` (written by pyapp.build) is sent with
+Content-Encoding: br (preferred) or gzip when the client accepts it, with Vary: Accept-Encoding;
+aiohttp's FileResponse does the negotiation. A content-addressed URL stays immutable whichever
+encoding it was sent in (the decoded bytes are the same).
 """
 
 from __future__ import annotations

@@ -124,6 +124,18 @@ def test_shipped_stdlib_leaves_out_the_listed_modules_only(built):
     assert {n[:-1] if n.endswith(".pyc") else n for n in shipped} == expected
 
 
+def test_runtime_files_have_brotli_siblings_smaller_than_gzip(built):
+    result, _ = built
+    pyodide = result.static / "pyodide"
+    for name in ("pyodide.asm.wasm", "python_stdlib.zip", "pyodide.asm.mjs", "pyodide-lock.json"):
+        br, gz = pyodide / (name + ".br"), pyodide / (name + ".gz")
+        assert br.exists(), name
+        assert br.stat().st_size < gz.stat().st_size, name
+        assert br.read_bytes()[:4] != b"\x1f\x8b\x08\x00"  # not a gzip file by another name
+    for wheel in result.wheels.values():
+        assert wheel.with_name(wheel.name + ".br").exists(), wheel.name
+
+
 def test_second_build_changes_nothing(built):
     again = b.build(log=lambda *a: None)
     assert again.changed == []

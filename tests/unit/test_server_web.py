@@ -22,6 +22,7 @@ def roots(tmp_path):
     (static / "pyodide" / "wheels" / "0123456789abcdef").mkdir(parents=True)
     (static / "pyodide" / "pyodide.asm.wasm").write_bytes(b"\0asm" + b"\0" * 5000)
     (static / "pyodide" / "pyodide.asm.wasm.gz").write_bytes(gzip.compress(b"\0asm" + b"\0" * 5000))
+    (static / "pyodide" / "pyodide.asm.wasm.br").write_bytes(b"brotli stand-in")
     (static / "pyodide" / "pyodide.mjs").write_text("export {}")
     (static / "pyodide" / "pyodide-lock.json").write_text("{}")
     (static / "pyodide" / "wheels" / "0123456789abcdef" / "x-1.0-py3-none-any.whl").write_bytes(b"PK")
@@ -70,12 +71,23 @@ async def test_revalidation_answers_304(client):
 
 
 async def test_precompressed_gzip_is_served_to_clients_that_accept_it(client):
-    r = await client.get("/static/pyodide/pyodide.asm.wasm", headers={"Accept-Encoding": "gzip"},
-                         auto_decompress=False)
+    r = await client.get("/static/pyodide/pyodide.asm.wasm",
+                         headers={"Accept-Encoding": "gzip, deflate"}, auto_decompress=False)
     assert r.headers["Content-Encoding"] == "gzip"
     assert gzip.decompress(await r.read())[:4] == b"\0asm"
     plain = await client.get("/static/pyodide/pyodide.asm.wasm", headers={"Accept-Encoding": "identity"})
     assert "Content-Encoding" not in plain.headers
+
+
+async def test_precompressed_brotli_is_preferred_when_the_client_accepts_it(client):
+    # what Chromium sends, on http://127.0.0.1 too
+    r = await client.get("/static/pyodide/pyodide.asm.wasm",
+                         headers={"Accept-Encoding": "gzip, deflate, br, zstd"},
+                         auto_decompress=False)
+    assert r.headers["Content-Encoding"] == "br"
+    assert r.headers["Vary"] == "Accept-Encoding"
+    assert r.headers["Content-Type"] == "application/wasm"
+    assert await r.read() == b"brotli stand-in"
 
 
 async def test_folders_serve_index_html_and_redirect_without_slash(client):
