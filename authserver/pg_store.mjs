@@ -8,19 +8,19 @@
 //   - a code (or any other consumable) is consumed by a conditional UPDATE; the loser's
 //     consume() throws invalid_grant;
 //   - a refresh token's rotation locks its family's chain row (family: the tokens rotated from
-//     one original, oidc-provider's grantId + iiat + sessionUid + scope). The chain names the
-//     newest token (`current`) and the one it replaced (`previous`). `previous` stays redeemable
-//     (MAS's grace) while `current` is unused; using `current` spends `previous`, and redeeming
-//     `previous` again drops `current` (its answer never reached the client). A consumed token
-//     whose successor is not stored yet has `current` NULL: retries of it are still in grace.
+//     one original, familyOf in store.mjs). The chain names the newest token (`current`) and
+//     the one it replaced (`previous`). `previous` stays redeemable (MAS's grace) while
+//     `current` is unused; using `current` spends `previous`, and redeeming `previous` again
+//     drops `current` (its answer never reached the client). A consumed token whose successor
+//     is not stored yet has `current` NULL: retries of it are still in grace.
 //
 // Expired rows are invisible to reads and deleted every few minutes by whichever instance gets
 // there (harmless if several do).
 
-import crypto from 'node:crypto';
-
 import pg from 'pg';
 import { errors } from 'oidc-provider';
+
+import { familyOf } from './store.mjs';
 
 const GRANTABLE = new Set([
   'AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode',
@@ -67,12 +67,6 @@ const SCHEMA_LOCK = 7_310_517_001;
 const LIVE = '(expires_ms IS NULL OR expires_ms > $now)';
 
 const generation = (payload) => payload?.rotations || 0;
-
-export function familyOf(payload) {
-  return crypto.createHash('sha256')
-    .update(JSON.stringify([payload.grantId, payload.iiat ?? null, payload.sessionUid ?? null, payload.scope ?? null]))
-    .digest('base64url');
-}
 
 // $now in a query is the caller's clock (as the file store's), the rest are positional.
 function bind(sql, params) {

@@ -28,7 +28,8 @@ const GRANTABLE = new Set([
 function empty() {
   // entries: "Model:id" -> { p: payload, e: expiry (ms epoch) | null }
   // grants: grantId -> [entry keys]; uids: session uid -> id; userCodes: code -> id
-  // chains: grantId -> { current, previous } refresh token ids; app: the adapter's records
+  // chains: token family (familyOf) -> { current, previous, grantId } refresh token ids;
+  // app: the adapter's records
   return { version: 1, entries: {}, grants: {}, uids: {}, userCodes: {}, chains: {}, app: {} };
 }
 
@@ -123,8 +124,8 @@ export class FileStore {
     for (const [key, entry] of Object.entries(this.data.entries)) {
       if (entry.e !== null && entry.e <= now) this.remove(key);
     }
-    for (const [grantId, chain] of Object.entries(this.data.chains)) {
-      if (!this.data.entries[`RefreshToken:${chain.current}`]) delete this.data.chains[grantId];
+    for (const [family, chain] of Object.entries(this.data.chains)) {
+      if (!this.data.entries[`RefreshToken:${chain.current}`]) delete this.data.chains[family];
     }
   }
 
@@ -166,6 +167,15 @@ export class FileStore {
 
 const generation = (payload) => payload?.rotations || 0;
 
+// The refresh tokens rotated from one original: what oidc-provider copies from a token to its
+// successor. A grant can hold several families (each device signed in under it has its own), and
+// each has its own grace.
+export function familyOf(payload) {
+  return crypto.createHash('sha256')
+    .update(JSON.stringify([payload.grantId, payload.iiat ?? null, payload.sessionUid ?? null, payload.scope ?? null]))
+    .digest('base64url');
+}
+
 // oidc-provider's adapter interface over a FileStore.
 export function adapterFor(store) {
   const { data } = store;
@@ -194,7 +204,8 @@ export function adapterFor(store) {
 
     // Which refresh token of the grant is current and which one it replaced.
     chain(id, payload) {
-      const chain = data.chains[payload.grantId];
+      const family = familyOf(payload);
+      const chain = data.chains[family];
       if (chain?.current === id) return;
       const current = chain && store.live(`RefreshToken:${chain.current}`);
       const gen = generation(payload);
@@ -205,9 +216,9 @@ export function adapterFor(store) {
         store.remove(`RefreshToken:${chain.current}`);
         chain.current = id;
       } else if (current && gen === generation(current.p) + 1) {
-        data.chains[payload.grantId] = { current: id, previous: chain.current };
+        data.chains[family] = { current: id, previous: chain.current, grantId: payload.grantId };
       } else {
-        data.chains[payload.grantId] = { current: id, previous: null };
+        data.chains[family] = { current: id, previous: null, grantId: payload.grantId };
       }
     }
 
@@ -216,7 +227,7 @@ export function adapterFor(store) {
       if (!entry) return undefined;
       const payload = { ...entry.p };
       if (this.model === 'RefreshToken' && payload.consumed && payload.grantId) {
-        const chain = data.chains[payload.grantId];
+        const chain = data.chains[familyOf(payload)];
         const next = chain?.previous === id && store.live(`RefreshToken:${chain.current}`);
         if (next && !next.p.consumed) delete payload.consumed; // grace: the new one is unused
       }
@@ -248,7 +259,9 @@ export function adapterFor(store) {
     async revokeByGrantId(grantId) {
       for (const key of data.grants[grantId] || []) store.remove(key);
       delete data.grants[grantId];
-      delete data.chains[grantId];
+      for (const [family, chain] of Object.entries(data.chains)) {
+        if (chain.grantId === grantId) delete data.chains[family];
+      }
       await store.flush();
     }
   };

@@ -64,6 +64,25 @@ test('refresh tokens: the previous stays valid until the new one is used', async
   assert.equal(await again.find('D'), undefined);
 });
 
+test('refresh tokens: two families in one grant (two devices) keep their own grace', async () => {
+  const store = new FileStore(path.join(tmpdir(), 'state.json'));
+  const RT = new (adapterFor(store))('RefreshToken');
+  const one = { grantId: 'g', iiat: 1, scope: 'urn:matrix:client:device:D1' };
+  const two = { grantId: 'g', iiat: 2, scope: 'urn:matrix:client:device:D2' };
+  await RT.upsert('A', { ...one }, 3600);
+  await RT.consume('A');
+  await RT.upsert('B', { ...one, rotations: 1 }, 3600);
+  await RT.upsert('X', { ...two }, 3600); // the second device signs in under the same grant
+  assert.equal((await RT.find('A')).consumed, undefined, 'A in grace while B is unused');
+  await RT.consume('X');
+  await RT.upsert('Y', { ...two, rotations: 1 }, 3600);
+  assert.equal((await RT.find('A')).consumed, undefined, "the other device's rotation leaves A's grace");
+  assert.equal((await RT.find('X')).consumed, undefined);
+  assert.ok(await RT.find('B'));
+  await RT.revokeByGrantId('g');
+  assert.deepEqual(store.data.chains, {});
+});
+
 test('a corrupt state file stops the server instead of signing everybody out', () => {
   const dir = tmpdir();
   fs.writeFileSync(path.join(dir, 'state.json'), '{"version": 1, "entries": ');
