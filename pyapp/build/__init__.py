@@ -288,6 +288,16 @@ def precompile(jobs: list[dict], pyodide_dir: Path, cache: Path, log) -> list[Pa
     return outputs
 
 
+def runtime_id(out_pyodide: Path) -> str:
+    """One id for everything a Python memory snapshot depends on (the runtime, the stdlib whose
+    zip offsets Python caches, our wheels through the lock's hashes): web/chat/om-chat.js keys
+    the snapshots it stores in the browser with it, so a new build never restores an old one."""
+    h = hashlib.sha256()
+    for name in (*PYODIDE_CORE_FILES, "pyodide-lock.json"):
+        h.update(name.encode() + b"\0" + sha256_file(out_pyodide / name).encode() + b"\0")
+    return h.hexdigest()[:32]
+
+
 def make_lock(stock_lock: dict, wheels: dict[str, tuple[WheelInfo, Path, str]]) -> dict:
     """pyodide-lock.json with only our wheels. `wheels`: name -> (info, file, url relative to
     the lock)."""
@@ -398,6 +408,7 @@ def _build(*, force: bool, precompile_bytecode: bool, log) -> BuildResult:
 
     build_info = {
         "pyodide": _npm_version(pyodide_dir),
+        "runtime_id": runtime_id(out_pyodide),
         "precompiled": precompile_bytecode,
         "root_package": ROOT_PACKAGE,
         "wheels": {name: rel for name, (_, _, rel) in sorted(placed.items())},

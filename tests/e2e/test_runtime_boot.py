@@ -75,7 +75,9 @@ def test_boot_progress_shows_before_python_then_chat_mounts_once_for_all_element
     page_until(page, "document.getElementById('late').dataset.omState === 'mounted'")
     assert page.locator("om-chat .om-boot").count() == 0
 
-    wasm = [u for u in page.requests if u.endswith("pyodide.asm.wasm")]
+    # The page's own fetches (the snapshot worker started after mounting boots its own).
+    wasm = page.evaluate("performance.getEntriesByType('resource').map(e => e.name)"
+                         ".filter(u => u.endsWith('pyodide.asm.wasm'))")
     assert len(wasm) == 1, "Python must boot once per page"
     assert all(u.startswith(runtime_server) for u in page.requests
                if not u.startswith(("data:", "blob:")))
@@ -287,3 +289,76 @@ def test_boot_failure_shows_the_error_and_a_retry_button_in_every_element(
     assert page.locator("om-chat [role=alert]").count() == 2
     assert page.locator("om-chat button.om-boot__retry").count() == 2
     assert "pyodide" in page.locator("om-chat .om-boot__message").first.inner_text().lower()
+
+
+# -- memory snapshot (web/chat/om-chat.js, web/chat/om-chat-snapshot.js) -------------------------
+
+SNAPSHOT_SETTLED = "['stored', 'failed', 'unavailable'].includes(window.omChat.snapshot)"
+SNAPSHOT_KEYS = """async () => (await (await caches.open('om-chat-python-snapshot')).keys())
+                   .map(r => r.url)"""
+
+
+def _signed_in_with_a_snapshot(page, synapse, make_user, web_server, slug):
+    from tests.e2e.chat_ui_support import expect_message, make_room, open_and_sign_in, send
+
+    name, password, user = make_user("snap")
+    room_id = make_room(synapse, user["access_token"], "event", slug, [])
+    open_and_sign_in(page, f"{web_server}/event.html?slug={slug}", name, password)
+    send(page, "said before the reload")
+    expect_message(page, "said before the reload")
+    assert page.evaluate("window.omChat.bootMode") == "normal"
+    # A worker makes the snapshot after the chat is up; the first visit itself is unchanged.
+    page_until(page, SNAPSHOT_SETTLED, timeout_ms=BOOT_TIMEOUT_MS)
+    assert page.evaluate("window.omChat.snapshot") == "stored"
+    return room_id, user
+
+
+def _chat_works_after_reload(page, synapse, room_id, user, text):
+    from playwright.sync_api import expect
+    from tests.e2e.chat_ui_support import (LIVE_TIMEOUT_MS, chat, expect_message, expect_ready,
+                                           send, stored_messages)
+
+    expect_ready(page)
+    expect_message(page, "said before the reload")
+    send(page, text)
+    expect(chat(page).locator(".omc-msg.is-mine[data-status=sent]", has_text=text)
+           ).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
+    assert stored_messages(synapse, room_id, user["access_token"])[-1] == text
+
+
+def test_a_reload_restores_python_from_the_snapshot_and_the_chat_works(
+        synapse, make_user, web_server, new_page):
+    page = new_page()
+    room_id, user = _signed_in_with_a_snapshot(page, synapse, make_user, web_server, "snap-reload")
+    page.reload()
+    page_until(page, "window.omChat.state === 'mounted'", timeout_ms=BOOT_TIMEOUT_MS)
+    assert page.evaluate("[window.omChat.bootMode, window.omChat.snapshot]") == [
+        "snapshot", "restored"]
+    # No wheel was fetched to boot: Python's modules came back from the snapshot.
+    assert page.evaluate("performance.getEntriesByType('resource')"
+                         ".filter(e => e.name.endsWith('.whl')).length") == 0
+    _chat_works_after_reload(page, synapse, room_id, user, "said after a snapshot boot")
+
+
+def test_a_corrupt_or_stale_snapshot_falls_back_to_a_normal_boot_and_is_replaced(
+        synapse, make_user, web_server, new_page):
+    page = new_page()
+    room_id, user = _signed_in_with_a_snapshot(page, synapse, make_user, web_server, "snap-bad")
+    [key] = page.evaluate(SNAPSHOT_KEYS)
+    stale = key.rsplit("-", 1)[0] + "-0123456789abcdef0123456789abcdef"
+    page.evaluate("""async ([key, stale]) => {
+        const cache = await caches.open('om-chat-python-snapshot');
+        const good = await (await cache.match(key)).arrayBuffer();
+        await cache.put(stale, new Response(good));          // as left by an older build
+        const bad = new Uint8Array(good.slice(0, 1 << 20));   // header intact, memory cut short
+        for (let i = 64; i < bad.length; i += 7) bad[i] ^= 0x5a;
+        await cache.put(key, new Response(bad));
+    }""", [key, stale])
+    page.reload()
+    page_until(page, "window.omChat.state === 'mounted'", timeout_ms=BOOT_TIMEOUT_MS)
+    assert page.evaluate("window.omChat.bootMode") == "normal"
+    _chat_works_after_reload(page, synapse, room_id, user, "said after a fallback boot")
+    # The bad snapshot was dropped and a good one made in its place; the stale one is gone.
+    page_until(page, SNAPSHOT_SETTLED, timeout_ms=BOOT_TIMEOUT_MS)
+    assert page.evaluate("window.omChat.snapshot") == "stored"
+    assert page.evaluate(SNAPSHOT_KEYS) == [key]

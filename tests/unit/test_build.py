@@ -181,3 +181,33 @@ def test_dependencies_follow_markers_of_the_browser_python(tmp_path):
         wheels[name] = read_wheel(tmp_path / f"{name}.whl")
     deps = runtime_dependencies(wheels, ["app"], browser_environment("3.14.2"), {})
     assert deps == {"app": ["lib"], "lib": []}
+
+
+def test_runtime_id_names_the_runtime_stdlib_and_wheels_a_snapshot_was_made_from(built, tmp_path):
+    # om-chat.js keys the Python memory snapshots it stores with it: a new build, a new id.
+    result, _ = built
+    info = json.loads((result.static / "build-info.json").read_text())
+    assert info["runtime_id"] == b.runtime_id(result.static / "pyodide")
+    copy = tmp_path / "pyodide"
+    copy.mkdir()
+    for name in (*b.PYODIDE_CORE_FILES, "pyodide-lock.json"):
+        (copy / name).write_bytes((result.static / "pyodide" / name).read_bytes())
+    assert b.runtime_id(copy) == info["runtime_id"]
+    for name in ("python_stdlib.zip", "pyodide-lock.json"):
+        (copy / name).write_bytes((result.static / "pyodide" / name).read_bytes() + b"\n")
+        assert b.runtime_id(copy) != info["runtime_id"], name
+        (copy / name).write_bytes((result.static / "pyodide" / name).read_bytes())
+
+
+def test_pinned_pyodide_has_the_private_snapshot_hooks_om_chat_relies_on():
+    # web/chat/om-chat.js restores memory snapshots through Pyodide's private _loadSnapshot,
+    # passing createPyodideModule to grow the memory before API.restoreSnapshot copies into it.
+    # A Pyodide update must be checked against these (the e2e snapshot tests run them).
+    pyodide = b.ROOT / "node_modules" / "pyodide"
+    assert json.loads((b.ROOT / "package.json").read_text())["dependencies"]["pyodide"] == "314.0.7"
+    asm = (pyodide / "pyodide.asm.mjs").read_text()
+    assert "API.restoreSnapshot=function(t){" in asm
+    assert 'Module["growMemory"]=growMemory' in asm
+    assert "API.makeSnapshot=function" in asm
+    loader = (pyodide / "pyodide.mjs").read_text()
+    assert "_loadSnapshot" in loader and "createPyodideModule" in loader

@@ -19,7 +19,9 @@
  *                ("mounted": mount_all() returned, which may include the UI's first connection;
  *                 code that only needs Python should wait for "python-ready")
  *   step         current boot step id (see STEPS)
- *   timings      ms since navigation: bootStart, pythonReady, mounted; importSeconds (Python)
+ *   timings      ms since navigation: bootStart, loaderImported (pyodide.mjs evaluated),
+ *                runtimeReady (loadPyodide resolved), packagesReady (our wheels installed),
+ *                pythonReady, mounted; importSeconds (Python's `import nio` + our client)
  *   ready        Promise, resolves when Python and the chat libraries are loaded
  *   mounted      Promise, resolves when mount_all() has returned
  *   signOut()    -> Promise: the host's user signed out of the host (the platform), so the chat
@@ -28,10 +30,12 @@
  *   runPython(code) -> Promise of the last expression's value; only present (from `ready` on)
  *                when the deployment's /config.json has "debug_run_python": true, because it
  *                runs any Python, with the user's session, for any script on the page
+ *   bootMode     "snapshot" (Python's memory restored from this browser's Cache API) | "normal"
+ *   snapshot     none | restored | rejected | making | stored | failed | unavailable
  *   retry()
  *   staticBase, configURL
  * and window events: om-chat:progress {step, label, fraction}, om-chat:python-ready {timings},
- * om-chat:mounted, om-chat:error {message}.
+ * om-chat:mounted, om-chat:error {message}, om-chat:snapshot {ok, bytes, ms | error}.
  */
 (() => {
     "use strict";
@@ -253,18 +257,160 @@
     }
 
     async function startPython() {
+        const stored = findSnapshot(); // read while Pyodide's module loads
         let loadPyodide;
         try {
             ({ loadPyodide } = await import(pyodideURL));
         } catch (e) {
             throw new Error(`Could not load Pyodide: ${e.message}`);
         }
+        omChat.timings.loaderImported = performance.now();
         runtimeStarted = true;
-        const pyodide = await loadPyodide({ indexURL: staticBase + "pyodide/" });
-        // No micropip, no package cache: the wheels come from our lock file, by name.
-        await pyodide.loadPackage(PACKAGES, { messageCallback: (m) => console.debug(m) });
+        const indexURL = staticBase + "pyodide/";
+        let pyodide = await restoreSnapshot(loadPyodide, indexURL, await stored);
+        omChat.bootMode = pyodide ? "snapshot" : "normal";
+        if (!pyodide) {
+            pyodide = await loadPyodide({ indexURL });
+            omChat.timings.runtimeReady = performance.now();
+            // No micropip, no package cache: the wheels come from our lock file, by name.
+            await pyodide.loadPackage(PACKAGES, { messageCallback: (m) => console.debug(m) });
+        }
+        omChat.timings.packagesReady = performance.now();
         // main() reports its own failures through _failed(); the rejection then changes nothing.
-        await pyodide.runPythonAsync(MAIN);
+        // A restored Python would repeat the snapshot's random sequence: reseed it first.
+        const main = omChat.bootMode === "snapshot"
+            ? "import importlib, random\nimportlib.invalidate_caches()\nrandom.seed()\n" + MAIN : MAIN;
+        try {
+            await pyodide.runPythonAsync(main);
+        } finally {
+            if (omChat.bootMode === "snapshot" && omChat.state === "failed") dropSnapshot();
+        }
+        if (omChat.bootMode === "normal" && omChat.state === "mounted") makeSnapshot(pyodide);
+    }
+
+    // -- memory snapshot --------------------------------------------------------------------
+    // Starting Python, installing our wheels and importing nio + the chat is most of a reload's
+    // time. After a normal boot has mounted the chat, om-chat-snapshot.js (a worker) imports the
+    // same modules in a second Python and stores its whole memory in the Cache API, keyed by the
+    // build's runtime id (static/build-info.json); the next page load restores that memory
+    // instead (Pyodide 314's private _loadSnapshot, pinned in package.json). Nothing per-page is
+    // in it: config, session and DOM are read by main() after the restore. Any failure falls
+    // back to a normal boot and drops the snapshot; a new build has a new id, and storing a
+    // snapshot deletes the others.
+    const SNAPSHOT_CACHE = "om-chat-python-snapshot";
+    const SNAPSHOT_FORMAT = 1; // bump when what a snapshot holds changes without a new build
+    const snapshotWorkerURL = new URL("om-chat-snapshot.js", scriptURL).href;
+    let snapshotKey = null;
+    omChat.snapshot = "none"; // none | restored | rejected | making | stored | failed | unavailable
+
+    async function findSnapshot() {
+        try {
+            if (!("caches" in window)) return null;
+            const response = await fetch(staticBase + "build-info.json",
+                                         { cache: "no-cache", credentials: "omit" });
+            const id = response.ok ? (await response.json()).runtime_id : null;
+            if (!id) return null;
+            snapshotKey = `${staticBase}pyodide/snapshot/v${SNAPSHOT_FORMAT}-${id}`;
+            const hit = await (await caches.open(SNAPSHOT_CACHE)).match(snapshotKey);
+            if (!hit) return null;
+            const bytes = new Uint8Array(await hit.arrayBuffer());
+            omChat.timings.snapshotRead = performance.now();
+            return bytes;
+        } catch (e) {
+            console.warn("om-chat: no Python snapshot:", e);
+            return null;
+        }
+    }
+
+    // The stored entry (written by om-chat-snapshot.js): a 16-byte header ("OMS1", memory
+    // length, file index length), the memory snapshot, the index of site-packages' files
+    // (JSON [[path, offset, length]], length -1 = folder), their contents.
+    function unpackSnapshot(bytes) {
+        const header = new DataView(bytes.buffer, bytes.byteOffset, 16);
+        if (new TextDecoder().decode(bytes.subarray(0, 4)) !== "OMS1") throw new Error("not a snapshot");
+        const memoryEnd = 16 + header.getUint32(4, true);
+        const indexEnd = memoryEnd + header.getUint32(8, true);
+        if (indexEnd > bytes.length) throw new Error("truncated snapshot");
+        return {
+            memory: bytes.subarray(16, memoryEnd),
+            index: JSON.parse(new TextDecoder().decode(bytes.subarray(memoryEnd, indexEnd))),
+            files: bytes.subarray(indexEnd),
+        };
+    }
+
+    async function restoreSnapshot(loadPyodide, indexURL, bytes) {
+        if (!bytes) return null;
+        try {
+            const { memory, index, files } = unpackSnapshot(bytes);
+            const { default: createPyodideModule } = await import(indexURL + "pyodide.asm.mjs");
+            const pyodide = await loadPyodide({
+                indexURL,
+                _loadSnapshot: memory,
+                createPyodideModule: async (settings) => {
+                    const module = await createPyodideModule(settings);
+                    const restore = module.API.restoreSnapshot;
+                    // The loader sizes INITIAL_MEMORY for the snapshot, but this build defines
+                    // its memory inside the wasm module, which ignores that: without growing
+                    // first, the copy fails ("RangeError: offset is out of bounds").
+                    module.API.restoreSnapshot = (snapshot) => {
+                        const header = new Uint32Array(snapshot.buffer, snapshot.byteOffset, 2)[1];
+                        if (!module.growMemory(snapshot.length - header)) {
+                            throw new Error("could not grow the wasm memory to the snapshot's size");
+                        }
+                        return restore(snapshot);
+                    };
+                    return module;
+                },
+            });
+            omChat.timings.runtimeReady = performance.now();
+            for (const [path, offset, length] of index) {
+                if (length < 0) pyodide.FS.mkdirTree(path);
+                else pyodide.FS.writeFile(path, files.subarray(offset, offset + length));
+            }
+            // The chat's own modules must be there, or the snapshot is not ours.
+            if (!pyodide.runPython("import sys\n'pyapp.ui.boot' in sys.modules")) {
+                throw new Error("the snapshot does not hold the chat");
+            }
+            omChat.snapshot = "restored";
+            return pyodide;
+        } catch (e) {
+            console.warn("om-chat: the stored Python snapshot was not usable, starting normally:", e);
+            omChat.snapshot = "rejected";
+            dropSnapshot();
+            return null;
+        }
+    }
+
+    function dropSnapshot() {
+        if (!snapshotKey || !("caches" in window)) return;
+        caches.open(SNAPSHOT_CACHE).then((c) => c.delete(snapshotKey)).catch(() => {});
+    }
+
+    function makeSnapshot(pyodide) {
+        if (!snapshotKey || typeof Worker !== "function") {
+            omChat.snapshot = "unavailable";
+            return;
+        }
+        // What the page imported to boot and mount is what the next load should find in memory.
+        const modules = pyodide.runPython("import sys\nsorted(sys.modules)").toJs();
+        let worker;
+        try {
+            worker = new Worker(snapshotWorkerURL, { type: "module" });
+        } catch (e) { // e.g. om-chat.js served from another origin than the page
+            omChat.snapshot = "unavailable";
+            return;
+        }
+        omChat.snapshot = "making";
+        const done = (result) => {
+            worker.terminate();
+            omChat.snapshot = result.ok ? "stored" : "failed";
+            if (!result.ok) console.warn("om-chat: no Python snapshot made:", result.error);
+            emit("snapshot", result);
+        };
+        worker.onmessage = (event) => done(event.data);
+        worker.onerror = (event) => done({ ok: false, error: event.message || "worker error" });
+        worker.postMessage({ indexURL: staticBase + "pyodide/", modules, cacheName: SNAPSHOT_CACHE,
+                             key: snapshotKey });
     }
 
     async function mountOne(el) {
