@@ -115,7 +115,7 @@ PARSE_BENCH = """
 import copy, json, time
 import nio.events.misc, nio.responses, nio.schemas
 from nio import SyncResponse
-from pyapp.client import schema_cache
+from pyapp.client import nio_validation
 
 def _nio_validate(instance, schema):  # nio's own validate_json: a validator per call
     nio.schemas.Validator(schema, format_checker=nio.schemas.Checker).validate(instance)
@@ -148,11 +148,11 @@ def _best(n=5):
 
 _use(_nio_validate)
 _plain = _best()
-_use(schema_cache.validate_json)
+_use(nio_validation.validate_json)
 _cached = _best()
 _use(lambda instance, schema: None)
 _none = _best()
-schema_cache.install()
+nio_validation.install()
 [_plain, _cached, _none, len(json.dumps(_body))]
 """
 

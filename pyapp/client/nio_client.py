@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from nio import AsyncClient, AsyncClientConfig
 
-from . import schema_cache
+from . import nio_validation
 from .http import MatrixHttp
 from .transport import NioResponse
 
-schema_cache.install()
+nio_validation.install()
 
 _DROPPED_HEADERS = {"authorization", "content-length", "host"}
 

@@ -44,6 +44,7 @@ from .storage import Storage
 from .sync_events import clean_page, clean_sync
 from .sync_loop import CONNECTING, OFFLINE, ONLINE, SyncLoop, sync_body
 from .sync_store import OpenStore, SyncPersistence
+from .sync_validation import check_sync
 from .timeline import Message
 from .timeline_model import TOP_GAP_KEY, Gap
 from .tokens import SessionExpired, TokenManager, Tokens, legacy_refresh_body, tokens_from_refresh
@@ -319,8 +320,8 @@ class ChatService:
             self.sync_loop.retry_now()
 
     async def _fetch_sync(self, since: str | None, timeout_ms: int) -> dict:
-        """One /sync answer, read once: cleaned of malformed events, stored, then folded into
-        our rooms by _apply_sync (nio only builds the request; it does not parse syncs)."""
+        """One /sync answer, read once: cleaned of malformed events and of what nio's schemas
+        reject, stored, then folded into our rooms by _apply_sync."""
         _, path = Api.sync("", since=since, timeout=timeout_ms or None, filter=SYNC_FILTER)
         # Give the server a chance to answer a long poll before the client gives up.
         response = await self.client.http.request(
@@ -335,6 +336,8 @@ class ChatService:
         body = sync_body(response.status, _json_or_none(response))
         for problem in clean_sync(body):
             log.warning("Malformed event in sync: %s", problem)
+        for problem in check_sync(body):  # after clean_sync, which keeps nio's parsers safe
+            log.warning("Invalid event in sync: %s", problem)
         await self.persist.save(body, full=since is None)
         return body
 

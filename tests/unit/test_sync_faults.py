@@ -169,18 +169,21 @@ async def test_an_invite_with_odd_state_is_listed_without_breaking_the_sync(worl
 
 @pytest.mark.parametrize("ts", [YEAR_10000_MS, 10**15, 2**70, -10**15, -1],
                          ids=["year 10000", "year 33658", "2**70", "before year 1", "-1"])
-async def test_a_message_with_an_impossible_timestamp_is_shown_and_the_room_keeps_rendering(
+async def test_a_message_with_an_impossible_timestamp_costs_only_itself(
         world, ts):
     model = world.vm()
     await until(lambda: model.state.screen == CHAT)
     world.hs.post(world.room, world.bob, "from the far future", ts=ts)
     world.hs.post(world.room, world.bob, "a normal one")
-    await until(lambda: bodies(model) == ["from the far future", "a normal one"])
-    odd = next(i for i in model.state.items if isinstance(i, MessageView)
-               and i.body == "from the far future")
-    days = [i.label for i in model.state.items if isinstance(i, DayView)]
-    if ts >= YEAR_10000_MS or ts <= -10**15:
-        assert odd.time_text == "" and UNKNOWN_DAY in days
+    if ts < 0:  # nio's schema (origin_server_ts minimum 0) rejects it: dropped, as nio did
+        await until(lambda: bodies(model) == ["a normal one"])
+    else:
+        await until(lambda: bodies(model) == ["from the far future", "a normal one"])
+        odd = next(i for i in model.state.items if isinstance(i, MessageView)
+                   and i.body == "from the far future")
+        days = [i.label for i in model.state.items if isinstance(i, DayView)]
+        if ts >= YEAR_10000_MS:
+            assert odd.time_text == "" and UNKNOWN_DAY in days
     # The dashboard's room list formats the same timestamps.
     dashboard = ChatViewModel(world.service, "dashboard", "all", clock=Clock(lambda: NOW, 0))
     try:
