@@ -357,6 +357,7 @@ def test_a_corrupt_or_stale_snapshot_falls_back_to_a_normal_boot_and_is_replaced
     page.reload()
     page_until(page, "window.omChat.state === 'mounted'", timeout_ms=BOOT_TIMEOUT_MS)
     assert page.evaluate("window.omChat.bootMode") == "normal"
+    assert page.evaluate("window.omChat.snapshotError")  # tried, refused, then a normal boot
     _chat_works_after_reload(page, synapse, room_id, user, "said after a fallback boot")
     # The bad snapshot was dropped and a good one made in its place; the stale one is gone.
     page_until(page, SNAPSHOT_SETTLED, timeout_ms=BOOT_TIMEOUT_MS)

@@ -32,6 +32,7 @@
  *                runs any Python, with the user's session, for any script on the page
  *   bootMode     "snapshot" (Python's memory restored from this browser's Cache API) | "normal"
  *   snapshot     none | restored | rejected | making | stored | failed | unavailable
+ *   snapshotError  why a stored snapshot was not used (a normal boot followed)
  *   retry()
  *   staticBase, configURL
  * and window events: om-chat:progress {step, label, fraction}, om-chat:python-ready {timings},
@@ -306,14 +307,25 @@
     async function findSnapshot() {
         try {
             if (!("caches" in window)) return null;
-            const response = await fetch(staticBase + "build-info.json",
-                                         { cache: "no-cache", credentials: "omit" });
-            const id = response.ok ? (await response.json()).runtime_id : null;
+            const idPromise = fetch(staticBase + "build-info.json",
+                                    { cache: "no-cache", credentials: "omit" })
+                .then((r) => (r.ok ? r.json() : {})).then((info) => info.runtime_id || null);
+            const cache = await caches.open(SNAPSHOT_CACHE);
+            // There is one entry at most (storing one deletes the others): read it while the
+            // build's id arrives, then use it only if it was made by this build.
+            const keys = await cache.keys();
+            const early = keys.length === 1 ? keys[0] : null;
+            let reading = early ? cache.match(early).then((r) => r.arrayBuffer()) : null;
+            if (reading) reading.catch(() => {});
+            const id = await idPromise;
             if (!id) return null;
             snapshotKey = `${staticBase}pyodide/snapshot/v${SNAPSHOT_FORMAT}-${id}`;
-            const hit = await (await caches.open(SNAPSHOT_CACHE)).match(snapshotKey);
-            if (!hit) return null;
-            const bytes = new Uint8Array(await hit.arrayBuffer());
+            if (!early || early.url !== snapshotKey) {
+                const hit = await cache.match(snapshotKey);
+                if (!hit) return null;
+                reading = hit.arrayBuffer();
+            }
+            const bytes = new Uint8Array(await reading);
             omChat.timings.snapshotRead = performance.now();
             return bytes;
         } catch (e) {
@@ -363,9 +375,12 @@
                 },
             });
             omChat.timings.runtimeReady = performance.now();
+            // One copy of all files, owned by the file system from then on (no copy per file),
+            // so that the rest of the stored bytes (the memory) can be freed.
+            const own = files.slice();
             for (const [path, offset, length] of index) {
                 if (length < 0) pyodide.FS.mkdirTree(path);
-                else pyodide.FS.writeFile(path, files.subarray(offset, offset + length));
+                else pyodide.FS.writeFile(path, own.subarray(offset, offset + length), { canOwn: true });
             }
             // The chat's own modules must be there, or the snapshot is not ours.
             if (!pyodide.runPython("import sys\n'pyapp.ui.boot' in sys.modules")) {
@@ -376,6 +391,7 @@
         } catch (e) {
             console.warn("om-chat: the stored Python snapshot was not usable, starting normally:", e);
             omChat.snapshot = "rejected";
+            omChat.snapshotError = String((e && e.message) || e);
             dropSnapshot();
             return null;
         }
