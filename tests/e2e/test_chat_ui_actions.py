@@ -103,6 +103,9 @@ def test_reply_react_edit_and_delete_in_the_ui_reach_the_server_and_another_clie
     expect(chips.first).to_have_accessible_name("🎉 1: you")
 
     # Edit my last message: Up in the empty composer, Escape cancels, Up again, Enter sends.
+    # (a message still on its way has no event id to edit yet)
+    expect(chat(page).locator(".omc-msg[data-status=pending]")).to_have_count(0,
+                                                                             timeout=LIVE_TIMEOUT_MS)
     box.focus()
     box.press("ArrowUp")
     expect(box).to_have_value("yes!")
