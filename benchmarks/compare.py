@@ -205,6 +205,7 @@ class Bench:
         self.room, self.timeout_ms = room, timeout_ms
         self.marker = room.new_marker()
         self.boot_stages: list[dict] = []
+        self.breakdown: dict[str, list] = {}  # client -> latency_stages per message
 
     def url(self, name: str, user: str) -> str:
         if name == "ours":
@@ -293,6 +294,8 @@ class Bench:
             self.wait_ready(b)
             self.settle(name, a)
             self.settle(name, b)
+            for page in (a, b):
+                page.evaluate("() => performance.setResourceTimingBufferSize(100000)")
             composer = a.locator(CLIENTS[name]["composer"])
             typing = CLIENTS[name].get("typing")
             lat, echo = [], []
@@ -312,6 +315,7 @@ class Bench:
                                     timeout=30_000, polling=10)
                 sent = a.evaluate("(t) => window.__bench.sent[t]", text)
                 lat.append(b.evaluate("(t) => window.__bench.seen[t]", text) - sent)
+                self.breakdown.setdefault(name, []).append(latency_stages(a, b, text, sent))
                 echo.append(a.evaluate("(t) => window.__bench.seen[t]", text) - sent)
                 if typing:  # the next message starts from a quiet "typing" state again
                     b.wait_for_function(
@@ -321,6 +325,40 @@ class Bench:
         finally:
             ca.close()
             cb.close()
+
+
+# Where one message's time goes, from the browsers' own Resource Timing (epoch ms, one clock):
+# Enter -> A's PUT /send starts, the PUT itself, PUT answered -> B's /sync answer complete,
+# B's /sync answer -> text in B's DOM.
+STAGES_JS = """([kind, t]) => {
+  const o = performance.timeOrigin;
+  const es = performance.getEntriesByType('resource').filter((e) => e.name.includes(kind));
+  if (kind === '/sync') {
+    const seen = window.__bench.seen[t];
+    const done = es.filter((e) => o + e.responseEnd <= seen + 0.5);
+    const e = done[done.length - 1];
+    return e ? [o + e.startTime, o + e.responseEnd, seen] : null;
+  }
+  const e = es[es.length - 1];
+  return e ? [o + e.startTime, o + e.responseEnd] : null;
+}"""
+
+
+def latency_stages(a, b, text: str, sent: float) -> dict | None:
+    put = a.evaluate(STAGES_JS, ["/send/", text])
+    sync = b.evaluate(STAGES_JS, ["/sync", text])
+    if not put or not sync:
+        return None
+    return {"before PUT": put[0] - sent, "PUT": put[1] - put[0],
+            "PUT done -> B sync answered": sync[1] - put[1], "B sync -> DOM": sync[2] - sync[1]}
+
+
+def stages_line(name: str, samples: list) -> str:
+    samples = [s for s in samples if s]
+    if not samples:
+        return f"{name}: no stage timings"
+    return f"{name}: " + ", ".join(f"{k} {med([s[k] for s in samples]):.0f}"
+                                   for k in samples[0]) + f" ms (p50, n={len(samples)})"
 
 
 def wire_bytes(requests, ready_epoch: float) -> tuple[dict, dict]:
@@ -449,6 +487,8 @@ def main() -> int:
                     bench.marker = room.new_marker()
                     results[name]["latency"], results[name]["echo"] = bench.latency(name, args.messages)
                     print(f"[{name}] latency p50 {med(results[name]['latency']):.0f} ms", flush=True)
+                    print(f"[{name}] " + stages_line("stages", bench.breakdown.get(name, [])),
+                          flush=True)
             finally:
                 browser.close()
         floor = measure_floor(stack, args.messages)

@@ -85,9 +85,16 @@ class Outbox:
         content = content or {"msgtype": "m.text", "body": body}
         room.timeline.add_local_echo(txn_id, content, self.user_id, int(self._clock() * 1000))
         message = room.timeline.item(txn_id)
+        # The PUT leaves first, the echo is drawn (and stored) while it travels: drawing
+        # the timeline took a dozen ms off the way to the other members, the echo waits one
+        # turn of the loop.
+        epoch, send = self._epoch, self._start(room, message)
+        await asyncio.sleep(0)
+        if epoch != self._epoch:
+            return message  # discarded at sign-out meanwhile: nothing is kept or shown
         self._save()
         self._emit(room_id)
-        await self._deliver(room, message)
+        await self._deliver(room, message, send)
         return message
 
     async def retry(self, room_id: str, txn_id: str) -> None:
@@ -97,12 +104,18 @@ class Outbox:
         self._emit(room_id)
         await self._deliver(room, room.timeline.item(txn_id))
 
-    async def _deliver(self, room: RoomLike, message: Message) -> None:
-        epoch = self._epoch
+    def _start(self, room: RoomLike, message: Message) -> asyncio.Future:
         content = room.timeline.echo_content(message.txn_id) \
             or {"msgtype": message.msgtype, "body": message.body}
         send = asyncio.ensure_future(self._send(room.room_id, content, message.txn_id))
         self._sending.add(send)
+        return send
+
+    async def _deliver(self, room: RoomLike, message: Message,
+                       send: asyncio.Future | None = None) -> None:
+        epoch = self._epoch
+        if send is None:
+            send = self._start(room, message)
         try:
             event_id = await send
         except asyncio.CancelledError:

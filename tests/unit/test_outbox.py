@@ -118,7 +118,8 @@ async def test_discard_cancels_sends_in_flight_and_forgets_everything():
     h.outbox.restore(ALICE)
     h.gate = asyncio.Event()
     sending = asyncio.ensure_future(h.outbox.send_text("!r", "hi"))
-    await asyncio.sleep(0)
+    for _ in range(5):  # the echo is stored once the send has left
+        await asyncio.sleep(0)
     assert h.stored() is not None
     h.outbox.discard()
     h.gate.set()
@@ -135,3 +136,19 @@ def test_restored_entries_for_unknown_rooms_or_without_ids_are_skipped():
     h.outbox.restore(ALICE)
     h.outbox.resend_restored()
     assert h.local() == [] and h.spawned == [] and h.outbox.unsent_count() == 0
+
+
+async def test_the_message_leaves_before_its_echo_is_drawn():
+    """Drawing the echo first kept the PUT waiting for the render (Enter -> other members)."""
+    h = Harness()
+    order = []
+
+    async def send(room_id, content, txn_id):
+        order.append("PUT")
+        return "$e1"
+
+    h.outbox._send = send
+    h.outbox._emit = lambda room_id: order.append("echo drawn")
+    h.outbox.restore(ALICE)
+    message = await h.outbox.send_text("!r", "hi")
+    assert order[:2] == ["PUT", "echo drawn"] and message.status == "sent"
