@@ -604,6 +604,8 @@ class ChatView:
         switched = state.room_id != self._room_id
         pinned = switched or self._distance_to_end() <= PINNED_SLACK_PX
         anchor, anchor_top = (None, 0.0) if pinned or not self._nodes else self._anchor()
+        active = js.document.activeElement  # a message brought into view keeps focus
+        focused_li = active if active and active.parentNode == self.messages else None
         if switched:
             self.menu.close(restore_focus=False)
             self.messages.replaceChildren()
@@ -652,6 +654,9 @@ class ChatView:
             moved = anchor.getBoundingClientRect().top - scroll.getBoundingClientRect().top
             if moved != anchor_top:
                 scroll.scrollTop += moved - anchor_top
+        if focused_li is not None and focused_li.isConnected \
+                and js.document.activeElement != focused_li:
+            focused_li.focus(js.Object.fromEntries([["preventScroll", True]]))
         scroll.setAttribute("aria-busy", "true" if state.loading_earlier else "false")
         at_end = pinned or appended_mine
         show(self.jump, state.screen == CHAT and not at_end and bool(state.unseen))

@@ -261,3 +261,28 @@ def test_a_moderator_deletes_someone_elses_message_and_a_member_cannot(
     assert gone["content"] == {}
     assert gone["unsigned"]["redacted_because"]["sender"] == mod["user_id"]
     assert not carol.page_errors and not moderator.page_errors
+
+
+def test_a_reply_whose_original_is_not_loaded_loads_history_until_it_is_found(
+        synapse, make_user, web_server, new_page):
+    a_name, a_pw, a = make_user("alice")
+    b_name, b_pw, b = make_user("bob")
+    room_id = make_room(synapse, a["access_token"], "event", "actions-far", [b])
+    original = post(synapse, room_id, b["access_token"], "m.room.message",
+                    {"msgtype": "m.text", "body": "the very first question"})
+    for i in range(70):  # more than the first sync and one page of scroll-back bring
+        post(synapse, room_id, b["access_token"], "m.room.message",
+             {"msgtype": "m.text", "body": f"filler {i}"})
+    post(synapse, room_id, b["access_token"], "m.room.message", {
+        "msgtype": "m.text", "body": "answering it now",
+        "m.relates_to": {"m.in_reply_to": {"event_id": original}}})
+    page = new_page()
+    open_and_sign_in(page, f"{web_server}/event.html?slug=actions-far", a_name, a_pw)
+    expect_message(page, "answering it now")
+    preview = message(page, "answering it now").locator(".omc-reply")
+    expect(preview).to_have_text("Original message not loaded")
+    expect(chat(page).locator(".omc-body", has_text="the very first question")).to_have_count(0)
+    preview.click()
+    expect(message(page, "the very first question")).to_be_focused(timeout=LIVE_TIMEOUT_MS)
+    expect(preview).to_contain_text("the very first question")
+    assert not page.page_errors
