@@ -11,9 +11,11 @@
  * brings back module state as it was here.
  *
  * The Python memory alone would find no files on a restore (Emscripten's file system lives in JS
- * objects, not in the wasm memory), so the stored entry also carries site-packages' files:
- *   16-byte header: "OMS1", memory length, file index length (all uint32, little-endian)
- *   the memory snapshot | file index (JSON [[path, offset, length], ...], length -1 = folder)
+ * objects, not in the wasm memory), so the stored entry also carries site-packages' files. A
+ * third of the memory is zero pages, left out (less to read back on every load):
+ *   16-byte header: "OMS2", memory length, file index length, number of stored pages (uint32 LE)
+ *   page numbers (uint32 each) | those 64 KiB pages of the memory snapshot (the last may be short)
+ *   | file index (JSON [[path, offset, length], ...], length -1 = folder)
  *   | file contents (offsets relative to their start)
  *
  * Message in: {indexURL, modules, cacheName, key}. Message out: {ok, bytes, ms, skipped} or
@@ -82,16 +84,38 @@ function packFolder(FS, root) {
     return { index, chunks, size };
 }
 
+const PAGE = 65536;
+
 function pack(memory, files) {
+    const pages = [];
+    const words = new Uint32Array(memory.buffer, memory.byteOffset, memory.length >>> 2);
+    for (let start = 0; start < memory.length; start += PAGE) {
+        const end = Math.min(start + PAGE, memory.length);
+        let zero = true;
+        for (let w = start >>> 2; w < end >>> 2; w++) if (words[w]) { zero = false; break; }
+        for (let b = end & ~3; zero && b < end; b++) if (memory[b]) zero = false;
+        if (!zero) pages.push(start / PAGE);
+    }
+    const stored = pages.reduce((n, p) => n + Math.min(PAGE, memory.length - p * PAGE), 0);
     const index = new TextEncoder().encode(JSON.stringify(files.index));
-    const out = new Uint8Array(16 + memory.length + index.length + files.size);
-    const header = new DataView(out.buffer);
-    out.set(new TextEncoder().encode("OMS1"), 0);
-    header.setUint32(4, memory.length, true);
-    header.setUint32(8, index.length, true);
-    out.set(memory, 16);
-    out.set(index, 16 + memory.length);
-    let at = 16 + memory.length + index.length;
+    const out = new Uint8Array(16 + 4 * pages.length + stored + index.length + files.size);
+    const view = new DataView(out.buffer);
+    out.set(new TextEncoder().encode("OMS2"), 0);
+    view.setUint32(4, memory.length, true);
+    view.setUint32(8, index.length, true);
+    view.setUint32(12, pages.length, true);
+    let at = 16;
+    for (const p of pages) {
+        view.setUint32(at, p, true);
+        at += 4;
+    }
+    for (const p of pages) {
+        const page = memory.subarray(p * PAGE, Math.min((p + 1) * PAGE, memory.length));
+        out.set(page, at);
+        at += page.length;
+    }
+    out.set(index, at);
+    at += index.length;
     for (const chunk of files.chunks) {
         out.set(chunk, at);
         at += chunk.length;

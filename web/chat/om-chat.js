@@ -299,7 +299,7 @@
     // back to a normal boot and drops the snapshot; a new build has a new id, and storing a
     // snapshot deletes the others.
     const SNAPSHOT_CACHE = "om-chat-python-snapshot";
-    const SNAPSHOT_FORMAT = 1; // bump when what a snapshot holds changes without a new build
+    const SNAPSHOT_FORMAT = 2; // bump when what a snapshot holds changes without a new build
     const snapshotWorkerURL = new URL("om-chat-snapshot.js", scriptURL).href;
     let snapshotKey = null;
     omChat.snapshot = "none"; // none | restored | rejected | making | stored | failed | unavailable
@@ -334,18 +334,29 @@
         }
     }
 
-    // The stored entry (written by om-chat-snapshot.js): a 16-byte header ("OMS1", memory
-    // length, file index length), the memory snapshot, the index of site-packages' files
-    // (JSON [[path, offset, length]], length -1 = folder), their contents.
+    // The stored entry (written by om-chat-snapshot.js): a 16-byte header ("OMS2", memory
+    // length, file index length, number of stored pages), the stored pages' numbers, those
+    // 64 KiB pages of the memory snapshot (zero pages are left out), the index of
+    // site-packages' files (JSON [[path, offset, length]], length -1 = folder), their contents.
     function unpackSnapshot(bytes) {
-        const header = new DataView(bytes.buffer, bytes.byteOffset, 16);
-        if (new TextDecoder().decode(bytes.subarray(0, 4)) !== "OMS1") throw new Error("not a snapshot");
-        const memoryEnd = 16 + header.getUint32(4, true);
-        const indexEnd = memoryEnd + header.getUint32(8, true);
+        const PAGE = 65536;
+        const view = new DataView(bytes.buffer, bytes.byteOffset, 16);
+        if (new TextDecoder().decode(bytes.subarray(0, 4)) !== "OMS2") throw new Error("not a snapshot");
+        const memory = new Uint8Array(view.getUint32(4, true));
+        const count = view.getUint32(12, true);
+        let at = 16 + 4 * count;
+        for (let i = 0; i < count; i++) {
+            const start = new DataView(bytes.buffer, bytes.byteOffset + 16 + 4 * i, 4).getUint32(0, true) * PAGE;
+            const length = Math.min(PAGE, memory.length - start);
+            if (length <= 0 || at + length > bytes.length) throw new Error("truncated snapshot");
+            memory.set(bytes.subarray(at, at + length), start);
+            at += length;
+        }
+        const indexEnd = at + view.getUint32(8, true);
         if (indexEnd > bytes.length) throw new Error("truncated snapshot");
         return {
-            memory: bytes.subarray(16, memoryEnd),
-            index: JSON.parse(new TextDecoder().decode(bytes.subarray(memoryEnd, indexEnd))),
+            memory,
+            index: JSON.parse(new TextDecoder().decode(bytes.subarray(at, indexEnd))),
             files: bytes.subarray(indexEnd),
         };
     }
