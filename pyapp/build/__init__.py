@@ -47,6 +47,10 @@ PYODIDE_CORE_FILES = ["pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "pyt
 # Removed from earlier builds' static/ so that no unused runtime stays deployed.
 OBSOLETE = ("pyscript",)
 
+# npm packages the pages load from our own origin: static/vendor/<package>/<file>, each at the
+# exact version package.json pins. DOMPurify sanitizes received HTML (pyapp.ui.sanitize).
+VENDOR_FILES = {"dompurify": ["dist/purify.es.mjs"]}
+
 # The compiled pycryptodome is not available to Pyodide; this wheel provides the subset nio uses.
 CRYPTO_COMPAT = "pyapp-crypto-compat"
 CRYPTO_COMPAT_VERSION = "0.1.0"
@@ -63,7 +67,7 @@ PYAPP_BROWSER_PATHS = [
     "pyapp/auth",
 ]
 PYAPP_BROWSER_EXCLUDE = ("pyapp/browser/crypto_compat", "pyapp/browser/nio_shims")
-PYAPP_BROWSER_REQUIRES = ["matrix-nio"]
+PYAPP_BROWSER_REQUIRES = ["matrix-nio", "markdown-it-py"]
 ROOT_PACKAGE = "pyapp"
 
 GZIP_SUFFIXES = (".js", ".mjs", ".wasm", ".json", ".css", ".zip", ".whl")
@@ -168,6 +172,22 @@ def check_node_modules() -> Path:
     if want != have:
         raise BuildError(f"node_modules/pyodide is {have}, package.json pins {want}: run `npm ci`")
     return pyodide_dir
+
+
+def copy_vendor(static: Path, changed: list[str]) -> None:
+    vendor = static / "vendor"
+    for package, files in VENDOR_FILES.items():
+        source = ROOT / "node_modules" / package
+        want = _pinned_npm_version(package)
+        if not source.is_dir() or _npm_version(source) != want:
+            raise BuildError(f"node_modules/{package} is not the {want} package.json pins: "
+                             "run `npm ci`")
+        for rel in files:
+            _copy_if_changed(source / rel, vendor / package / Path(rel).name, changed, static)
+    if vendor.exists():
+        for d in vendor.iterdir():
+            if d.name not in VENDOR_FILES:
+                shutil.rmtree(d)
 
 
 def read_requirements() -> list[tuple[str, str, str]]:
@@ -355,6 +375,8 @@ def _build(*, force: bool, precompile_bytecode: bool, log) -> BuildResult:
         if (static / name).exists():
             shutil.rmtree(static / name)
             changed.append(name)
+
+    copy_vendor(static, changed)
 
     downloaded = download_wheels(cache / "wheels", log)
     local = build_local_wheels(cache / "local-wheels")

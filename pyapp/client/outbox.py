@@ -21,6 +21,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping
 
+from .markdown import text_content
 from .session import new_transaction_id
 from .storage import Storage, load_json, save_json
 from .timeline import FAILED, PENDING, Message, Timeline
@@ -77,12 +78,13 @@ class Outbox:
 
     # -- sending ----------------------------------------------------------------------
     async def send_text(self, room_id: str, body: str, content: dict | None = None) -> Message:
-        """Send a message; `content` when it is more than plain text (a reply)."""
+        """Send what the user typed (read as Markdown); `content` when it is more than that
+        (a reply)."""
         room = self._room(room_id)
         if room is None or self.user_id is None:
             raise ValueError("This conversation is not available.")
         txn_id = new_transaction_id()
-        content = content or {"msgtype": "m.text", "body": body}
+        content = content or text_content(body)
         room.timeline.add_local_echo(txn_id, content, self.user_id, int(self._clock() * 1000))
         message = room.timeline.item(txn_id)
         # The PUT leaves first, the echo is drawn (and stored) while it travels: drawing
@@ -241,8 +243,9 @@ class Outbox:
             if room is None or not isinstance(entry.get("txn_id"), str) or not entry["txn_id"]:
                 continue
             txn_id = entry["txn_id"]
-            content = entry.get("content")  # a reply's relation, when there is one
-            content = dict(content) if isinstance(content, dict) else {"msgtype": "m.text"}
+            content = entry.get("content")  # as sent: a reply's relation, the formatted body
+            body = entry.get("body") if isinstance(entry.get("body"), str) else ""
+            content = dict(content) if isinstance(content, dict) else text_content(body)
             content["body"] = entry.get("body")
             room.timeline.add_local_echo(txn_id, content, self.user_id, entry.get("ts"))
             if entry.get("status") == FAILED:

@@ -1,8 +1,9 @@
 """What today's views read of a room's timeline (the model is pyapp.client.timeline_model).
 
-Until the views show gaps and other message types, they see what they saw before the model:
-the messages after the latest gap (the part that is contiguous with now) whose type they can
-render, deleted ones as their placeholder, then the local echoes.
+Until the views show gaps, they see what they saw before the model: the messages after the
+latest gap (the part that is contiguous with now), deleted ones as their placeholder, then the
+local echoes. Every msgtype is a message: one the view has no special rendering for shows its
+`body` (the spec's fallback), images and files included until they get their own.
 """
 
 from __future__ import annotations
@@ -30,8 +31,7 @@ class Timeline(TimelineModel):
             for item in self.items():
                 if isinstance(item, Gap):
                     confirmed.clear()  # what is above a gap is not contiguous with now
-                elif isinstance(item, Message) and (
-                        item.redacted or item.msgtype in RENDERED_MSGTYPES):
+                elif isinstance(item, Message):
                     (confirmed if item.key not in self._local else local).append(item)
             self._shown = (self.version, confirmed, local)
         return self._shown[1], self._shown[2]

@@ -85,6 +85,9 @@ async def main() -> None:
         loader._pythonReady(api, to_js({"importSeconds": import_seconds},
                                        dict_converter=js.Object.fromEntries))
 
+        from pyapp.ui import sanitize
+        sanitize.install(await loader._sanitizer())  # loaded while Pyodide was
+
         loader._progress("connecting")
         loader._mountAllStarting()
         await _maybe_await(ui_mount.mount_all())

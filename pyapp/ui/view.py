@@ -10,13 +10,17 @@ its value is only written when the view model itself changed the draft (after a 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import js
 from pyodide.ffi import create_proxy
 
+from . import sanitize
 from .message_menu import MessageMenu
 from .viewmodel import (CHAT, OAUTH, REACT, SIGNED_OUT_SCREEN, ChatViewModel, DayView, GapView,
                         MembersView, MessageView, StartView, ViewState)
+
+log = logging.getLogger(__name__)
 
 NARROW_PX = 700  # below this width the dashboard shows one pane at a time
 PINNED_SLACK_PX = 48  # "at the bottom" tolerance, so sub-pixel scroll positions still count
@@ -677,8 +681,8 @@ def _signature(item) -> tuple:
         return ("gap", item.top, item.loading, item.can_load)
     if isinstance(item, (StartView, MembersView)):
         return (item.kind, item.text)
-    return (item.sender_name, item.body, item.time_text, item.mine, item.status, item.error,
-            item.first_in_group, item.seen_by, item.edited, item.deleted, item.reply,
+    return (item.sender_name, item.body, item.html, item.time_text, item.mine, item.status,
+            item.error, item.first_in_group, item.seen_by, item.edited, item.deleted, item.reply,
             item.reactions, item.actions, item.confirm_delete)
 
 
@@ -692,6 +696,21 @@ def _focused_action(node) -> str | None:
     if emoji:
         selector += f'[data-emoji="{js.CSS.escape(emoji)}"]'
     return selector
+
+
+def _body(item):
+    """The message text: its HTML made safe when it has some (and the sanitizer is loaded),
+    else its plain body as text."""
+    try:
+        safe = sanitize.fragment(item.html) if item.html else None
+    except Exception:  # noqa: BLE001  (a message we cannot format still shows its text)
+        log.exception("Could not show the formatting of message %s", item.key)
+        safe = None
+    if safe is None or not str(safe.textContent).strip():  # nothing left to read: the text
+        return h("p", "omc-body", item.body)
+    body = h("div", "omc-body omc-html")
+    body.append(safe)
+    return body
 
 
 def _fill_item(li, item) -> None:
@@ -720,7 +739,7 @@ def _fill_item(li, item) -> None:
     bubble = h("div", "omc-bubble")
     if item.reply is not None:
         bubble.append(_reply_preview(item))
-    bubble.append(h("p", "omc-body", item.body))
+    bubble.append(_body(item))
     if item.deleted:
         bubble.classList.add("is-deleted")
     if item.edited:

@@ -38,7 +38,7 @@ def test_lock_dependencies_are_closed_and_nio_uses_the_crypto_compat_wheel(built
     for name, entry in packages.items():
         assert set(entry["depends"]) <= set(packages), name
     assert "pyapp-crypto-compat" in packages["matrix-nio"]["depends"]
-    assert packages["pyapp"]["depends"] == ["matrix-nio"]
+    assert packages["pyapp"]["depends"] == ["markdown-it-py", "matrix-nio"]
     assert packages["pyapp-crypto-compat"]["imports"] == ["Crypto"]
     assert "pyapp-nio-shims" in packages["matrix-nio"]["depends"]
 
@@ -148,7 +148,7 @@ def test_no_pyscript_is_shipped_and_an_earlier_copy_is_removed(built):
     stale.parent.mkdir(exist_ok=True)
     stale.write_text("left by an earlier build")
     b.build(log=lambda *a: None)
-    assert sorted(p.name for p in result.static.iterdir() if p.is_dir()) == ["pyodide"]
+    assert sorted(p.name for p in result.static.iterdir() if p.is_dir()) == ["pyodide", "vendor"]
     assert "pyscript" not in json.loads((result.static / "build-info.json").read_text())
     assert "@pyscript/core" not in json.loads((b.ROOT / "package.json").read_text())["dependencies"]
 
@@ -211,3 +211,10 @@ def test_pinned_pyodide_has_the_private_snapshot_hooks_om_chat_relies_on():
     assert "API.makeSnapshot=function" in asm
     loader = (pyodide / "pyodide.mjs").read_text()
     assert "_loadSnapshot" in loader and "createPyodideModule" in loader
+
+
+def test_the_html_sanitizer_is_served_from_static_at_the_pinned_version(built):
+    result, _ = built
+    purify = (result.static / "vendor" / "dompurify" / "purify.es.mjs").read_text()
+    pinned = json.loads((b.ROOT / "package.json").read_text())["dependencies"]["dompurify"]
+    assert f"DOMPurify {pinned}" in purify.split("\n", 1)[0]

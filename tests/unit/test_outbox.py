@@ -152,3 +152,29 @@ async def test_the_message_leaves_before_its_echo_is_drawn():
     h.outbox.restore(ALICE)
     message = await h.outbox.send_text("!r", "hi")
     assert order[:2] == ["PUT", "echo drawn"] and message.status == "sent"
+
+
+async def test_markdown_is_sent_as_formatted_body_beside_the_typed_text_and_echoed_formatted():
+    h = Harness()
+    h.outbox.restore(ALICE)
+    h.gate = asyncio.Event()
+    sending = asyncio.ensure_future(h.outbox.send_text("!r", "**bold** [x](https://e.org)"))
+    await asyncio.sleep(0)
+    echo = h.local()[0]
+    assert echo.formatted_body == '<strong>bold</strong> <a href="https://e.org">x</a>'
+    h.gate.set()
+    message = await sending
+    assert h.sent == [("!r", {"msgtype": "m.text", "body": "**bold** [x](https://e.org)",
+                              "format": "org.matrix.custom.html",
+                              "formatted_body": echo.formatted_body}, message.txn_id)]
+
+
+async def test_a_restored_message_is_sent_formatted_again():
+    storage = MemoryStorage()
+    storage.set(OUTBOX_KEY, json.dumps({"user_id": ALICE, "messages": [
+        {"room_id": "!r", "txn_id": "t1", "body": "*soon*", "ts": 5, "status": "pending"}]}))
+    again = Harness(storage)
+    again.outbox.restore(ALICE)
+    again.outbox.resend_restored()
+    await asyncio.gather(*again.spawned)
+    assert [c.get("formatted_body") for _, c, _ in again.sent] == ["<em>soon</em>"]

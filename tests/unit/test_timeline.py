@@ -54,13 +54,14 @@ def test_a_failed_message_keeps_its_text():
     assert t.messages == [m] and t.unconfirmed() == [m]
 
 
-def test_only_message_types_the_view_renders_are_shown():
+def test_messages_of_every_msgtype_are_shown_by_their_body_and_membership_is_not_a_message():
     t = Timeline()
     t.apply_sync(sync(remote("$e1", "a"),
                       {"type": "m.room.member", "event_id": "$m", "sender": "@b:hs",
                        "state_key": "@b:hs", "content": {"membership": "join"}},
-                      remote("$x", "x.png", msgtype="m.image")))
-    assert [m.body for m in t.messages] == ["a"]
+                      remote("$x", "x.png", msgtype="m.image"),
+                      remote("$p", "Poll: lunch?", msgtype="org.example.poll")))
+    assert [m.body for m in t.messages] == ["a", "x.png", "Poll: lunch?"]
 
 
 def test_a_limited_sync_shows_only_what_is_contiguous_with_now_but_keeps_pending():

@@ -570,3 +570,12 @@ def test_the_limit_counts_membership_changes_too():
     t = TimelineModel(limit=2)
     t.apply_sync(sync(*[member(f"$m{i}", f"@u{i}:hs", "join") for i in range(5)]))
     assert shape(t) == [("gap", None), ("join", "@u3:hs"), ("join", "@u4:hs")]
+
+
+def test_timestamps_far_in_the_future_or_negative_keep_the_servers_order():
+    t = TimelineModel()
+    t.apply_sync(sync(msg("$1", "first", ts=2**70), msg("$2", "second", ts=-10**15),
+                      msg("$3", "third", ts=-1), msg("$4", "fourth", ts=10**400)))
+    assert [m.body for m in t.items() if isinstance(m, Message)] == [
+        "first", "second", "third", "fourth"]
+    assert [t.item(k).ts for k in ("$1", "$2", "$3")] == [2**70, -10**15, -1]

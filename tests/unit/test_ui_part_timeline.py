@@ -88,3 +88,11 @@ def test_only_a_failed_message_of_mine_can_be_retried():
     assert TimelinePart.failed_txn(r, "k2") == "t2"
     assert TimelinePart.failed_txn(r, "k1") is None
     assert TimelinePart.failed_txn(r, "nope") is None
+
+
+def test_formatted_html_reaches_the_view_unchanged_for_the_sanitizer_beside_the_plain_body():
+    r = room(confirmed=[msg(1, BOB, "**hi**", formatted_body="<b>hi</b><script>x</script>"),
+                        msg(2, BOB, "plain")])
+    views = [i for i in part().items(r, ME) if isinstance(i, MessageView)]
+    assert [(v.body, v.html) for v in views] == [
+        ("**hi**", "<b>hi</b><script>x</script>"), ("plain", None)]

@@ -61,6 +61,10 @@
     const configURL = new URL((script && script.dataset.config) || "../config.json", scriptURL).href;
 
     const pyodideURL = staticBase + "pyodide/pyodide.mjs";
+    // The HTML sanitizer for received formatted messages (pyapp.ui.sanitize), from our own
+    // origin like the runtime; imported as a module so no global of the host page changes.
+    const sanitizerURL = staticBase + "vendor/dompurify/purify.es.mjs";
+    let sanitizer = null;
     // Resolved by name against static/pyodide/pyodide-lock.json (our wheels only).
     const PACKAGES = ["pyapp"];
     const MAIN = "from pyapp.ui import boot\nawait boot.main()\n";
@@ -132,6 +136,7 @@
             }
         },
         _failed(message, details) { fail(message, details); },
+        _sanitizer() { return loadSanitizer(); },
     };
     window.omChat = omChat;
 
@@ -246,11 +251,25 @@
         }
     }
 
+    function loadSanitizer() {
+        // Resolves to DOMPurify, or null when it cannot load (formatted messages then show
+        // their plain body); a failed load is tried again by the next call.
+        if (!sanitizer) {
+            sanitizer = import(sanitizerURL).then((m) => m.default, (e) => {
+                console.warn("om-chat: HTML sanitizer not loaded:", e);
+                sanitizer = null;
+                return null;
+            });
+        }
+        return sanitizer;
+    }
+
     function boot() {
         if (omChat.state !== "idle") return;
         omChat.state = "booting";
         omChat.timings.bootStart = performance.now();
         if (!runtimeStarted) preloadRuntime();
+        loadSanitizer(); // small: fetched while Pyodide downloads
         watchDownloads();
         progress("download");
         window.addEventListener("unhandledrejection", onUnhandled);

@@ -81,6 +81,7 @@ class MessageView:
     error: str | None = None
     first_in_group: bool = True
     seen_by: str | None = None  # "Seen by Bob" under my last message
+    html: str | None = None  # formatted_body as received: shown only through pyapp.ui.sanitize
     kind: str = "message"
     event_id: str | None = None
     edited: bool = False
@@ -273,7 +274,8 @@ class TimelinePart:
             event_id=message.event_id, edited=message.edited, deleted=message.redacted,
             reply=self._reply(room, message, me), reactions=self._reactions(room, message, me),
             actions=self.actions_for(room, message, me),
-            confirm_delete=self.confirming == (room.room_id, message.key))
+            confirm_delete=self.confirming == (room.room_id, message.key),
+            html=None if message.redacted else message.formatted_body)
 
     def editable(self, room: Room, me: str | None, key: str | None = None) -> Message | None:
         """My message `key`, or my last one, if I may edit it (Up in an empty composer)."""
