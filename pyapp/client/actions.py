@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .markdown import text_content
 from .timeline_model import MAX_REACTION_KEY
 
 REACTION_TYPE = "m.reaction"
@@ -40,10 +41,6 @@ def text_problem(body: str) -> str | None:
     return None
 
 
-def text_content(body: str) -> dict:
-    return {"msgtype": "m.text", "body": body}
-
-
 def reply_content(body: str, target_id: str, target_sender: str | None,
                   me: str | None) -> dict:
     content = text_content(body)
@@ -54,9 +51,13 @@ def reply_content(body: str, target_id: str, target_sender: str | None,
 
 
 def edit_content(body: str, target_id: str) -> dict:
-    return {"msgtype": "m.text", "body": "* " + body,
-            "m.new_content": text_content(body),
-            "m.relates_to": {"rel_type": "m.replace", "event_id": target_id}}
+    new = text_content(body)
+    content = {"msgtype": "m.text", "body": "* " + body, "m.new_content": new,
+               "m.relates_to": {"rel_type": "m.replace", "event_id": target_id}}
+    if "formatted_body" in new:  # the fallback for clients without edits, formatted alike
+        content["format"] = new["format"]
+        content["formatted_body"] = "* " + new["formatted_body"]
+    return content
 
 
 def reaction_key_problem(key: Any) -> str | None:

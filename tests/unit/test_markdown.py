@@ -58,3 +58,18 @@ def test_the_library_is_imported_only_for_text_that_may_be_markdown():
             "assert 'markdown_it' not in sys.modules\n"
             "text_content('**now**')\nassert 'markdown_it' in sys.modules\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_replies_and_edits_are_read_as_markdown_too():
+    from pyapp.client import actions
+
+    reply = actions.reply_content("**yes**", "$orig", "@bob:hs", "@me:hs")
+    assert (reply["body"], reply["format"], reply["formatted_body"]) == (
+        "**yes**", HTML_FORMAT, "<strong>yes</strong>")
+    assert reply["m.relates_to"] == {"m.in_reply_to": {"event_id": "$orig"}}
+    edit = actions.edit_content("*fixed*", "$orig")
+    assert edit["m.new_content"] == {"msgtype": "m.text", "body": "*fixed*",
+                                     "format": HTML_FORMAT, "formatted_body": "<em>fixed</em>"}
+    assert (edit["body"], edit["formatted_body"]) == ("* *fixed*", "* <em>fixed</em>")
+    assert actions.edit_content("plain", "$orig")["m.new_content"] == {
+        "msgtype": "m.text", "body": "plain"}
