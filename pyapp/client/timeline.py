@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from .timeline_model import FAILED, PENDING, SENT, Gap, Message, TimelineModel
 
-__all__ = ["FAILED", "PENDING", "SENT", "Message", "Timeline", "RENDERED_MSGTYPES"]
+__all__ = ["FAILED", "PENDING", "SENT", "Message", "Timeline"]
 
-RENDERED_MSGTYPES = {"m.text", "m.notice", "m.emote"}
 # Events a room holds before the oldest go (and become a gap to load again): enough for a
 # long scroll back, so a new message does not cut off what the user is reading.
 HELD_EVENTS = 2000

@@ -96,3 +96,10 @@ def test_formatted_html_reaches_the_view_unchanged_for_the_sanitizer_beside_the_
     views = [i for i in part().items(r, ME) if isinstance(i, MessageView)]
     assert [(v.body, v.html) for v in views] == [
         ("**hi**", "<b>hi</b><script>x</script>"), ("plain", None)]
+
+
+def test_a_message_of_an_unknown_or_media_msgtype_shows_its_body():
+    r = room(confirmed=[msg(1, BOB, "Poll: lunch?", msgtype="org.example.poll"),
+                        msg(2, BOB, "cat.png", msgtype="m.image"), msg(3, BOB, "text")])
+    views = [i for i in part().items(r, ME) if isinstance(i, MessageView)]
+    assert [v.body for v in views] == ["Poll: lunch?", "cat.png", "text"]

@@ -14,7 +14,7 @@ from typing import Any
 
 from pyapp.client import actions
 from pyapp.client.rooms import Room
-from pyapp.client.timeline import FAILED, RENDERED_MSGTYPES, SENT, Message
+from pyapp.client.timeline import FAILED, SENT, Message
 from pyapp.client.timeline_model import TOP_GAP_KEY, Gap, MemberChange, RoomStart
 
 from ..format import Clock, join_names, member_name, typing_text
@@ -304,13 +304,13 @@ class TimelinePart:
         return self.find(room, key)
 
     def _shown(self, room: Room) -> list[Any]:
-        """The timeline's items this view shows: messages of a type it renders (deleted
-        ones as their placeholder; not the hidden users'), gaps, the start and membership changes."""
+        """The timeline's items this view shows: messages of every msgtype (those it has no
+        rendering of their own for show their body, the spec's fallback; deleted ones as their
+        placeholder; not the hidden users'), gaps, the start and membership changes."""
         shown = []
         for item in room.timeline.items():
             if isinstance(item, Message):
-                if not (item.redacted or item.msgtype in RENDERED_MSGTYPES) \
-                        or item.sender in self.hidden:
+                if item.sender in self.hidden:
                     continue
             elif isinstance(item, MemberChange):
                 # The bot's own joins, and its invitations (the platform's way of letting
