@@ -13,6 +13,7 @@ from pyapp.identity import parse_user_id
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 UNKNOWN_DAY = "Unknown date"
+CACHED_TIMES = 10_000
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -24,6 +25,7 @@ class Clock:
     def __init__(self, now=time.time, offset_s: int | None = None):
         self.now = now
         self.zone = timezone(timedelta(seconds=local_offset_s() if offset_s is None else offset_s))
+        self._cache: dict[int, tuple[str, str]] = {}
 
     def local(self, ts_ms: int) -> datetime | None:
         """None for a time datetime cannot hold (a sender's clock can claim year 30000 or
@@ -33,13 +35,24 @@ class Clock:
         except (ValueError, OverflowError, OSError, TypeError):
             return None
 
+    def _texts(self, ts_ms: int) -> tuple[str, str]:
+        """(time, day key) of a timestamp, remembered: every render of a long conversation
+        asks again for each of its messages, and they never change (the zone is fixed)."""
+        texts = self._cache.get(ts_ms)
+        if texts is None:
+            when = self.local(ts_ms)
+            texts = (when.strftime("%H:%M"), when.strftime("%Y-%m-%d")) if when \
+                else ("", "unknown")
+            if len(self._cache) >= CACHED_TIMES:
+                self._cache.clear()
+            self._cache[ts_ms] = texts
+        return texts
+
     def time_text(self, ts_ms: int) -> str:
-        when = self.local(ts_ms)
-        return when.strftime("%H:%M") if when else ""
+        return self._texts(ts_ms)[0]
 
     def day_key(self, ts_ms: int) -> str:
-        when = self.local(ts_ms)
-        return when.strftime("%Y-%m-%d") if when else "unknown"
+        return self._texts(ts_ms)[1]
 
     def day_label(self, ts_ms: int) -> str:
         when = self.local(ts_ms)

@@ -56,6 +56,7 @@ class ChatView:
         self._observers = []
         self._rendered: dict[str, tuple] = {}  # message key -> signature last rendered
         self._nodes: dict[str, object] = {}
+        self._order: list[str] = []  # keys of the items in self.messages, in DOM order
         self._list_nodes: dict[str, object] = {}
         self._list_sigs: dict[str, tuple] = {}
         self._room_id: str | None = None
@@ -613,14 +614,17 @@ class ChatView:
         if switched:
             self.menu.close(restore_focus=False)
             self.messages.replaceChildren()
+            self._order = []
             self._nodes.clear()
             self._rendered.clear()
         ol = self.messages
-        keep = set()
+        keep = {item.key for item in state.items}
+        existing = [key for key in self._order if key in keep and key in self._nodes]
+        shown_before = set(existing)
+        next_existing = 0
         appended_mine = False
         for position, item in enumerate(state.items):
             key = item.key
-            keep.add(key)
             signature = _signature(item)
             node = self._nodes.get(key)
             if node is None:
@@ -641,8 +645,17 @@ class ChatView:
                     again = node.querySelector(focused)
                     if again:
                         again.focus()
-            if ol.children.item(position) != node:
-                ol.insertBefore(node, ol.children.item(position))
+            # Where the DOM has it is known here (self._order): only nodes not in place
+            # cost a call into the page, so a long conversation stays cheap to update.
+            if next_existing < len(existing) and existing[next_existing] == key:
+                next_existing += 1
+                continue
+            ref = self._nodes[existing[next_existing]] if next_existing < len(existing) \
+                else None
+            ol.insertBefore(node, ref)
+            if key in shown_before:
+                existing.remove(key)  # moved up from further down
+        self._order = [item.key for item in state.items]
         for key in list(self._nodes):
             if key not in keep:
                 if key == self.menu.key:

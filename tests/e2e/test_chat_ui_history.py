@@ -127,9 +127,20 @@ def test_new_messages_while_scrolled_up_offer_jump_to_latest_with_a_count(
     expect_message(page, "old 39")
     page.evaluate("(sel) => { document.querySelector(sel).scrollTop = 200; }", SCROLL)
     jump = chat(page).locator(".omc-jump")
+    page.evaluate("(sel) => { window.__nodes = [...document.querySelectorAll(sel + ' .omc-messages > li.omc-msg')]; }",
+                  SCROLL)
     for n in range(3):
         post(synapse, b["access_token"], room_id, f"new {n}")
     expect_message(page, "new 2")
+    # A keyed update: every item shown before is still the same DOM node, in the same order
+    # (earlier history may have come in above them meanwhile).
+    moved = page.evaluate("""(sel) => {
+        const now = [...document.querySelectorAll(sel + ' .omc-messages > li.omc-msg')];
+        const at = window.__nodes.map((node) => now.indexOf(node));
+        return window.__nodes.filter((node, n) => at[n] < 0 || (n > 0 && at[n] <= at[n - 1]))
+            .map((node) => node.textContent);
+    }""", SCROLL)
+    assert page.evaluate("window.__nodes.length") >= 30 and moved == []
     expect(jump).to_be_visible(timeout=LIVE_TIMEOUT_MS)
     expect(jump).to_have_text("↓ 3 new messages")
     assert not is_in_view(page, "new 2")  # nothing moved under the reader
