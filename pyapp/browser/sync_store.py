@@ -4,6 +4,11 @@ Records are JSON strings under string keys in one object store; an answer's reco
 written in one readwrite transaction, so a reload finds either the answer before or this
 one, never half. A separate database per user and device keeps users of one browser apart,
 and signing out deletes the database (indexedDB.databases() no longer lists it).
+
+One tab writes (see SyncStore.writable): the page holding the Web Lock named after the
+database, asked for at once and held for the page's life; a later tab's request waits in
+the browser's queue and is granted when the writer's page goes. Without Web Locks every
+page writes (the browsers this chat supports all have them).
 """
 
 from __future__ import annotations
@@ -55,9 +60,37 @@ class IndexedDBSyncStore:
         import js
 
         self.name = database_name(user_id, device_id)
-        self._factory = js.indexedDB  # AttributeError here: no IndexedDB, no persistence
+        self._factory = getattr(js, "indexedDB", None)
+        if not self._factory:  # no IndexedDB (blocked, or a browser without it): no persistence
+            raise RuntimeError("IndexedDB is not available")
         self._db = None
         self._on_versionchange = None
+        self._writer = False
+        self._release = None
+        self._claim(js)
+
+    def _claim(self, js) -> None:
+        from pyodide.ffi import create_once_callable, create_proxy
+
+        locks = getattr(js.navigator, "locks", None)
+        if not locks or not hasattr(locks, "request"):
+            self._writer = True
+            return
+
+        def executor(resolve, reject):
+            self._release = resolve
+
+        held = js.Promise.new(create_once_callable(executor))
+
+        def granted(lock=None):
+            self._writer = True
+            return held  # the lock is ours until this settles (clear(), or the page goes)
+
+        self._granted = create_proxy(granted)
+        locks.request(self.name, self._granted)
+
+    def writable(self) -> bool:
+        return self._writer
 
     async def _open(self):
         if self._db is not None:
@@ -116,6 +149,10 @@ class IndexedDBSyncStore:
         if self._db is not None:
             self._db.close()
             self._db = None
+        self._writer = False
+        if self._release is not None:
+            self._release(None)
+            self._release = None
         request = self._factory.deleteDatabase(self.name)
         # Blocked: another tab still has it open; it is deleted once that tab lets go
         # (onversionchange above closes it), nothing to wait for here.

@@ -41,7 +41,15 @@ ROOM_PREFIX = "room:"
 
 
 class SyncStore(Protocol):
-    """One user's and device's records. Every method may raise; callers contain it."""
+    """One user's and device's records. Every method may raise; callers contain it.
+
+    `writable()`: this page is the store's one writer. Two tabs of one user writing their
+    own answers would interleave rooms of one tab with the other's next_batch, and a room
+    whose record is older than next_batch would miss messages for good on the next resume.
+    A page that is not the writer keeps its snapshot in memory; when it becomes the writer
+    (the other tab closed) it writes the whole snapshot at once."""
+
+    def writable(self) -> bool: ...
 
     async def load(self) -> dict[str, str]: ...
 
@@ -59,6 +67,10 @@ class MemorySyncStore:
         self.records: dict[str, str] = {}
         self.fail = False
         self.writes = 0
+        self.owner = True
+
+    def writable(self) -> bool:
+        return self.owner
 
     async def load(self) -> dict[str, str]:
         return dict(self.records)
@@ -249,6 +261,7 @@ class SyncPersistence:
         self.store: SyncStore | None = None
         self.snapshot: SyncSnapshot | None = None
         self._lock = asyncio.Lock()
+        self._behind = False  # answers were not written (not the writer): write all next
 
     @property
     def enabled(self) -> bool:
@@ -257,7 +270,7 @@ class SyncPersistence:
     def open(self, user_id: str, device_id: str) -> None:
         """The session's store; nothing is read until resume()."""
         self.snapshot = SyncSnapshot(user_id, device_id)
-        self.store = None
+        self.store, self._behind = None, False
         if self._open is not None:
             try:
                 self.store = self._open(user_id, device_id)
@@ -303,8 +316,12 @@ class SyncPersistence:
                 return
             if store is None or self.store is not store:
                 return
+            if not store.writable():
+                self._behind = True
+                return
+            replace, self._behind = full or self._behind, False
             try:
-                await store.write(snapshot.records() if full else puts, deletes, full)
+                await store.write(snapshot.records() if replace else puts, deletes, replace)
             except Exception:  # noqa: BLE001
                 # The answer is still shown; the store is behind, so it must not be resumed.
                 log.exception("The sync could not be stored; not persisting it any more")

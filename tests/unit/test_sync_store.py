@@ -16,7 +16,7 @@ from pyapp.client.rooms import RoomList
 from pyapp.client.service import ChatConfig, ChatService
 from pyapp.client.storage import MemoryStorage
 from pyapp.client.sync_store import (
-    MAX_EVENTS, META_KEY, MemorySyncStore, SyncSnapshot,
+    MAX_EVENTS, META_KEY, MemorySyncStore, SyncPersistence, SyncSnapshot,
 )
 from pyapp.client.timeline_model import Gap, Message, RoomStart
 
@@ -343,3 +343,23 @@ def test_a_snapshot_of_another_user_device_or_version_is_refused():
     assert SyncSnapshot.restore({k: v for k, v in records.items() if k != META_KEY},
                                 ME, "DEV") is None
     assert SyncSnapshot.restore(dict(records, **{"room:!a:hs": "[]"}), ME, "DEV") is None
+
+
+async def test_only_the_writer_tab_writes_and_a_tab_that_becomes_it_writes_everything():
+    """Two tabs writing their own answers would mix one tab's rooms with the other's
+    next_batch; the tab that is not the writer keeps its answers until it becomes one."""
+    store = MemorySyncStore()
+    store.owner = False  # another tab holds the store
+    persistence = SyncPersistence(lambda user_id, device_id: store)
+    persistence.open(ME, "DEV")
+    first, second, third = (json.loads(json.dumps(b)) for b in answers()[:3])
+    await persistence.save(first, full=True)
+    await persistence.save(second, full=False)
+    assert store.records == {}
+    store.owner = True  # that tab closed
+    await persistence.save(third, full=False)
+    restored = SyncSnapshot.restore(store.records, ME, "DEV")
+    assert restored is not None and restored.next_batch == "s3"
+    assert set(restored.rooms) == {"!a:hs", "!gone:hs", "!inv:hs"}
+    assert [e["event_id"] for c in restored.rooms["!a:hs"]["chunks"] for e in c["events"]
+            ][-3:] == ["$m1", "$m2", "$m3"]
