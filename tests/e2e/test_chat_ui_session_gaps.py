@@ -95,7 +95,8 @@ def test_signing_out_of_the_platform_signs_out_of_the_chat(demo_stack, built_sta
     expect(chat(page).locator(".omc-list")).to_be_visible(timeout=BOOT_TIMEOUT_MS)
     token = stored_token(page)
     # Signed out on a page where the chat runs: its session ends at once.
-    page.locator(".site-who").get_by_role("button", name="Sign out").click()
+    with page.expect_navigation(timeout=LIVE_TIMEOUT_MS):  # the host page reloads
+        page.locator(".site-who").get_by_role("button", name="Sign out").click()
     expect(chat(page).get_by_label("Username")).to_be_visible(timeout=BOOT_TIMEOUT_MS)
     assert not token_works(hs, token)
     assert page.evaluate(f"localStorage.getItem({json.dumps(SESSION_KEY)})") is None
@@ -107,7 +108,8 @@ def test_signing_out_of_the_platform_signs_out_of_the_chat(demo_stack, built_sta
     expect(chat(page).locator(".omc-list")).to_be_visible(timeout=BOOT_TIMEOUT_MS)
     token = stored_token(page)
     page.goto(base + "/index.html")
-    page.locator(".site-who").get_by_role("button", name="Sign out").click()
+    with page.expect_navigation(timeout=LIVE_TIMEOUT_MS):
+        page.locator(".site-who").get_by_role("button", name="Sign out").click()
     expect(page.locator(".site-who")).not_to_contain_text("Bob", timeout=LIVE_TIMEOUT_MS)
     page.goto(base + "/messages.html")
     expect(chat(page).get_by_label("Username")).to_be_visible(timeout=BOOT_TIMEOUT_MS)
