@@ -786,12 +786,14 @@ def _fill_item(li, item) -> None:
 
 def _reply_preview(item):
     reply = item.reply
+    # Its name is its text (what is seen is what a screen reader says and voice control hears).
     quote = h("button", "omc-reply" + ("" if reply.key else " is-missing"), type="button",
               data_action="goto-original", data_event=reply.event_id,
-              aria_label=f"In reply to {reply.sender_name or 'a message'}: {reply.text}. "
-                         "Show the original.")
+              title="Show the original")
+    quote.append(h("span", "omc-sr-only", "In reply to "))
     if reply.sender_name:
-        quote.append(h("span", "omc-reply-sender", reply.sender_name))
+        quote.append(h("span", "omc-reply-sender", reply.sender_name),
+                     h("span", "omc-sr-only", ": "))
     quote.append(h("span", "omc-reply-text", reply.text))
     return quote
 

@@ -12,6 +12,7 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.axe import assert_accessible
 from tests.e2e.chat_ui_support import (LIVE_TIMEOUT_MS, chat, expect_message, make_room,
                                        open_and_sign_in, send)
 pytestmark = pytest.mark.e2e
@@ -101,6 +102,9 @@ def test_reply_react_edit_and_delete_in_the_ui_reach_the_server_and_another_clie
     expect(chips).to_have_count(2)
     expect(chips.first).to_have_attribute("aria-pressed", "true")
     expect(chips.first).to_have_accessible_name("🎉 1: you")
+    open_menu(page, "picnic at noon?")  # a reply, reactions and an open menu: what axe sees
+    assert_accessible(page, "conversation with the message menu open")
+    page.keyboard.press("Escape")
 
     # Edit my last message: Up in the empty composer, Escape cancels, Up again, Enter sends.
     # (a message still on its way has no event id to edit yet)
@@ -130,6 +134,7 @@ def test_reply_react_edit_and_delete_in_the_ui_reach_the_server_and_another_clie
     expect_message(page, "to be deleted")
     menu = open_menu(page, "to be deleted")
     menu.get_by_role("menuitem", name="Delete…").click()
+    assert_accessible(page, "conversation asking to delete a message")
     question.get_by_role("button", name="Delete").click()
     expect_message(page, "Message deleted")
 
@@ -280,7 +285,7 @@ def test_a_reply_whose_original_is_not_loaded_loads_history_until_it_is_found(
     open_and_sign_in(page, f"{web_server}/event.html?slug=actions-far", a_name, a_pw)
     expect_message(page, "answering it now")
     preview = message(page, "answering it now").locator(".omc-reply")
-    expect(preview).to_have_text("Original message not loaded")
+    expect(preview.locator(".omc-reply-text")).to_have_text("Original message not loaded")
     expect(chat(page).locator(".omc-body", has_text="the very first question")).to_have_count(0)
     preview.click()
     expect(message(page, "the very first question")).to_be_focused(timeout=LIVE_TIMEOUT_MS)
