@@ -2,7 +2,9 @@
 
 static/ is generated, never committed, and rebuilt from pinned inputs only:
 - static/pyodide/: Pyodide's core from node_modules/pyodide, its stdlib recompiled to bytecode
-  and without the modules a chat page never uses (pyapp.build.stdlib_trim),
+  and without the modules a chat page never uses (pyapp.build.stdlib_trim), split into what a
+  page imports (python_stdlib.zip) and the rest, fetched on first use (python_stdlib_rest.zip,
+  pyapp.browser.stdlib_rest),
   and a pyodide-lock.json listing ONLY our wheels (sha256 + depends), so `loadPackage("pyapp")`
   resolves everything by name from this origin.
 - static/pyodide/wheels/<sha256[:16]>/<wheel>: the wheels, in content-addressed folders, so a
@@ -396,8 +398,9 @@ def _build(*, force: bool, precompile_bytecode: bool, log) -> BuildResult:
     else:
         wheel_files = {p: p for p in sources}
         stdlib = stdlib_src
-    _write_if_changed(out_pyodide / "python_stdlib.zip", stdlib_trim.trim(stdlib.read_bytes()),
-                      changed, static)
+    core, rest = stdlib_trim.split(stdlib_trim.trim(stdlib.read_bytes()), stdlib_trim.core_modules())
+    _write_if_changed(out_pyodide / "python_stdlib.zip", core, changed, static)
+    _write_if_changed(out_pyodide / stdlib_trim.REST_ARCHIVE, rest, changed, static)
 
     wheels_dir = out_pyodide / "wheels"
     placed: dict[str, tuple[WheelInfo, Path, str]] = {}

@@ -60,3 +60,45 @@ def trim(data: bytes, names=LEFT_OUT) -> bytes:
             if not left_out(info.filename, names):
                 dst.writestr(info, src.read(info))
     return out.getvalue()
+
+
+# -- the on-demand part --------------------------------------------------------------------------
+# A first visit downloads only the modules a page imports (CORE_FILE, measured: sys.modules after
+# boot, a sent message, a reload and the OAuth sign-in); the rest of the stdlib goes into a second
+# archive that pyapp.browser.stdlib_rest fetches the first time something imports one of them.
+CORE_FILE = "stdlib_core.txt"
+REST_ARCHIVE = "python_stdlib_rest.zip"
+REST_INDEX = "_stdlib_rest_index"
+
+
+def core_modules() -> frozenset[str]:
+    from pathlib import Path
+
+    text = (Path(__file__).with_name(CORE_FILE)).read_text()
+    return frozenset(line.split("#", 1)[0].strip() for line in text.splitlines()
+                     if line.split("#", 1)[0].strip())
+
+
+def split(data: bytes, core: frozenset[str]) -> tuple[bytes, bytes]:
+    """(core archive, rest archive): entries of modules in `core` (and the packages above them)
+    stay; the others move to the rest archive. The core archive also gets REST_INDEX, a module
+    naming every module of the rest archive, so an import of anything else never fetches it."""
+    keep = set(core)
+    for name in core:
+        parts = name.split(".")
+        keep.update(".".join(parts[:i]) for i in range(1, len(parts)))
+    core_out, rest_out = io.BytesIO(), io.BytesIO()
+    rest_names = set()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(core_out, "w") as c, \
+            zipfile.ZipFile(rest_out, "w") as r:
+        for info in src.infolist():
+            module = module_of(info.filename)
+            if info.filename.endswith("/") or module in keep:
+                c.writestr(info, src.read(info))
+            else:
+                r.writestr(info, src.read(info))
+                if info.filename.endswith((".py", ".pyc")):
+                    rest_names.add(module)
+        index = zipfile.ZipInfo(f"{REST_INDEX}.py", (2020, 1, 1, 0, 0, 0))
+        c.writestr(index, f"ARCHIVE = {REST_ARCHIVE!r}\nNAMES = frozenset({sorted(rest_names)!r})\n")
+    return core_out.getvalue(), rest_out.getvalue()

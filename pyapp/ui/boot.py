@@ -69,6 +69,8 @@ async def main() -> None:
 
     loader = js.window.omChat
     try:
+        from pyapp.browser import stdlib_rest
+        stdlib_rest.install(loader.staticBase + "pyodide/")
         loader._progress("libraries")
         t0 = time.perf_counter()
         import nio  # noqa: F401  (the bulk of the import time; measured and reported)

@@ -132,6 +132,30 @@ import importlib.util
     assert result == {"missing": [], "shipped": []}
 
 
+def test_the_rest_of_the_stdlib_is_fetched_once_on_first_use_never_at_boot(
+        runtime_server, new_page):
+    # pyapp.build.stdlib_trim.split + pyapp.browser.stdlib_rest
+    page = new_page()
+    page.goto(runtime_server + EXAMPLE)
+    page_until(page, PYTHON_READY, timeout_ms=BOOT_TIMEOUT_MS)
+    rest = lambda: [u for u in page.requests if u.endswith("/python_stdlib_rest.zip")]
+    assert rest() == []
+    result = run(page, """
+import difflib, email.mime.text, xml.etree.ElementTree as ET
+out = {"diff": list(difflib.ndiff(["a"], ["b"]))[:2],
+       "mime": email.mime.text.MIMEText("hi").get_content_type(),
+       "xml": ET.fromstring("<a><b/></a>")[0].tag}
+try:
+    import no_such_module_anywhere
+except ModuleNotFoundError as e:
+    out["missing"] = e.name
+out
+""")
+    assert result == {"diff": ["- a", "+ b"], "mime": "text/plain", "xml": "b",
+                      "missing": "no_such_module_anywhere"}
+    assert len(rest()) == 1
+
+
 def test_hashes_hmac_and_pbkdf2_match_published_test_vectors(booted):
     result = run(booted, """
 from Crypto.Hash import SHA256, SHA512, HMAC
