@@ -17,7 +17,10 @@ def test_seeded_event_room_exists_with_metadata_and_attendee_invited(demo_stack)
     assert status == 200, room
     room_id = room["room_id"]
     status, invite_sync = hs.request("GET", "/_matrix/client/v3/sync", token=bob["access_token"])
-    invited = invite_sync["rooms"]["invite"].get(room_id) or invite_sync["rooms"]["join"].get(room_id)
+    # Synapse leaves out empty sections: whether bob is still invited or has already joined
+    # depends on which tests used the shared stack before this one.
+    rooms = invite_sync["rooms"]
+    invited = rooms.get("invite", {}).get(room_id) or rooms.get("join", {}).get(room_id)
     assert invited is not None
     state = invited.get("invite_state", invited.get("state", {}))["events"]
     meta = [e["content"] for e in state if e["type"] == ROOM_METADATA_TYPE]
