@@ -3,10 +3,16 @@
     .venv/bin/python docs/make_screenshots.py
 
 Writes docs/screenshots/{event-sidebar,group-tab,messages-dashboard,phone-event}.png.
+
+The conversation is seeded through the real Synapse by a CPython client speaking for each
+demo user, with the contents the chat itself sends (pyapp.client.actions, pyapp.client.markdown):
+Markdown (bold, a link, a code span), a reply, an edit and reactions. The screenshots are
+taken as alice. Emoji need a colour emoji font (Debian: fonts-noto-color-emoji).
 """
 
 from __future__ import annotations
 
+import io
 import sys
 import tempfile
 from pathlib import Path
@@ -15,31 +21,101 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.chat import CHROMIUM, CHROMIUM_ARGS, READY, signed_in_context  # noqa: E402
+from pyapp.client.actions import edit_content, reaction_content, reply_content  # noqa: E402
+from pyapp.client.markdown import text_content  # noqa: E402
+from pyapp.platform.demo import DEMO_PASSWORD, DEMO_TENANT  # noqa: E402
+from pyapp.platform.service import Platform  # noqa: E402
 from pyapp.server.stack import StackOptions  # noqa: E402
 from tests.support.stack_thread import StackThread  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
-CONVERSATION = [
-    ("bob", "event", "Hi all! Doors open at 18:30, see you there."),
-    ("alice", "event", "Great. Is there a talk on PyScript?"),
-    ("bob", "event", "Yes, the second one: Python in the browser, no server needed."),
-    ("bob", "group", "Anyone up for a sprint next weekend?"),
-    ("alice", "group", "Count me in!"),
-]
+ROOMS = {"event": "python-meetup", "group": "pythonistas"}
 
 
-def say(stack, user: str, kind: str, text: str, n: int) -> None:
-    hs = stack.synapse
-    token = hs.login(f"{user}_demo", "demo-password")["access_token"]
-    slug = "python-meetup" if kind == "event" else "pythonistas"
-    status, room = hs.request("GET", f"/_matrix/client/v3/directory/room/%23{kind}-{slug}-demo"
-                              f"%3Alocalhost", token=token)
-    assert status == 200, room
-    hs.request("POST", f"/_matrix/client/v3/join/{room['room_id']}", {}, token=token)
-    status, body = hs.request("PUT", f"/_matrix/client/v3/rooms/{room['room_id']}/send/"
-                              f"m.room.message/shot{n}", {"msgtype": "m.text", "body": text},
-                              token=token)
-    assert status == 200, body
+class Demo:
+    """The demo users as Matrix clients: each says, replies, edits and reacts in a room."""
+
+    def __init__(self, stack):
+        self.hs = stack.synapse
+        self.tokens: dict[str, str] = {}
+        self.user_ids: dict[str, str] = {}
+        self.n = 0
+        self.rooms: dict[tuple[str, str], str] = {}
+
+    def _token(self, user: str) -> str:
+        if user not in self.tokens:
+            login = self.hs.login(f"{user}_{DEMO_TENANT}", DEMO_PASSWORD)
+            self.tokens[user], self.user_ids[user] = login["access_token"], login["user_id"]
+        return self.tokens[user]
+
+    def room(self, user: str, kind: str) -> str:
+        if (user, kind) in self.rooms:
+            return self.rooms[user, kind]
+        token = self._token(user)
+        status, room = self.hs.request(
+            "GET", f"/_matrix/client/v3/directory/room/%23{kind}-{ROOMS[kind]}-{DEMO_TENANT}"
+            f"%3Alocalhost", token=token)
+        assert status == 200, room
+        status, body = self.hs.request("POST", f"/_matrix/client/v3/join/{room['room_id']}", {},
+                                       token=token)
+        assert status == 200, body
+        self.rooms[user, kind] = room["room_id"]
+        return room["room_id"]
+
+    def send(self, user: str, kind: str, content: dict, event_type: str = "m.room.message") -> str:
+        room_id = self.room(user, kind)
+        self.n += 1
+        status, body = self.hs.request(
+            "PUT", f"/_matrix/client/v3/rooms/{room_id}/send/{event_type}/shot{self.n}",
+            content, token=self.tokens[user])
+        assert status == 200, body
+        return body["event_id"]
+
+    def say(self, user: str, kind: str, text: str) -> str:
+        return self.send(user, kind, text_content(text))
+
+    def reply(self, user: str, kind: str, text: str, to: str, to_user: str) -> str:
+        self._token(to_user)
+        return self.send(user, kind, reply_content(text, to, self.user_ids[to_user],
+                                                   self.user_ids[user]))
+
+    def edit(self, user: str, kind: str, event_id: str, text: str) -> str:
+        return self.send(user, kind, edit_content(text, event_id))
+
+    def react(self, user: str, kind: str, event_id: str, key: str) -> str:
+        return self.send(user, kind, reaction_content(event_id, key), "m.reaction")
+
+
+def seed(demo: Demo) -> None:
+    for user in ("alice", "bob", "carol"):  # everyone in first: one "joined" line on top
+        for kind in ROOMS:
+            demo.room(user, kind)
+    hello = demo.say("bob", "event", "Hi all! Doors open at **18:30**; the agenda is "
+                     "[on the wiki](https://example.org/python-meetup).")
+    question = demo.say("alice", "event", "Great. Is there a talk on PyScript?")
+    demo.edit("alice", "event", question, "Great. Is there a talk on Pyodide?")
+    demo.reply("bob", "event", "Yes, the second one: Python in the browser. Try "
+               "`import micropip` before you come.", question, "alice")
+    demo.say("carol", "event", "I'll bring the *projector*.")
+    for user, key in (("alice", "🎉"), ("carol", "🎉"), ("carol", "👍")):
+        demo.react(user, "event", hello, key)
+    demo.react("carol", "event", question, "👀")
+
+    sprint = demo.say("bob", "group", "Anyone up for a sprint next weekend?")
+    demo.reply("alice", "group", "Count me in! I'll bring **two** laptops and "
+               "look at `asyncio` in the browser.",
+               sprint, "bob")
+    for user, key in (("alice", "🙌"), ("carol", "🙌")):
+        demo.react(user, "group", sprint, key)
+
+
+def optimise(png: bytes) -> bytes:
+    """Lossless re-encode with zlib's best effort (Chromium writes fast, larger PNGs)."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.open(io.BytesIO(png)).save(out, "PNG", optimize=True)
+    return min(png, out.getvalue(), key=len)
 
 
 def main() -> None:
@@ -49,15 +125,20 @@ def main() -> None:
                                                 auth="password"))
     stack = runner.start()
     try:
+        async def carol_attends():
+            for kind, slug in ROOMS.items():  # a third voice, so reactions add up
+                Platform(stack.store).join(DEMO_TENANT, kind, slug, "carol")
+            await stack.orchestrator.drain()
+
         runner.call(stack.orchestrator.drain())
-        for n, (user, kind, text) in enumerate(CONVERSATION):
-            say(stack, user, kind, text, n)
+        runner.call(carol_attends())
+        seed(Demo(stack))
         OUT.mkdir(parents=True, exist_ok=True)
         shots = [
-            ("event-sidebar", "/event.html?slug=python-meetup", {"width": 1280, "height": 760}),
-            ("group-tab", "/group.html?slug=pythonistas#discussion", {"width": 1280, "height": 760}),
-            ("messages-dashboard", "/messages.html", {"width": 1280, "height": 760}),
-            ("phone-event", "/event.html?slug=python-meetup", {"width": 375, "height": 740}),
+            ("event-sidebar", "/event.html?slug=python-meetup", {"width": 1280, "height": 800}),
+            ("group-tab", "/group.html?slug=pythonistas#discussion", {"width": 1280, "height": 800}),
+            ("messages-dashboard", "/messages.html", {"width": 1280, "height": 800}),
+            ("phone-event", "/event.html?slug=python-meetup", {"width": 375, "height": 812}),
         ]
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -67,12 +148,20 @@ def main() -> None:
                 page.set_viewport_size(viewport)
                 page.goto(stack.url + path)
                 page.wait_for_selector(READY, timeout=120_000)
+                # the whole seeded conversation: the edit and the reactions applied
                 page.wait_for_selector("om-chat .omc-body", timeout=30_000)
+                page.wait_for_selector("om-chat .omc-reaction", timeout=30_000)
+                # the open room's unread count clears once its read receipt comes back in a sync
+                page.locator("om-chat [aria-current] .omc-unread").wait_for(state="detached",
+                                                                            timeout=30_000)
                 if viewport["width"] < 500:
-                    page.locator("om-chat").scroll_into_view_if_needed()
-                page.screenshot(path=str(OUT / f"{name}.png"), full_page=viewport["width"] < 500)
+                    # the phone's chat is short: start it at the formatted message, not the end
+                    page.locator("om-chat .omc-msg", has_text="Doors open").evaluate(
+                        "e => e.scrollIntoView({block: 'start'})")
+                png = page.screenshot(full_page=viewport["width"] < 500)
+                (OUT / f"{name}.png").write_bytes(optimise(png))
                 page.close()
-                print("wrote", OUT / f"{name}.png")
+                print("wrote", OUT / f"{name}.png", (OUT / f"{name}.png").stat().st_size, "bytes")
             browser.close()
     finally:
         runner.stop()

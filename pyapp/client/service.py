@@ -572,8 +572,8 @@ class ChatService:
         event_id = last.event_id if last else None
         if not event_id or self._read_sent.get(room_id) == event_id:
             return
-        if last.sender == self.user_id:
-            return  # our own message: the server counts it as read by us
+        if last.sender == self.user_id and not room.unread:
+            return  # our own message, nothing unread before it: no receipt needed
         self._read_sent[room_id] = event_id
         try:
             await self.client.room_read_markers(room_id, event_id, event_id)

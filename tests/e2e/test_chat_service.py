@@ -126,6 +126,30 @@ async def test_typing_receipts_and_unread_counts_reach_the_other_user(synapse, m
     await until(lambda: fay.room(room_id).receipts.get(b["user_id"]) == last, what="receipt seen")
 
 
+async def test_reading_a_room_whose_last_message_i_sent_from_another_device_clears_its_count(
+        synapse, make_user, services):
+    """Synapse keeps counting what came before my own message until I send a receipt: a reply
+    from my phone leaves the room unread in this browser until it is marked read here."""
+    a_name, a_pw, a = make_user("jan")
+    b_name, b_pw, b = make_user("kim")
+    room_id = make_room(synapse, a["access_token"], "otherdevice", invite=[b["user_id"]])
+    synapse.request("POST", f"/_matrix/client/v3/join/{room_id}", {}, token=b["access_token"])
+    kim = await services(synapse)
+    await kim.login_password(b_name, b_pw)
+    await until(lambda: kim.room(room_id), what="room synced")
+    status, _ = synapse.request("POST", f"/_matrix/client/v3/rooms/{room_id}/send/m.room.message",
+                                {"msgtype": "m.text", "body": "lunch?"}, token=a["access_token"])
+    assert status == 200
+    status, _ = synapse.request("POST", f"/_matrix/client/v3/rooms/{room_id}/send/m.room.message",
+                                {"msgtype": "m.text", "body": "yes"}, token=b["access_token"])
+    assert status == 200  # kim answers from another device (another access token)
+    await until(lambda: [e.body for e in kim.room(room_id).timeline.confirmed][-2:]
+                == ["lunch?", "yes"], what="kim's client has both")
+    assert kim.room(room_id).unread == 1
+    await kim.mark_read(room_id)
+    await until(lambda: kim.room(room_id).unread == 0, what="unread cleared")
+
+
 async def test_bot_invites_for_our_tenant_are_accepted_and_others_are_left(synapse, services):
     bot = synapse.register_user("openmeet-bot", "pw-bot")
     user = synapse.register_user("hal_demo", "pw-hal")
