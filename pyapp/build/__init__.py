@@ -73,6 +73,9 @@ PYAPP_BROWSER_REQUIRES = ["matrix-nio", "markdown-it-py"]
 ROOT_PACKAGE = "pyapp"
 
 GZIP_SUFFIXES = (".js", ".mjs", ".wasm", ".json", ".css", ".zip", ".whl")
+# Folders of the downloaded wheels' packages that a page never imports (jsonschema ships its test
+# suite and benchmark data: 60% of its wheel); left out with the type stubs by the bytecode step.
+UNUSED_PACKAGE_DIRS = ("tests", "benchmarks")
 # Bump when the bytecode step changes in a way its inputs do not show.
 PRECOMPILE_FORMAT = "1"
 
@@ -285,7 +288,8 @@ def precompile(jobs: list[dict], pyodide_dir: Path, cache: Path, log) -> list[Pa
     for job in jobs:
         h = salt.copy()
         h.update(Path(job["input"]).read_bytes())
-        h.update(json.dumps({k: job[k] for k in ("prefix", "keep_source", "stored")}).encode())
+        h.update(json.dumps({k: job.get(k) for k in ("prefix", "keep_source", "stored",
+                                                      "drop_dirs")}).encode())
         target = cache / f"{h.hexdigest()[:24]}-{Path(job['input']).name}"
         outputs.append(target)
         if not target.exists():
@@ -387,9 +391,10 @@ def _build(*, force: bool, precompile_bytecode: bool, log) -> BuildResult:
 
     if precompile_bytecode:
         site = "/lib/python3.14/site-packages/"
-        jobs = [{"input": str(p), "prefix": site,
-                 # our own code keeps its source: readable tracebacks while developing
-                 "keep_source": p in local, "stored": True} for p in sources]
+        # Bytecode only, our own code too (its source was a quarter of a first visit's wheel
+        # bytes): a traceback in the browser still names the file and line.
+        jobs = [{"input": str(p), "prefix": site, "keep_source": False, "stored": True,
+                 "drop_dirs": [] if p in local else list(UNUSED_PACKAGE_DIRS)} for p in sources]
         jobs.append({"input": str(stdlib_src), "prefix": "/lib/python314.zip/",
                      "keep_source": False, "stored": True})
         compiled = precompile(jobs, pyodide_dir, cache / "pyc", log)

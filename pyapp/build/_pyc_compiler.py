@@ -4,8 +4,13 @@ and compiling. The host Python (3.11) cannot produce 3.14 bytecode, hence this d
 
 Bytecode uses unchecked hash-based .pyc files (PEP 552): valid regardless of file timestamps,
 which Pyodide does not preserve when it unpacks wheels.
+
+Docstrings are left out of the bytecode (as `python -OO` does, but asserts stay): nothing in a
+chat page reads them (help() and pydoc are not shipped), and they are about a tenth of the
+bytes on the wire and in the wasm memory. A kept .py source still has them.
 """
 
+import ast
 import base64
 import hashlib
 import importlib.util
@@ -24,12 +29,35 @@ def _entry(name: str, method: int) -> zipfile.ZipInfo:
     return info
 
 
-def compile_archive(data: bytes, install_prefix: str, keep_source: bool, stored: bool) -> bytes:
+def _without_docstrings(tree: ast.Module) -> ast.Module:
+    """The module with the docstring of the module, each class and each function removed (an
+    emptied body gets `pass`); line numbers stay those of the source."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if (body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                    and isinstance(body[0].value.value, str)):
+                first = body.pop(0)
+                if not body:
+                    body.append(ast.copy_location(ast.Pass(), first))
+    return tree
+
+
+def _dropped(name: str, drop_dirs) -> bool:
+    """Whether a wheel entry is one a page never imports: a top-level package's folder named in
+    drop_dirs (its test suite, benchmarks) or a type stub."""
+    parts = name.split("/")
+    return name.endswith(".pyi") or (len(parts) > 2 and parts[1] in drop_dirs)
+
+
+def compile_archive(data: bytes, install_prefix: str, keep_source: bool, stored: bool,
+                    drop_dirs=()) -> bytes:
     """install_prefix: where the archive's paths live at run time (code objects carry it, so
     tracebacks name the real location). keep_source: keep .py and put bytecode in __pycache__
     (traceback lines, inspect.getsource); otherwise replace each .py by its .pyc, as Pyodide's
     own distribution does. stored: no zip compression (the HTTP layer gzips; imports skip
-    inflating)."""
+    inflating). drop_dirs: folder names left out below each top-level package (see _dropped)."""
+    drop_dirs = set(drop_dirs)
     if not isinstance(data, bytes):
         data = data.to_bytes()  # a JS Uint8Array handed over by precompile.mjs
     method = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
@@ -45,6 +73,8 @@ def compile_archive(data: bytes, install_prefix: str, keep_source: bool, stored:
 
     for info in src.infolist():
         name = info.filename
+        if _dropped(name, drop_dirs):
+            continue
         if name.endswith("/"):
             dst.writestr(_entry(name, zipfile.ZIP_STORED), b"")
             continue
@@ -56,7 +86,8 @@ def compile_archive(data: bytes, install_prefix: str, keep_source: bool, stored:
             put(name, content)
             continue
         try:
-            code = compile(content, install_prefix + name, "exec", dont_inherit=True, optimize=0)
+            tree = _without_docstrings(ast.parse(content, install_prefix + name))
+            code = compile(tree, install_prefix + name, "exec", dont_inherit=True, optimize=0)
         except SyntaxError:
             put(name, content)  # e.g. templates named .py; the import system never loads them
             continue

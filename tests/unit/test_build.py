@@ -90,8 +90,8 @@ def test_pyapp_wheel_holds_only_browser_code(built):
         names = z.namelist()
     assert tops <= {"auth", "client", "ui", "browser", "__pycache__"}
     assert {"auth", "browser", "client", "ui"} <= tops
-    assert "pyapp/__init__.py" in names
-    assert "pyapp/browser/fetch_transport.py" in names
+    assert {"pyapp/__init__.py", "pyapp/__init__.pyc"} & set(names)
+    assert {"pyapp/browser/fetch_transport.py", "pyapp/browser/fetch_transport.pyc"} & set(names)
     assert not any("crypto_compat" in n or "nio_shims" in n or n.startswith(("pyapp/server", "pyapp/build")) for n in names)
 
 
@@ -106,9 +106,9 @@ def test_precompiled_wheels_carry_cpython_314_bytecode(built):
         assert not any(n.endswith(".py") for n in z.namelist())
         assert z.read(pycs[0])[:4] == magic_314
     with zipfile.ZipFile(result.wheels["pyapp"]) as z:
-        # our own code keeps its source next to the bytecode
-        assert "pyapp/ui/boot.py" in z.namelist()
-        assert "pyapp/ui/__pycache__/boot.cpython-314.pyc" in z.namelist()
+        # our own code as bytecode only, like the rest (bytes on a first visit)
+        assert "pyapp/ui/boot.pyc" in z.namelist()
+        assert not any(n.endswith(".py") for n in z.namelist())
     with zipfile.ZipFile(result.static / "pyodide" / "python_stdlib.zip") as z:
         assert "asyncio/base_events.pyc" in z.namelist()
 
@@ -224,3 +224,62 @@ def test_the_html_sanitizer_is_served_from_static_at_the_pinned_version(built):
     purify = (result.static / "vendor" / "dompurify" / "purify.es.mjs").read_text()
     pinned = json.loads((b.ROOT / "package.json").read_text())["dependencies"]["dompurify"]
     assert f"DOMPurify {pinned}" in purify.split("\n", 1)[0]
+
+
+def _compiled(files: dict[str, str], drop_dirs=()) -> zipfile.ZipFile:
+    """pyapp.build._pyc_compiler run by this Python (in the build it runs inside Pyodide)."""
+    import io
+
+    from pyapp.build import _pyc_compiler
+
+    src = io.BytesIO()
+    with zipfile.ZipFile(src, "w") as z:
+        for name, text in files.items():
+            z.writestr(name, text)
+    out = _pyc_compiler.compile_archive(src.getvalue(), "/site/", False, True, drop_dirs)
+    return zipfile.ZipFile(io.BytesIO(out))
+
+
+def _load(z: zipfile.ZipFile, name: str) -> dict:
+    import marshal
+
+    namespace: dict = {"__name__": name}
+    exec(marshal.loads(z.read(name)[16:]), namespace)  # noqa: S102 - our own test input
+    return namespace
+
+
+def test_bytecode_leaves_out_docstrings_but_keeps_asserts_and_line_numbers():
+    z = _compiled({"pkg/mod.py": '"""Module doc."""\n\n\nclass C:\n    """Class doc."""\n\n\n'
+                                 'def f(x):\n    """Function doc."""\n    assert x > 0, "positive"\n'
+                                 '    return x * 2\n\n\ndef where():\n    raise ValueError\n'})
+    assert z.namelist() == ["pkg/mod.pyc"]
+    assert b"doc." not in z.read("pkg/mod.pyc")
+    ns = _load(z, "pkg/mod.pyc")
+    assert ns.get("__doc__") is None and ns["C"].__doc__ is None and ns["f"].__doc__ is None
+    assert ns["f"](2) == 4
+    with pytest.raises(AssertionError, match="positive"):
+        ns["f"](-1)  # asserts stay (python -OO would drop them)
+    with pytest.raises(ValueError) as raised:
+        ns["where"]()
+    assert raised.traceback[-1].lineno + 1 == 15 and "/site/pkg/mod.py" in str(raised.traceback[-1].path)
+
+
+def test_bytecode_step_leaves_out_test_suites_and_stubs_and_records_what_is_left():
+    z = _compiled({"pkg/__init__.py": "X = 1\n", "pkg/tests/test_x.py": "Y = 2\n",
+                   "pkg/benchmarks/data.json": "{}", "pkg/__init__.pyi": "X: int\n",
+                   "pkg/testing.py": "Z = 3\n", "pkg-1.0.dist-info/RECORD": ""},
+                  drop_dirs=("tests", "benchmarks"))
+    names = set(z.namelist())
+    assert names == {"pkg/__init__.pyc", "pkg/testing.pyc", "pkg-1.0.dist-info/RECORD"}
+    record = z.read("pkg-1.0.dist-info/RECORD").decode()
+    assert "tests" not in record and "pkg/testing.pyc" in record
+
+
+def test_shipped_third_party_wheels_hold_no_test_suites(built):
+    result, _ = built
+    if not json.loads((result.static / "build-info.json").read_text())["precompiled"]:
+        pytest.skip("static/ was built with --no-precompile")
+    with zipfile.ZipFile(result.wheels["jsonschema"]) as z:
+        names = z.namelist()
+    assert "jsonschema/validators.pyc" in names
+    assert not [n for n in names if n.startswith(("jsonschema/tests/", "jsonschema/benchmarks/"))]

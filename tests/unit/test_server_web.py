@@ -90,6 +90,22 @@ async def test_precompressed_brotli_is_preferred_when_the_client_accepts_it(clie
     assert await r.read() == b"brotli stand-in"
 
 
+async def test_text_files_without_a_precompressed_sibling_are_gzipped_as_sent(client):
+    # web/'s loader, pages and stylesheets are part of every first visit
+    r = await client.get("/chat/om-chat.js", headers={"Accept-Encoding": "gzip, deflate, br, zstd"},
+                         auto_decompress=False)
+    assert r.headers["Content-Encoding"] == "gzip"
+    assert r.headers["Vary"] == "Accept-Encoding"
+    assert gzip.decompress(await r.read()) == b"console.log(1)"
+    plain = await client.get("/chat/om-chat.js", headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain.headers
+    assert await plain.read() == b"console.log(1)"
+    # a precompressed sibling is sent as it is, not compressed twice
+    wasm = await client.get("/static/pyodide/pyodide.asm.wasm",
+                            headers={"Accept-Encoding": "gzip"}, auto_decompress=False)
+    assert gzip.decompress(await wasm.read())[:4] == b"\0asm"
+
+
 async def test_folders_serve_index_html_and_redirect_without_slash(client):
     assert "chat" in await (await client.get("/chat/")).text()
     r = await client.get("/chat", allow_redirects=False)
