@@ -15,6 +15,7 @@ from typing import Any
 
 from pyapp.identity import ROOM_METADATA_TYPE, split_user_id
 
+from .direct import DIRECT_TYPE, Candidate, invite_is_direct, parse_direct, partner_of, pick_dm
 from .room_state import RoomState
 from .timeline import Timeline
 
@@ -31,6 +32,7 @@ class Room:
     unread: int = 0
     highlights: int = 0
     inviter: str | None = None
+    invite_direct: bool = False  # my invite says the room is a DM (`is_direct`)
     typing: list[str] = field(default_factory=list)
     receipts: dict[str, str] = field(default_factory=dict)  # user id -> event id read up to
     members: dict[str, str] = field(default_factory=dict)  # user id -> display name
@@ -78,6 +80,8 @@ class RoomList:
         self.own_user_id = own_user_id
         self.bot_user_id = bot_user_id  # None: no metadata is trusted
         self.rooms: dict[str, Room] = {}
+        self.direct: dict[str, list[str]] = {}  # m.direct: user id -> DM room ids
+        self.direct_raw: dict = {}  # as stored, to update without losing what we cannot read
         self._states: dict[str, RoomState] = {}  # joined rooms' state, across Room objects
 
     def _is_metadata(self, event: dict) -> bool:
@@ -109,6 +113,9 @@ class RoomList:
 
         A room whose data trips us up is logged and skipped; the other rooms still update."""
         changed: set[str] = set()
+        for event in _events(raw.get("account_data")):
+            if event.get("type") == DIRECT_TYPE:
+                changed |= self.set_direct(event.get("content"))
         sections = _dict(raw.get("rooms"))
         for membership, apply in (("join", self._apply_joined), ("invite", self._apply_invite)):
             for room_id, data in _dict(sections.get(membership)).items():
@@ -122,6 +129,41 @@ class RoomList:
             if self.rooms.pop(room_id, None) is not None:
                 changed.add(room_id)
         return changed
+
+    def set_direct(self, content) -> set[str]:
+        """Take the user's `m.direct` in; returns the rooms whose DM partner changed."""
+        before = {room_id: partner_of(self.direct, room_id) for room_id in self.rooms}
+        self.direct_raw = dict(content) if isinstance(content, dict) else {}
+        self.direct = parse_direct(content)
+        return {room_id for room_id, was in before.items()
+                if partner_of(self.direct, room_id) != was}
+
+    def dm_partner(self, room_id: str) -> str | None:
+        """Who a room is a DM with: per m.direct, or my invite's inviter when it says DM."""
+        partner = partner_of(self.direct, room_id)
+        if partner is None:
+            room = self.rooms.get(room_id)
+            if room is not None and room.membership == "invite" and room.invite_direct:
+                return room.inviter
+        return partner
+
+    def dm_room(self, user_id: str) -> Room | None:
+        """My joined DM with `user_id` to open (pyapp.client.direct.pick_dm), or None."""
+        candidates = []
+        for room_id in self.direct.get(user_id, ()):
+            room, state = self.rooms.get(room_id), self._states.get(room_id)
+            if room is not None:
+                here = state is None or user_id in state.members
+                candidates.append(Candidate(room_id, room.membership, here, room.last_ts))
+        room_id = pick_dm(self.direct, user_id, candidates)
+        return self.rooms.get(room_id) if room_id else None
+
+    def dm_invite(self, user_id: str) -> Room | None:
+        """A pending DM invitation from `user_id`."""
+        for room in self.rooms.values():
+            if room.membership == "invite" and room.invite_direct and room.inviter == user_id:
+                return room
+        return None
 
     def apply_page(self, room_id: str, body: dict, gap_key: str) -> bool:
         """Fold a `/messages?dir=b` answer fetched from the gap `gap_key` of a joined room;
@@ -167,6 +209,10 @@ class RoomList:
                 room.topic = _str(content.get("topic")) or room.topic
             elif kind == "m.room.member" and event.get("state_key") == self.own_user_id:
                 room.inviter = _str(event.get("sender")) or None
+                room.invite_direct = invite_is_direct(content)
+            elif kind == "m.room.member" and isinstance(event.get("state_key"), str) \
+                    and _str(content.get("displayname")):
+                room.names[event["state_key"]] = content["displayname"]  # the inviter's name
 
     @staticmethod
     def _copy_state(room: Room, state: RoomState) -> None:

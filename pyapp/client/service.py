@@ -20,7 +20,7 @@ from nio import Api, RoomRedactResponse, RoomSendResponse
 
 from pyapp.identity import BOT_LOCALPART, bot_user_id, should_auto_accept, split_user_id
 
-from . import actions
+from . import actions, direct
 from .http import MatrixHttp
 from .nio_client import SeamClient
 from .outbox import Action, Outbox, SendRefused
@@ -123,6 +123,7 @@ class ChatService:
         self._typing_sent: dict[str, tuple[bool, float]] = {}
         self._read_sent: dict[str, str] = {}
         self._joining: set[str] = set()
+        self._opening: dict[str, asyncio.Future] = {}  # user id -> DM being opened
         self._gaps_tried: set[tuple[str, str]] = set()  # gaps filled once by themselves (then by the user)
         self._tasks: set[asyncio.Task] = set()
         self.outbox = Outbox(storage, rooms=lambda: self.rooms.rooms, send=self._send_event,
@@ -457,6 +458,127 @@ class ChatService:
         finally:
             self._joining.discard(room_id)
         return getattr(response, "room_id", None) == room_id
+
+    # -- direct messages --------------------------------------------------------------
+    def may_message(self, user_id: str) -> bool:
+        """Whether "Message" is offered for `user_id`: someone else of my own community."""
+        return direct.may_message(self.user_id, user_id, self.rooms.bot_user_id)
+
+    async def open_dm(self, user_id: str) -> str:
+        """The id of my DM with `user_id`, reused (m.direct) or made the standard way and
+        held once the sync has brought it. Raises ValueError with what to tell the user."""
+        if self.client is None:
+            raise ValueError("Sign in to send messages.")
+        if not self.may_message(user_id):
+            raise ValueError("You can only message people of your own community.")
+        pending = self._opening.get(user_id)
+        if pending is None:
+            pending = self._opening[user_id] = asyncio.ensure_future(self._open_dm(user_id))
+            pending.add_done_callback(lambda _: self._opening.pop(user_id, None))
+        return await asyncio.shield(pending)
+
+    async def _open_dm(self, user_id: str) -> str:
+        room = self.rooms.dm_room(user_id)
+        if room is not None:
+            return room.room_id
+        # Not known here: the server's m.direct is the truth (another client of mine may have
+        # made one since, or this page has not synced it yet).
+        content = await self._get_direct()
+        self._take_direct(content)
+        room = self.rooms.dm_room(user_id)
+        if room is not None:
+            return room.room_id
+        try:
+            response = await self.client.http.request(
+                "POST", "/_matrix/client/v3/createRoom", direct.create_body(user_id), timeout=30)
+        except (SessionExpired, *NETWORK_ERRORS) as e:
+            raise ValueError("The conversation could not be started: no connection.") from e
+        body = _json_or_none(response)
+        room_id = body.get("room_id") if isinstance(body, dict) else None
+        if response.status != 200 or not isinstance(room_id, str):
+            reason = body.get("error") if isinstance(body, dict) else None
+            raise ValueError(f"The conversation could not be started: "
+                             f"{reason or f'the server answered {response.status}'}.")
+        await self._add_direct(user_id, room_id, content)
+        await self._wait_for_room(room_id)
+        return room_id
+
+    async def _get_direct(self) -> dict | None:
+        path = (f"/_matrix/client/v3/user/{quote(self.user_id, safe='')}/account_data/"
+                f"{direct.DIRECT_TYPE}")
+        try:
+            response = await self.client.http.request("GET", path, timeout=30)
+        except (SessionExpired, *NETWORK_ERRORS):
+            return None
+        body = _json_or_none(response)
+        if response.status == 404:
+            return {}
+        return body if response.status == 200 and isinstance(body, dict) else None
+
+    def _take_direct(self, content: dict | None) -> None:
+        if content is not None:
+            changed = self.rooms.set_direct(content)
+            self._emit("rooms")
+            for room_id in changed:
+                self._emit("room", room_id)
+
+    async def _add_direct(self, user_id: str, room_id: str, content: dict | None = None) -> None:
+        """List `room_id` as my DM with `user_id` in m.direct (read just before, so what other
+        clients wrote is kept). A failure leaves the room, just not listed as a DM."""
+        if content is None:
+            content = await self._get_direct()
+        new = direct.with_room(content if content is not None else self.rooms.direct_raw,
+                               user_id, room_id)
+        path = (f"/_matrix/client/v3/user/{quote(self.user_id, safe='')}/account_data/"
+                f"{direct.DIRECT_TYPE}")
+        try:
+            response = await self.client.http.request("PUT", path, new, timeout=30)
+        except (SessionExpired, *NETWORK_ERRORS):
+            log.warning("Could not list %s as a direct chat", room_id)
+            return
+        if response.status == 200:
+            self._take_direct(new)
+        else:
+            log.warning("m.direct not updated: HTTP %s", response.status)
+
+    async def _wait_for_room(self, room_id: str, timeout: float = 30.0) -> None:
+        """Until the sync has brought a room I just made or joined (or the timeout)."""
+        if self.room(room_id) is not None and self.room(room_id).membership == "join":
+            return
+        arrived = asyncio.get_event_loop().create_future()
+
+        def on_change(_change: Change) -> None:
+            room = self.room(room_id)
+            if room is not None and room.membership == "join" and not arrived.done():
+                arrived.set_result(None)
+
+        unsubscribe = self.subscribe(on_change)
+        try:
+            await asyncio.wait_for(arrived, timeout)
+        except asyncio.TimeoutError:
+            log.warning("Room %s did not arrive in the sync", room_id)
+        finally:
+            unsubscribe()
+
+    async def accept_invite(self, room_id: str) -> bool:
+        """Join a room I am invited to; a DM invitation also lists it in my m.direct."""
+        room = self.room(room_id)
+        inviter = room.inviter if room is not None and room.invite_direct else None
+        joined = await self.join(room_id)
+        if joined and inviter and self.may_message(inviter):
+            await self._add_direct(inviter, room_id)
+        return joined
+
+    async def decline_invite(self, room_id: str) -> bool:
+        if self.client is None:
+            return False
+        try:
+            response = await self.client.http.request(
+                "POST", f"/_matrix/client/v3/rooms/{quote(room_id, safe='')}/leave", {},
+                timeout=30)
+        except (SessionExpired, *NETWORK_ERRORS):
+            return False
+        return response.status == 200
 
     # -- messages ---------------------------------------------------------------------
     def room(self, room_id: str) -> Room | None:

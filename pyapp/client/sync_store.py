@@ -14,7 +14,9 @@ synthetic sync answers to a fresh RoomList, the same code path as a live sync:
   gaps on replay as they did live;
 - the room's current state events (latest per type and state key), its summary, unread
   counts and read receipts, applied after the chunks so they win over older state in them;
-- per invited room, its latest invite section. Left rooms are forgotten.
+- per invited room, its latest invite section. Left rooms are forgotten;
+- the user's global account data (`m.direct`, push rules...), latest per type: a sync sends
+  it only when it changes, so a resumed sync would never bring it again.
 
 Records are JSON strings in a key/value store (`SyncStore`): "meta" (schema version, user,
 device, next_batch) and one "room:<id>" per room, written together in one transaction per
@@ -38,6 +40,7 @@ MAX_EVENTS = 50  # per room: the newest whole chunks holding at least this many 
 MAX_CHUNKS = 60  # bound for rooms whose syncs bring empty limited chunks
 META_KEY = "meta"
 ROOM_PREFIX = "room:"
+ACCOUNT_KEY = "account"  # global account data: {type: latest event}
 
 
 class SyncStore(Protocol):
@@ -108,6 +111,7 @@ class SyncSnapshot:
     def __init__(self, user_id: str, device_id: str, next_batch: str | None = None):
         self.user_id, self.device_id, self.next_batch = user_id, device_id, next_batch
         self.rooms: dict[str, dict] = {}
+        self.account: dict[str, dict] = {}
 
     # -- taking answers in ----------------------------------------------------------------
     def absorb(self, body: dict) -> tuple[dict[str, str], list[str]]:
@@ -116,6 +120,10 @@ class SyncSnapshot:
         sections = _dict(body.get("rooms"))
         puts: dict[str, str] = {}
         deletes: list[str] = []
+        account = [e for e in _events(body.get("account_data")) if isinstance(e.get("type"), str)]
+        if account:
+            self.account.update({e["type"]: e for e in account})
+            puts[ACCOUNT_KEY] = _dumps(self.account)
         for room_id, data in _dict(sections.get("join")).items():
             if isinstance(data, dict):
                 puts[ROOM_PREFIX + room_id] = _dumps(self._absorb_joined(room_id, data))
@@ -166,6 +174,8 @@ class SyncSnapshot:
     def records(self) -> dict[str, str]:
         """Everything, as written by a full sync."""
         out = {ROOM_PREFIX + room_id: _dumps(r) for room_id, r in self.rooms.items()}
+        if self.account:
+            out[ACCOUNT_KEY] = _dumps(self.account)
         out[META_KEY] = _dumps(self.meta())
         return out
 
@@ -182,6 +192,11 @@ class SyncSnapshot:
                     or not isinstance(meta.get("next_batch"), str) or not meta["next_batch"]:
                 return None
             snapshot = cls(user_id, device_id, meta["next_batch"])
+            account = json.loads(records.get(ACCOUNT_KEY, "{}"))
+            if not isinstance(account, dict) or not all(isinstance(e, dict)
+                                                        for e in account.values()):
+                return None
+            snapshot.account = account
             for key, raw in records.items():
                 if key.startswith(ROOM_PREFIX):
                     record = json.loads(raw)
@@ -213,7 +228,8 @@ class SyncSnapshot:
                 "ephemeral": {"events": [{"type": "m.receipt",
                                           "content": _copy(record["receipts"])}]},
             }
-        bodies.append({"next_batch": self.next_batch, "rooms": last})
+        bodies.append({"next_batch": self.next_batch, "rooms": last,
+                       "account_data": {"events": [_copy(e) for e in self.account.values()]}})
         for body in bodies:
             clean_sync(body)  # storage is the page's, but read as carefully as the network
         return bodies
@@ -308,6 +324,7 @@ class SyncPersistence:
                 return
             if full:
                 snapshot.rooms.clear()
+                snapshot.account.clear()
             try:
                 puts, deletes = snapshot.absorb(body)
             except Exception:  # noqa: BLE001  (cannot happen with a cleaned answer)

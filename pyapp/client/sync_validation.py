@@ -69,10 +69,21 @@ def _keep_valid(section: Any, parse: Callable, where: str, dropped: list[str]) -
         section["events"] = keep
 
 
+def _copy(event: Any) -> Any:
+    if not isinstance(event, dict):
+        return event
+    copy = dict(event)
+    if isinstance(copy.get("content"), dict):
+        copy["content"] = dict(copy["content"])
+    return copy
+
+
 def _accepted(event: Any, parse: Callable, where: str, dropped: list[str]) -> bool:
     failures = nio_validation.failures
     try:
-        parsed = parse(event)
+        # Some of nio's parsers take the event apart as they read it (the member events of
+        # invite_state, account data lose their `content`): they read a copy.
+        parsed = parse(_copy(event))
     except Exception as e:  # noqa: BLE001  (nio would have lost the answer; we lose the event)
         problem = f"nio cannot read it ({type(e).__name__})"
     else:

@@ -17,8 +17,8 @@ from pyodide.ffi import create_proxy
 
 from . import sanitize
 from .message_menu import MessageMenu
-from .viewmodel import (CHAT, OAUTH, REACT, SIGNED_OUT_SCREEN, ChatViewModel, DayView, GapView,
-                        MembersView, MessageView, StartView, ViewState)
+from .viewmodel import (CHAT, INVITED, OAUTH, REACT, SIGNED_OUT_SCREEN, ChatViewModel, DayView,
+                        GapView, MembersView, MessageView, StartView, ViewState)
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +146,19 @@ class ChatView:
         self.notice_text = h("p", "omc-notice-text")
         self.notice.append(h("span", "omc-spinner", aria_hidden="true"), self.notice_text)
         main.append(self.notice)
+        # An invitation (a DM sidebar whose person invited me): accepted or declined by hand.
+        self.invite_box = h("div", "omc-invitation", role="region", aria_label="Invitation")
+        self.invite_text = h("p", "omc-invitation-text")
+        self.invite_outside = h("p", "omc-outside", "This person is not in your community.")
+        buttons = h("span", "omc-invitation-actions")
+        self.invite_accept = h("button", "omc-btn omc-btn--primary", "Accept", type="button",
+                               data_action="join-room")
+        self.invite_decline = h("button", "omc-btn", "Decline", type="button",
+                                data_action="decline-room")
+        buttons.append(self.invite_accept, self.invite_decline)
+        self.invite_box.append(self.invite_text, self.invite_outside, buttons)
+        self.invite_box.hidden = True
+        main.append(self.invite_box)
 
         if layout.room_list:
             self.list = h("nav", "omc-list", aria_label="Chats")
@@ -371,6 +384,10 @@ class ChatView:
             vm.select_room(target.getAttribute("data-room"))
         elif action == "join-room":
             vm.accept_invite(target.getAttribute("data-room"))
+        elif action == "decline-room":
+            vm.decline_invite(target.getAttribute("data-room"))
+        elif action == "message-member":
+            vm.message_member(target.getAttribute("data-user"))
         elif action.startswith("pane-"):
             vm.show_pane(action[5:])
         elif action == "sign-out":
@@ -447,8 +464,15 @@ class ChatView:
         self.confirm_text.textContent = state.sign_out_question or ""
         self.banner_text.textContent = state.banner or ""
         self._render_login(state)
-        show(self.notice, state.screen not in (CHAT, SIGNED_OUT_SCREEN))
+        show(self.notice, state.screen not in (CHAT, SIGNED_OUT_SCREEN, INVITED))
         self.notice_text.textContent = state.notice
+        invitation = state.invitation if state.screen == INVITED else None
+        show(self.invite_box, invitation is not None)
+        if invitation is not None:
+            self.invite_text.textContent = invitation.text
+            show(self.invite_outside, invitation.outside)
+            for button in (self.invite_accept, self.invite_decline):
+                button.setAttribute("data-room", invitation.room_id)
         in_chat = state.screen == CHAT
         show(self.conv, in_chat)
         if layout.room_list:
@@ -544,7 +568,7 @@ class ChatView:
             keep.add(key)
             li = self._list_nodes.get(key)
             signature = (item.name, item.unread, item.preview, item.when, item.selected,
-                         item.invite)
+                         item.invite, item.dm, item.outside)
             if li is None:
                 li = self._list_nodes[key] = h("li", "omc-room")
             if self._list_sigs.get(key) != signature:
@@ -560,12 +584,17 @@ class ChatView:
         show(self.list_empty, not state.rooms)
 
     def _fill_room(self, li, item) -> None:
-        action = "join-room" if item.invite else "select-room"
+        if item.invite:
+            self._fill_invite(li, item)
+            return
+        action = "select-room"
         button = h("button", "omc-room-btn" + (" is-selected" if item.selected else ""),
                    type="button", data_action=action, data_room=item.room_id)
         if item.selected:
             button.setAttribute("aria-current", "true")
         top = h("span", "omc-room-top")
+        if item.dm:
+            top.append(_avatar(item.initials, None))
         top.append(h("span", "omc-room-name", item.name), h("span", "omc-room-when", item.when))
         bottom = h("span", "omc-room-bottom")
         bottom.append(h("span", "omc-room-preview", item.preview))
@@ -577,6 +606,21 @@ class ChatView:
         button.append(top, bottom)
         li.replaceChildren(button)
 
+    def _fill_invite(self, li, item) -> None:
+        """An invitation: who, and Accept / Decline (never joined by itself)."""
+        box = h("div", "omc-room-invite" + (" is-outside" if item.outside else ""),
+                role="group", aria_label=item.preview)
+        top = h("span", "omc-room-top")
+        top.append(_avatar(item.initials, None), h("span", "omc-room-name", item.name))
+        actions = h("span", "omc-room-invite-actions")
+        actions.append(
+            h("button", "omc-btn omc-btn--primary omc-btn--small", "Accept", type="button",
+              data_action="join-room", data_room=item.room_id),
+            h("button", "omc-btn omc-btn--small", "Decline", type="button",
+              data_action="decline-room", data_room=item.room_id))
+        box.append(top, h("span", "omc-room-preview", item.preview), actions)
+        li.replaceChildren(box)
+
     def _render_info(self, state: ViewState) -> None:
         info = state.info
         if info is None:
@@ -584,10 +628,10 @@ class ChatView:
         self.info_name.textContent = info.name
         self.info_topic.textContent = info.topic or "No topic set."
         self.info_count.textContent = f"Members ({info.member_count})"
-        names = tuple(info.members)
-        if getattr(self, "_members_sig", None) != names:
-            self._members_sig = names
-            self.info_members.replaceChildren(*[h("li", "omc-member", n) for n in names])
+        members = tuple(info.members)
+        if getattr(self, "_members_sig", None) != members:
+            self._members_sig = members
+            self.info_members.replaceChildren(*[_member(m) for m in members])
 
     def _anchor(self):
         """The first message in sight and its distance from the log's top, to keep it there
@@ -685,6 +729,34 @@ class ChatView:
             self.vm.set_at_bottom(True)
         if state.screen == CHAT:
             self._maybe_load_earlier()
+
+
+def _avatar(initials: str, user_id: str | None):
+    """The initials avatar. `data-avatar-user` is where an image of the person can be put
+    (it goes inside, over the initials, once it has loaded)."""
+    avatar = h("span", "omc-avatar", aria_hidden="true")
+    avatar.append(h("span", "omc-avatar-initials", initials))
+    if user_id:
+        avatar.setAttribute("data-avatar-user", user_id)
+    return avatar
+
+
+def _member(member):
+    li = h("li", "omc-member" + (" is-typing" if member.typing else ""))
+    li.dataset.user = member.user_id
+    li.append(_avatar(member.initials, member.user_id))
+    who = h("span", "omc-member-who")
+    who.append(h("span", "omc-member-name", member.name + (" (you)" if member.me else "")))
+    if member.role:
+        who.append(h("span", "omc-role", member.role))
+    if member.typing:
+        who.append(h("span", "omc-member-typing", "typing…"))
+    li.append(who)
+    if member.can_message:
+        li.append(h("button", "omc-btn omc-btn--small omc-member-message", "Message",
+                    type="button", data_action="message-member", data_user=member.user_id,
+                    aria_label=f"Message {member.name}"))
+    return li
 
 
 def _signature(item) -> tuple:

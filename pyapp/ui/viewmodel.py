@@ -16,6 +16,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from pyapp.client.direct import same_community, target_for_slug
 from pyapp.client.rooms import Room
 from pyapp.client.service import SIGNED_OUT, Change
 from pyapp.client.session import OAUTH, PASSWORD
@@ -23,10 +24,10 @@ from pyapp.client.storage import Storage
 from pyapp.client.timeline import FAILED, PENDING, SENT
 from pyapp.client.timeline_model import TOP_GAP_KEY
 
-from .format import Clock
+from .format import Clock, member_name
 from .modes import MODES, Mode
 from .parts.composer import EDITING, ComposerPart
-from .parts.info import InfoPanelPart, InfoView
+from .parts.info import InfoPanelPart, InfoView, MemberItem
 from .parts.rooms import RoomItem, RoomListPart
 from .parts.session import LoginView, SessionPart, SignInOptions
 from .parts.timeline import (DELETE, EDIT, REACT, REPLY, ActionError, DayView, GapView,
@@ -34,7 +35,7 @@ from .parts.timeline import (DELETE, EDIT, REACT, REPLY, ActionError, DayView, G
 
 log = logging.getLogger(__name__)
 
-CONTEXTS = ("event", "group", "all")
+CONTEXTS = ("event", "group", "dm", "all")  # dm: the slug is a person of my community
 
 # Screens: which main area the component shows.
 CHECKING, SIGNED_OUT_SCREEN, LOADING, JOINING, NOT_FOUND, CHAT = (
@@ -45,7 +46,17 @@ CHECKING, SIGNED_OUT_SCREEN, LOADING, JOINING, NOT_FOUND, CHAT = (
 EXPECT_INVITE_S = 45.0
 MAX_PAGES_FOR_ORIGINAL = 20  # scroll-back pages fetched to find a reply's original
 NO_ROOMS_TEXT = "You have no conversations yet. Attend an event or join a group to start chatting."
-FALLBACK_TITLE = {"event": "Event chat", "group": "Group discussion", "all": "Messages"}
+FALLBACK_TITLE = {"event": "Event chat", "group": "Group discussion", "dm": "Direct chat",
+                  "all": "Messages"}
+INVITED = "invited"  # a screen: an invitation to accept or decline
+
+
+@dataclass
+class InvitationView:
+    """An invitation shown in place of the conversation (a DM sidebar with a pending one)."""
+    room_id: str
+    text: str  # "Alice wants to chat"
+    outside: bool = False  # from outside my community: never accepted by itself
 
 
 @dataclass
@@ -87,6 +98,7 @@ class ViewState:
     composer_target: ComposerTargetView | None = None
     action_errors: list[ActionError] = field(default_factory=list)
     scroll_to: tuple[str, int] | None = None  # (item key, request number): bring into view
+    invitation: InvitationView | None = None
 
 
 def _default_timer(delay: float, fn: Callable[[], None]):
@@ -135,6 +147,8 @@ class ChatViewModel:
         self._scheduled = False
         self._closed = False
         self._scroll_to: tuple[str, int] | None = None
+        self._dm_error: str | None = None  # why the DM this component shows could not open
+        self._dm_opening = False
         # The parts this mode shows.
         # Drafts outlive the page only across the OAuth redirect (sessionStorage: this tab).
         self.composer = ComposerPart(
@@ -207,7 +221,25 @@ class ChatViewModel:
                 if room is not None:
                     return room
             return joined[0] if joined else None
+        if self.context == "dm":
+            target = self.dm_target()
+            return service.rooms.dm_room(target) if target else None
         return service.rooms.find(self.context, self.slug, self.tenant)
+
+    def dm_target(self) -> str | None:
+        """The person a DM component is with: the slug, always in my own tenant."""
+        me = self.service.user_id
+        if self.context != "dm" or not me:
+            return None
+        try:
+            target = target_for_slug(self.slug, me)
+        except ValueError:
+            self._dm_error = f"There is no one called “{self.slug}” in your community."
+            return None
+        if target == me:
+            self._dm_error = "This is you: pick someone else to message."
+            return None
+        return target
 
     def current_room_id(self) -> str | None:
         room = self.current_room()
@@ -233,12 +265,47 @@ class ChatViewModel:
             return SIGNED_OUT_SCREEN, ""
         if not service.synced:
             return LOADING, "Connecting to the chat…"
+        if room is None and self.context == "dm":
+            return self._dm_screen()
         if room is None and self.room_list is None:
             # Without a list to pick from, the context's room is the chat.
             if self._waiting_for_invite():
                 return JOINING, "Joining the conversation…"
             return NOT_FOUND, self._not_found_text()
         return CHAT, ""
+
+    def _dm_screen(self) -> tuple[str, str]:
+        """A DM component without its room: the invitation from them, or it is being made."""
+        target = self.dm_target()
+        if target is None or self._dm_error:
+            return NOT_FOUND, self._dm_error or "This conversation is not available."
+        invite = self.service.rooms.dm_invite(target)
+        if invite is not None:
+            return INVITED, ""
+        if not self._dm_opening:
+            self._dm_opening = True
+            self._spawn(self._open_dm(target))
+        return JOINING, "Starting the conversation…"
+
+    async def _open_dm(self, target: str) -> None:
+        try:
+            await self.service.open_dm(target)
+        except ValueError as e:
+            self._dm_error = str(e)
+        finally:
+            self._dm_opening = False
+        self.invalidate()
+
+    def _invitation(self, room: Room) -> InvitationView:
+        rooms = self.service.rooms
+        partner = rooms.dm_partner(room.room_id)
+        outside = bool(room.inviter) and not same_community(self.service.user_id, room.inviter)
+        if partner:
+            text = f"{member_name(room, partner)} wants to chat"
+        else:
+            text = f"You are invited to {room.name}" if room.name else "You are invited"
+        return InvitationView(room.room_id, text + (" (from outside your community)"
+                                                    if outside else ""), outside)
 
     def _compute(self) -> ViewState:
         service = self.service
@@ -257,12 +324,22 @@ class ChatViewModel:
             user_id=session.user_id, can_sign_out=session.can_sign_out,
             sign_out_question=session.sign_out_question, pane=self.pane,
             title=room.name if room and room.name else FALLBACK_TITLE[self.context])
+        if screen == INVITED:
+            invite = service.rooms.dm_invite(self.dm_target())
+            if invite is not None:
+                state.invitation = self._invitation(invite)
+                state.title = state.invitation.text
         if screen == CHAT:
             me = service.user_id
+            dm_partner = getattr(service.rooms, "dm_partner", None)
             if self.room_list is not None:
-                state.rooms = self.room_list.items(service.rooms.joined(),
-                                                   service.rooms.invites(),
-                                                   room.room_id if room else None, me)
+                state.rooms = self.room_list.items(
+                    service.rooms.joined(), service.rooms.invites(),
+                    room.room_id if room else None, me, dm_partner,
+                    lambda uid: same_community(me, uid))
+            partner = dm_partner(room.room_id) if room is not None and dm_partner else None
+            if partner:
+                state.title = member_name(room, partner)
             if room is not None:
                 bot = getattr(service.rooms, "bot_user_id", None)
                 self.timeline.hidden = frozenset({bot} if bot else ())
@@ -276,7 +353,8 @@ class ChatViewModel:
                 state.composer_target = self._target_view(room, me)
                 state.scroll_to = self._scroll_to
                 if self.info_panel is not None:
-                    state.info = self.info_panel.view(room)
+                    state.info = self.info_panel.view(
+                        room, me, bot, getattr(service, "may_message", None), dm=bool(partner))
             else:
                 state.empty_text = NO_ROOMS_TEXT
                 if not state.rooms:
@@ -505,7 +583,28 @@ class ChatViewModel:
 
     def accept_invite(self, room_id: str) -> asyncio.Future:
         self.selected = room_id
-        return self._spawn(self.service.join(room_id))
+        accept = getattr(self.service, "accept_invite", None) or self.service.join
+        return self._spawn(accept(room_id))
+
+    def decline_invite(self, room_id: str) -> asyncio.Future:
+        if self.selected == room_id:
+            self.selected = None
+        return self._spawn(self.service.decline_invite(room_id))
+
+    def message_member(self, user_id: str) -> asyncio.Future | None:
+        """The member panel's "Message": open (or make) my DM with them and show it."""
+        if not self.service.may_message(user_id):
+            return None
+        return self._spawn(self._message_member(user_id))
+
+    async def _message_member(self, user_id: str) -> None:
+        try:
+            room_id = await self.service.open_dm(user_id)
+        except ValueError as e:
+            self.composer.error = str(e)
+            self.invalidate()
+            return
+        self.select_room(room_id)
 
     def show_pane(self, pane: str) -> None:
         """Narrow dashboard: which of list / conversation / info fills the component."""
@@ -536,6 +635,6 @@ class ChatViewModel:
 
 __all__ = ["ChatViewModel", "ViewState", "MessageView", "DayView", "GapView", "StartView",
            "MembersView", "ComposerTargetView", "REPLY", "REACT", "EDIT", "DELETE", "RoomItem",
-           "InfoView",
+           "InfoView", "MemberItem", "InvitationView", "INVITED",
            "LoginView", "SignInOptions", "OAUTH", "PASSWORD", "CHECKING", "SIGNED_OUT_SCREEN",
            "LOADING", "JOINING", "NOT_FOUND", "CHAT", "PENDING", "FAILED", "SENT"]

@@ -363,3 +363,21 @@ async def test_only_the_writer_tab_writes_and_a_tab_that_becomes_it_writes_every
     assert set(restored.rooms) == {"!a:hs", "!gone:hs", "!inv:hs"}
     assert [e["event_id"] for c in restored.rooms["!a:hs"]["chunks"] for e in c["events"]
             ][-3:] == ["$m1", "$m2", "$m3"]
+
+
+def test_global_account_data_such_as_m_direct_survives_a_reload():
+    """A sync resumed from the stored token never sends unchanged account data again, so the
+    user's DMs (m.direct) must come back from the snapshot."""
+    snapshot = SyncSnapshot(ME, "DEV")
+    direct = {"type": "m.direct", "content": {"@bob:hs": ["!dm:hs"]}}
+    snapshot.absorb({"next_batch": "s1", "account_data": {"events": [direct]},
+                     "rooms": {"join": {"!dm:hs": {"timeline": {"events": []}}}}})
+    puts, _ = snapshot.absorb({"next_batch": "s2", "rooms": {}})
+    assert "account" not in puts  # written only when it changes
+    restored = SyncSnapshot.restore(snapshot.records(), ME, "DEV")
+    rebuilt = RoomList(ME)
+    for body in restored.bodies():
+        rebuilt.apply_sync(body)
+    assert rebuilt.direct == {"@bob:hs": ["!dm:hs"]} and rebuilt.dm_partner("!dm:hs") == "@bob:hs"
+    spoiled = dict(snapshot.records(), account='{"m.direct": 3}')
+    assert SyncSnapshot.restore(spoiled, ME, "DEV") is None

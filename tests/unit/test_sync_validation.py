@@ -3,6 +3,8 @@ events they reject are dropped one by one, an answer they reject is not applied.
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from pyapp.client.sync_loop import SyncRefused
@@ -74,3 +76,18 @@ def test_check_sync_says_what_it_dropped_and_fills_nio_defaults():
     assert body["rooms"]["invite"] == {} and body["to_device"] == {"events": []}
     with pytest.raises(SyncRefused):
         check_sync({"next_batch": "s", "rooms": {"join": {"!r:hs": {"timeline": []}}}})
+
+
+def test_checking_an_answer_leaves_the_events_it_keeps_whole():
+    """nio's parsers pop `content` from the member events of invite_state and from account
+    data; the check must not take it from what the rooms read (who invited me, is_direct,
+    m.direct)."""
+    member = {"type": "m.room.member", "state_key": "@b:hs", "sender": "@a:hs",
+              "content": {"membership": "invite", "is_direct": True, "displayname": "B"}}
+    direct = {"type": "m.direct", "content": {"@a:hs": ["!r:hs"]}}
+    body = {"next_batch": "s1", "account_data": {"events": [direct]},
+            "rooms": {"invite": {"!r:hs": {"invite_state": {"events": [member]}}}}}
+    wanted = copy.deepcopy(body)
+    assert check_sync(body) == []
+    assert body["account_data"] == wanted["account_data"]
+    assert body["rooms"]["invite"] == wanted["rooms"]["invite"]

@@ -351,13 +351,15 @@ async def test_dashboard_lists_my_chats_with_unread_and_previews_and_an_info_pan
     assert [r.name for r in items] == ["Hiking club", "Picnic in the park"]
     assert items[0].preview == "bob: newer"  # not a member there: the platform slug
     assert items[0].selected and model.state.title == "Hiking club"
-    await until(lambda: model.state.info and "Alice" in model.state.info.members)
+    await until(lambda: model.state.info and "Alice" in model.state.info.member_names)
     assert model.state.info.topic == "Weekend walks"
     model.select_room(world.room)
     await until(lambda: model.state.room_id == world.room)
     assert [r.selected for r in model.state.rooms] == [False, True]
     assert model.state.pane == "conversation"
-    await until(lambda: model.state.info.members == ["Alice", "Bob", "Openmeet-bot"])
+    # The platform's bot is not a person: not listed, not counted.
+    await until(lambda: model.state.info.member_names == ["Alice", "Bob"])
+    assert model.state.info.member_count == 2
 
 
 async def test_drafts_are_kept_per_conversation_in_the_dashboard(world):

@@ -1,21 +1,41 @@
-"""The info panel's view model: the selected room's name, topic and members. The member list
+"""The info panel's view model: the selected room's name, topic and its member panel (names
+with initials avatars, role badges from power levels, who is typing, and "Message" for the
+people of my community). The platform's bot is not a person and is left out. The member list
 is asked for once per room, the first time the panel shows it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from pyapp.client.rooms import Room
 
 from ..format import member_name
+from ..people import initials, member_order, role_badge
+
+
+@dataclass(frozen=True)
+class MemberItem:
+    user_id: str
+    name: str
+    initials: str  # the avatar's fallback; pyapp.ui.view leaves room for an image beside it
+    role: str | None = None  # host | organizer | moderator
+    typing: bool = False
+    can_message: bool = False
+    me: bool = False
 
 
 @dataclass
 class InfoView:
     name: str
     topic: str
-    members: list[str]
+    members: list[MemberItem]
     member_count: int
+    dm: bool = False  # the room is a DM: no "Message" (we are in it)
+
+    @property
+    def member_names(self) -> list[str]:
+        return [m.name for m in self.members]
 
 
 class InfoPanelPart:
@@ -23,10 +43,22 @@ class InfoPanelPart:
         self._members_asked: set[str] = set()
 
     @staticmethod
-    def view(room: Room) -> InfoView:
-        members = sorted((member_name(room, uid) for uid in room.members), key=str.lower)
+    def view(room: Room, me: str | None = None, bot: str | None = None,
+             may_message: Callable[[str], bool] | None = None, dm: bool = False) -> InfoView:
+        kind = (room.metadata or {}).get("entity_type")
+        typing = set(room.typing)
+        members = []
+        for uid in room.members:
+            if uid == bot:
+                continue
+            name = member_name(room, uid)
+            members.append(MemberItem(
+                uid, name, initials(name), role_badge(room.power_levels, uid, kind),
+                uid in typing, bool(may_message and not dm and may_message(uid)), uid == me))
+        members.sort(key=lambda m: member_order(m.role, m.name))
+        hidden = 1 if bot in room.members else 0
         return InfoView(room.name or room.room_id, room.topic, members,
-                        max(room.member_count, len(members)))
+                        max(room.member_count - hidden, len(members)), dm)
 
     def to_load_members(self, room_id: str) -> bool:
         """True the first time the panel shows `room_id`: its full member list is needed."""

@@ -1,13 +1,17 @@
 """The room list's view model (the dashboard's "Chats"): one line per joined room with its
-unread count and last message, then the invitations, and which room is selected."""
+unread count and last message (a DM under the other person's name), then the invitations
+("Alice wants to chat" for a DM; marked when it comes from outside my community), and which
+room is selected."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from pyapp.client.rooms import Room
 
 from ..format import Clock, member_name
+from ..people import initials
 
 
 @dataclass
@@ -19,6 +23,9 @@ class RoomItem:
     when: str
     selected: bool
     invite: bool = False
+    dm: bool = False
+    initials: str = ""
+    outside: bool = False  # an invitation from someone outside my community
 
 
 def preview_text(room: Room, me: str | None) -> str:
@@ -36,12 +43,27 @@ class RoomListPart:
         self.clock = clock
 
     def items(self, joined: list[Room], invites: list[Room], current_id: str | None,
-              me: str | None) -> list[RoomItem]:
-        items = [RoomItem(room.room_id, room.name or room.room_id, room.unread,
-                          preview_text(room, me), self.clock.short_when(room.last_ts),
-                          selected=room.room_id == current_id)
-                 for room in joined]
-        items += [RoomItem(room.room_id, room.name or "Invitation", 0, "You are invited", "",
-                           selected=False, invite=True)
-                  for room in invites]
+              me: str | None, dm_partner: Callable[[str], str | None] | None = None,
+              in_community: Callable[[str], bool] | None = None) -> list[RoomItem]:
+        items = []
+        for room in joined:
+            partner = dm_partner(room.room_id) if dm_partner else None
+            name = member_name(room, partner) if partner else (room.name or room.room_id)
+            items.append(RoomItem(room.room_id, name, room.unread, preview_text(room, me),
+                                  self.clock.short_when(room.last_ts),
+                                  selected=room.room_id == current_id, dm=partner is not None,
+                                  initials=initials(name)))
+        for room in invites:
+            partner = dm_partner(room.room_id) if dm_partner else None
+            outside = bool(room.inviter and in_community and not in_community(room.inviter))
+            if partner:
+                who = member_name(room, partner)
+                name, text = who, f"{who} wants to chat"
+            else:
+                name, text = room.name or "Invitation", "You are invited"
+            if outside:
+                text += " · from outside your community"
+            items.append(RoomItem(room.room_id, name, 0, text, "", selected=False, invite=True,
+                                  dm=partner is not None, initials=initials(name),
+                                  outside=outside))
         return items

@@ -1,0 +1,103 @@
+"""Direct messages and the member panel in Chromium against the real Synapse: Alice opens a DM
+with Bob from the member panel, Bob gets an invitation (not an automatic join), accepts, they
+exchange messages, and opening it again reuses the room (m.direct as the server stores it)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from urllib.parse import quote
+
+import pytest
+from playwright.sync_api import expect
+
+from pyapp.identity import BOT_LOCALPART
+from tests.e2e.chat_ui_support import (LIVE_TIMEOUT_MS, chat, expect_message, make_room,
+                                       open_and_sign_in, send)
+
+pytestmark = pytest.mark.e2e
+
+
+def m_direct(synapse, user: dict) -> dict:
+    status, body = synapse.request(
+        "GET", f"/_matrix/client/v3/user/{quote(user['user_id'])}/account_data/m.direct",
+        token=user["access_token"])
+    return body if status == 200 else {}
+
+
+def member_state(synapse, user: dict, room_id: str, member: str) -> dict:
+    status, body = synapse.request(
+        "GET", f"/_matrix/client/v3/rooms/{quote(room_id)}/state/m.room.member/{quote(member)}",
+        token=user["access_token"])
+    assert status == 200, body
+    return body
+
+
+def test_a_dm_from_the_member_panel_is_an_invitation_then_a_conversation_and_is_reused(
+        synapse, web_server, new_page):
+    suffix = secrets.token_hex(3)
+    names = {k: f"{k}{suffix}" for k in ("ali", "bob", "eve")}
+    pw = "pw-" + suffix
+    ali = synapse.register_user(f"{names['ali']}_demo", pw, displayname=f"Ali {suffix}")
+    bob = synapse.register_user(f"{names['bob']}_demo", pw, displayname=f"Bob {suffix}")
+    eve = synapse.register_user(f"{names['eve']}_other", pw, displayname=f"Eve {suffix}")
+    room_id = make_room(synapse, ali["access_token"], "event", "dm-" + suffix, [bob, eve],
+                        name="Meetup " + suffix)
+    bot = synapse.register_user(BOT_LOCALPART, "pw-bot")
+    status, body = synapse.request(
+        "PUT", f"/_matrix/client/v3/rooms/{quote(room_id)}/state/m.room.power_levels/",
+        {"users": {ali["user_id"]: 75}, "users_default": 0},  # the bot created it: v12 creator
+        token=bot["access_token"])
+    assert status == 200, body
+
+    alice = new_page()
+    open_and_sign_in(alice, f"{web_server}/messages.html", f"{names['ali']}_demo", pw)
+    panel = chat(alice).locator(".omc-members")
+    bob_row = panel.locator(".omc-member", has_text=f"Bob {suffix}")
+    expect(bob_row).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
+    # Roles from power levels in the platform's words; initials; the bot is not listed;
+    # no "Message" for myself or for someone of another community.
+    expect(panel.locator(".omc-member", has_text=f"Ali {suffix}").locator(".omc-role")
+           ).to_have_text("host")
+    expect(bob_row.locator(".omc-avatar")).to_have_text(("B" + suffix[0]).upper())
+    expect(panel.locator(".omc-member", has_text="openmeet-bot")).to_have_count(0)
+    expect(panel.locator(".omc-member", has_text=f"Eve {suffix}")).to_have_count(1)
+    expect(panel.get_by_role("button", name=f"Message Eve {suffix}")).to_have_count(0)
+    expect(panel.get_by_role("button", name=f"Message Ali {suffix}")).to_have_count(0)
+
+    bob_row.get_by_role("button", name=f"Message Bob {suffix}").click()
+    expect(chat(alice).locator(".omc-conv-title")).to_have_text(f"Bob {suffix}",
+                                                                 timeout=LIVE_TIMEOUT_MS)
+    dm_id = alice.evaluate("new URLSearchParams(location.search).get('room')")
+    assert dm_id and dm_id != room_id
+    # The standard way: listed in Alice's m.direct, Bob's invite says is_direct.
+    assert m_direct(synapse, ali) == {bob["user_id"]: [dm_id]}
+    invite = member_state(synapse, ali, dm_id, bob["user_id"])
+    assert invite["membership"] == "invite" and invite.get("is_direct") is True
+    dm_item = chat(alice).locator(".omc-room-btn", has_text=f"Bob {suffix}")
+    expect(dm_item).to_have_count(1)
+
+    bob_page = new_page()
+    open_and_sign_in(bob_page, f"{web_server}/messages.html", f"{names['bob']}_demo", pw)
+    invitation = chat(bob_page).locator(".omc-room-invite")
+    expect(invitation).to_contain_text(f"Ali {suffix} wants to chat", timeout=LIVE_TIMEOUT_MS)
+    expect(invitation).not_to_contain_text("outside")
+    # Not joined by itself.
+    assert member_state(synapse, ali, dm_id, bob["user_id"])["membership"] == "invite"
+    invitation.get_by_role("button", name="Accept").click()
+    expect(chat(bob_page).locator(".omc-conv-title")).to_have_text(f"Ali {suffix}",
+                                                                    timeout=LIVE_TIMEOUT_MS)
+    send(alice, "Hi Bob, a word in private?")
+    expect_message(bob_page, "Hi Bob, a word in private?")
+    send(bob_page, "Sure")
+    expect_message(alice, "Sure")
+    assert m_direct(synapse, bob) == {ali["user_id"]: [dm_id]}  # Bob's client listed it too
+
+    # Back to the event's room: "Message" on Bob again opens the same DM.
+    chat(alice).locator(".omc-room-btn", has_text="Meetup " + suffix).click()
+    expect(chat(alice).locator(".omc-conv-title")).to_have_text("Meetup " + suffix)
+    panel.get_by_role("button", name=f"Message Bob {suffix}").click()
+    expect(chat(alice).locator(".omc-conv-title")).to_have_text(f"Bob {suffix}")
+    expect(alice).to_have_url(re.compile(r"room=" + re.escape(quote(dm_id, safe=""))))
+    assert m_direct(synapse, ali) == {bob["user_id"]: [dm_id]}
+    expect(chat(alice).locator(".omc-room-btn", has_text=f"Bob {suffix}")).to_have_count(1)
