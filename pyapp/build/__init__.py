@@ -52,6 +52,11 @@ OBSOLETE = ("pyscript",)
 # npm packages the pages load from our own origin: static/vendor/<package>/<file>, each at the
 # exact version package.json pins. DOMPurify sanitizes received HTML (pyapp.ui.sanitize).
 VENDOR_FILES = {"dompurify": ["dist/purify.es.mjs"]}
+# Packages copied with their own layout (their modules import each other by relative path),
+# to static/vendor/<last part of the name>/. The Matrix crypto engine (WebAssembly) is loaded
+# only by pages whose user meets encryption (pyapp.browser.crypto_engine).
+VENDOR_TREES = {"@matrix-org/matrix-sdk-crypto-wasm": [
+    "index.mjs", "pkg/matrix_sdk_crypto_wasm_bg.js", "pkg/matrix_sdk_crypto_wasm_bg.wasm"]}
 
 # The compiled pycryptodome is not available to Pyodide; this wheel provides the subset nio uses.
 CRYPTO_COMPAT = "pyapp-crypto-compat"
@@ -189,9 +194,18 @@ def copy_vendor(static: Path, changed: list[str]) -> None:
                              "run `npm ci`")
         for rel in files:
             _copy_if_changed(source / rel, vendor / package / Path(rel).name, changed, static)
+    for package, files in VENDOR_TREES.items():
+        source = ROOT / "node_modules" / package
+        want = _pinned_npm_version(package)
+        if not source.is_dir() or _npm_version(source) != want:
+            raise BuildError(f"node_modules/{package} is not the {want} package.json pins: "
+                             "run `npm ci`")
+        for rel in files:
+            _copy_if_changed(source / rel, vendor / package.split("/")[-1] / rel, changed, static)
+    keep = set(VENDOR_FILES) | {p.split("/")[-1] for p in VENDOR_TREES}
     if vendor.exists():
         for d in vendor.iterdir():
-            if d.name not in VENDOR_FILES:
+            if d.name not in keep:
                 shutil.rmtree(d)
 
 

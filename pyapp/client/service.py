@@ -21,6 +21,7 @@ from nio import Api, RoomRedactResponse, RoomSendResponse
 from pyapp.identity import BOT_LOCALPART, bot_user_id, should_auto_accept, split_user_id
 
 from . import actions, direct
+from .crypto import ENCRYPTED, CryptoProvider, CryptoSession, EngineError
 from .http import MatrixHttp
 from .nio_client import SeamClient
 from .outbox import Action, Outbox, SendRefused
@@ -101,7 +102,8 @@ class ChatService:
     def __init__(self, config: ChatConfig, transport: Transport, storage: Storage,
                  clock: Callable[[], float] = time.time,
                  token_lock: Callable[[], Any] | None = None,
-                 sync_stores: OpenStore | None = None):
+                 sync_stores: OpenStore | None = None,
+                 crypto: CryptoProvider | None = None):
         self.config = config
         self.transport = transport
         self.storage = storage
@@ -118,6 +120,10 @@ class ChatService:
         # The sync kept across reloads (pyapp.client.sync_store): stored before it is shown.
         self.persist = SyncPersistence(sync_stores)
         self._stored_since: str | None = None  # the token the stored rooms were resumed at
+        # End-to-end encryption (pyapp.client.crypto): the provider makes a session's engine
+        # when it first meets encryption; None: encrypted rooms stay unreadable.
+        self.crypto_provider = crypto
+        self.crypto: CryptoSession | None = None
         self._shown_stored = False
         self._listeners: list[Listener] = []
         self._typing_sent: dict[str, tuple[bool, float]] = {}
@@ -249,6 +255,7 @@ class ChatService:
                 pass  # the local session is dropped either way
         self.sessions.clear()
         await self.persist.clear()
+        await self._drop_crypto()
         self.session = self.tokens = self.client = self.sync_loop = None
         self.rooms = RoomList("")
         self._set_status(SIGNED_OUT)
@@ -283,6 +290,32 @@ class ChatService:
         self.outbox.restore(session.user_id)
         self.persist.open(session.user_id, session.device_id)
         self._stored_since, self._shown_stored = None, False
+        self.crypto = None
+        if self.crypto_provider is not None:
+            provider = self.crypto_provider
+            self.crypto = CryptoSession(
+                self.client.http.request,
+                lambda: provider.open(session.user_id, session.device_id),
+                on_decrypted=self._on_decrypted, spawn=self._spawn)
+
+    async def _drop_crypto(self) -> None:
+        """Signing out deletes this device's keys from the browser with its store."""
+        crypto, self.crypto = self.crypto, None
+        if crypto is not None:
+            await crypto.close()
+        if self.crypto_provider is not None and self.session is not None:
+            try:
+                await self.crypto_provider.delete(self.session.user_id, self.session.device_id)
+            except Exception:  # noqa: BLE001  (sign-out goes on; logged for the developer)
+                log.exception("Could not delete the encryption store")
+
+    def is_encrypted(self, room_id: str) -> bool:
+        return self.crypto is not None and self.crypto.is_encrypted(room_id)
+
+    def _on_decrypted(self, room_id: str, events: list[dict]) -> None:
+        room = self.room(room_id)
+        if room is not None and room.timeline.decrypted(events):
+            self._emit("room", room_id)
 
     async def _legacy_refresh(self, session: Session) -> Tokens:
         http = MatrixHttp(self.transport, session.homeserver)
@@ -339,7 +372,9 @@ class ChatService:
             log.warning("Malformed event in sync: %s", problem)
         for problem in check_sync(body):  # after clean_sync, which keeps nio's parsers safe
             log.warning("Invalid event in sync: %s", problem)
-        await self.persist.save(body, full=since is None)
+        await self.persist.save(body, full=since is None)  # as received: no plaintext stored
+        if self.crypto is not None:
+            await self.crypto.on_sync(body)
         return body
 
     async def _resume_stored(self) -> None:
@@ -348,6 +383,8 @@ class ChatService:
         if snapshot is None or self.sync_loop is None:
             return
         for body in snapshot.bodies():
+            if self.crypto is not None:
+                self.crypto.on_stored(body)
             self.rooms.apply_sync(body)  # contained per room, like a live answer
         self.sync_loop.next_batch = self._stored_since = snapshot.next_batch
         self._shown_stored = True
@@ -410,6 +447,8 @@ class ChatService:
             for problem in clean_page(body):
                 log.warning("Malformed event in /messages: %s", problem)
             taken = True
+            if self.crypto is not None and isinstance(body.get("chunk"), list):
+                await self.crypto.decrypt_page(room_id, body["chunk"])
             self.rooms.apply_page(room_id, body, gap_key)
         room.timeline.set_gap_loading(gap_key, False)
         self._emit("room", room_id)
@@ -668,6 +707,12 @@ class ChatService:
             if isinstance(response, RoomRedactResponse):
                 return response.event_id
         else:
+            if self.is_encrypted(room_id):
+                try:
+                    content = await self.crypto.encrypt(room_id, event_type, content)
+                except EngineError as e:
+                    raise SendRefused(str(e)) from None
+                event_type = ENCRYPTED
             response = await self.client.room_send(room_id, event_type, content, tx_id=txn_id,
                                                    ignore_unverified_devices=True)
             if isinstance(response, RoomSendResponse):

@@ -37,6 +37,10 @@ START_KEY = "start"
 TOP_GAP_KEY = "gap:top"
 MAX_REACTION_KEY = 64  # characters; a reaction is an emoji or a word, not a message
 MAX_PROBLEMS = 50
+# An m.room.encrypted event not decrypted (yet): shown as this msgtype and body until
+# decrypted() replaces it (pyapp.client.crypto).
+UNDECRYPTED = "om.undecrypted"
+WAITING_FOR_KEY = "Waiting for this message's key"
 
 _REPLY_HTML = re.compile(r"^\s*<mx-reply>.*?</mx-reply>", re.DOTALL | re.IGNORECASE)
 
@@ -296,6 +300,23 @@ class TimelineModel:
             self._update(gap, token=_str(end), loading=False)
         return self._finish()
 
+    def decrypted(self, events: list[dict]) -> Changes:
+        """Encrypted events shown as waiting for their key have been decrypted: each takes
+        the place of its placeholder (a message in place, a reaction or an edit onto its
+        target). Events not held as waiting are ignored."""
+        self._begin()
+        for event in events:
+            event_id = _dict(event).get("event_id")
+            key = self._key_of.get(event_id) if isinstance(event_id, str) else None
+            item = self._items.get(key) if key else None
+            if not isinstance(item, Message) or item.msgtype != UNDECRYPTED \
+                    or key not in self._order:
+                continue
+            position = self._order.index(key)
+            self._remove(key)
+            self._take(event, position)
+        return self._finish()
+
     def set_gap_loading(self, gap_key: str, loading: bool) -> Changes:
         """Show (or stop showing) that a gap is being fetched."""
         self._begin()
@@ -413,6 +434,14 @@ class TimelineModel:
             self._relate(event)
         elif kind == "m.room.member":
             self._add_member(event, position)
+        elif kind == "m.room.encrypted":
+            self._seen.add(event_id)
+            self._insert(position, Message(
+                key=event_id, sender=event["sender"], body=WAITING_FOR_KEY, event_id=event_id,
+                ts=_ts(event.get("origin_server_ts")), msgtype=UNDECRYPTED))
+            self._key_of[event_id] = event_id
+            # What _render falls back to while relations (reactions) arrive for it first.
+            self._contents[event_id] = {"body": WAITING_FOR_KEY, "msgtype": UNDECRYPTED}
 
     def _add_member(self, event: dict, position: int) -> None:
         user_id, membership = _str(event.get("state_key")), _str(event["content"].get("membership"))

@@ -81,7 +81,21 @@ def _make_service(config: dict) -> ChatService:
     from pyapp.browser.sync_store import IndexedDBSyncStore
 
     return ChatService(chat_config, FetchTransport(), LocalStorage(),
-                       sync_stores=IndexedDBSyncStore)
+                       sync_stores=IndexedDBSyncStore, crypto=_crypto_provider())
+
+
+def _crypto_provider():
+    """The Matrix crypto engine, loaded by the loader when first needed (None: a loader
+    without it; encrypted rooms then stay unreadable, nothing else changes)."""
+    import js
+
+    loader = getattr(js.window, "omChat", None)
+    if not loader or not hasattr(loader, "_cryptoModule"):
+        return None
+    from pyapp.browser.crypto_engine import WasmCryptoProvider
+    from pyapp.browser.crypto_store_key import StoreKeys
+
+    return WasmCryptoProvider(loader, StoreKeys())
 
 
 def _inject_stylesheet() -> None:

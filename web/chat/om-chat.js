@@ -137,6 +137,10 @@
         },
         _failed(message, details) { fail(message, details); },
         _sanitizer() { return loadSanitizer(); },
+        // The Matrix crypto engine's module (pyapp.browser.crypto_engine), imported only when
+        // the user meets encryption: a dynamic import is the one way a module loads under the
+        // page's CSP, and Python cannot write one.
+        _cryptoModule() { return import(staticBase + "vendor/matrix-sdk-crypto-wasm/index.mjs"); },
     };
     window.omChat = omChat;
 

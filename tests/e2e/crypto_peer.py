@@ -1,0 +1,91 @@
+"""An independent encrypted Matrix client for the end-to-end tests: CPython matrix-nio with its
+e2e extra (vodozemac), syncing all the time on its own thread and event loop (Playwright's sync
+API owns the test's thread). It shares no code with the browser's crypto."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from nio import AsyncClient, AsyncClientConfig, MegolmEvent, RoomMessageText
+
+
+class NioPeer:
+    def __init__(self, base_url: str, user: str, password: str, store_dir: str):
+        self.received: list[tuple[str, str, str]] = []  # (room id, sender, body)
+        self.undecrypted: list[str] = []  # event ids nio could not decrypt
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="nio-peer",
+                                        daemon=True)
+        self._thread.start()
+        self.client: AsyncClient | None = None
+        self._task = None
+        self.run(self._start(base_url, user, password, store_dir))
+
+    def run(self, coro, timeout: float = 60):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    async def _start(self, base_url, user, password, store_dir):
+        config = AsyncClientConfig(encryption_enabled=True, store_sync_tokens=True)
+        self.client = AsyncClient(base_url, user, store_path=store_dir, config=config)
+        response = await self.client.login(password, device_name="nio-peer")
+        assert getattr(response, "access_token", None), response
+        self.client.add_event_callback(self._on_text, RoomMessageText)
+        self.client.add_event_callback(self._on_undecrypted, MegolmEvent)
+        await self.client.sync(timeout=0, full_state=True)
+        if self.client.should_upload_keys:
+            await self.client.keys_upload()
+        self._task = asyncio.ensure_future(self.client.sync_forever(timeout=1000))
+
+    async def _on_text(self, room, event) -> None:
+        self.received.append((room.room_id, event.sender, event.body))
+
+    async def _on_undecrypted(self, room, event) -> None:
+        self.undecrypted.append(event.event_id)
+
+    @property
+    def device_id(self) -> str:
+        return self.client.device_id
+
+    def knows_device(self, user_id: str, device_id: str) -> bool:
+        async def check():
+            return device_id in {d.id for d in self.client.device_store.active_user_devices(
+                user_id)}
+        return self.run(check())
+
+    def send(self, room_id: str, text: str) -> str:
+        async def send():
+            response = await self.client.room_send(
+                room_id, "m.room.message", {"msgtype": "m.text", "body": text},
+                ignore_unverified_devices=True)
+            assert getattr(response, "event_id", None), response
+            return response.event_id
+        return self.run(send())
+
+    def join(self, room_id: str) -> None:
+        async def join():
+            response = await self.client.join(room_id)
+            assert getattr(response, "room_id", None) == room_id, response
+        self.run(join())
+
+    def wait_for(self, text: str, timeout: float = 30) -> tuple[str, str, str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for item in list(self.received):
+                if item[2] == text:
+                    return item
+            time.sleep(0.05)  # polling a list another thread fills; not a synchronisation sleep
+        raise AssertionError(f"{text!r} did not reach the nio peer "
+                             f"(got {self.received}, undecrypted {self.undecrypted})")
+
+    def close(self) -> None:
+        async def stop():
+            if self._task is not None:
+                self._task.cancel()
+            await self.client.close()
+        try:
+            self.run(stop(), timeout=15)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(5)

@@ -1,0 +1,114 @@
+"""End-to-end encryption in the browser against the real Synapse, with an independent encrypted
+peer (CPython matrix-nio + vodozemac, tests/e2e/crypto_peer.py): messages cross both ways in a
+megolm room and show as text; what Synapse stores holds no plaintext; the engine is not loaded
+for a user without encrypted rooms."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from playwright.sync_api import expect
+
+from pyapp.identity import BOT_LOCALPART
+from tests.e2e.chat_ui_support import (BOOT_TIMEOUT_MS, LIVE_TIMEOUT_MS, chat, expect_message,
+                                       make_room, open_and_sign_in, send)
+from tests.e2e.crypto_peer import NioPeer
+
+pytestmark = pytest.mark.e2e
+
+ENGINE = "matrix_sdk_crypto_wasm_bg.wasm"
+MEGOLM = "m.megolm.v1.aes-sha2"
+
+
+def encrypt_room(synapse, room_id: str) -> None:
+    bot = synapse.register_user(BOT_LOCALPART, "pw-bot")
+    status, body = synapse.request(
+        "PUT", f"/_matrix/client/v3/rooms/{room_id}/state/m.room.encryption/",
+        {"algorithm": MEGOLM}, token=bot["access_token"])
+    assert status == 200, body
+
+
+def device_keys_uploaded(synapse, token: str, user_id: str) -> set[str]:
+    status, body = synapse.request("POST", "/_matrix/client/v3/keys/query",
+                                   {"device_keys": {user_id: []}}, token=token)
+    assert status == 200, body
+    return set(body["device_keys"].get(user_id, {}))
+
+
+def stored_event_json(synapse, room_id: str) -> list[dict]:
+    """The room's events as Synapse stored them (its SQLite database, not an API view)."""
+    [database] = synapse.data_dir.glob("*.db")
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT json FROM event_json WHERE room_id = ?", (room_id,)).fetchall()
+    return [json.loads(row[0]) for row in rows]
+
+
+@pytest.fixture
+def peer(synapse, make_user, tmp_path):
+    peers = []
+
+    def make():
+        name, password, login = make_user("nio")
+        p = NioPeer(synapse.base_url, login["user_id"], password, str(tmp_path))
+        peers.append(p)
+        return p, login
+
+    yield make
+    for p in peers:
+        p.close()
+
+
+def test_messages_cross_encrypted_between_the_browser_and_a_nio_peer_and_the_server_sees_no_plaintext(
+        synapse, make_user, web_server, new_page, peer):
+    a_name, a_pw, a = make_user("alice")
+    nio, n = peer()
+    room_id = make_room(synapse, a["access_token"], "event", "e2e-crossing", [n])
+    encrypt_room(synapse, room_id)
+    page = new_page()
+    open_and_sign_in(page, f"{web_server}/event.html?slug=e2e-crossing", a_name, a_pw)
+    # The browser's device keys reach the server once the engine has loaded, by itself.
+    _wait(page, lambda: device_keys_uploaded(synapse, n["access_token"], a["user_id"]),
+          "the browser's device keys on the server")
+    [device] = device_keys_uploaded(synapse, n["access_token"], a["user_id"])
+    _wait(page, lambda: nio.knows_device(a["user_id"], device),
+          "the nio peer knowing the browser's device")
+
+    nio.send(room_id, "secret from nio")
+    expect_message(page, "secret from nio", timeout=BOOT_TIMEOUT_MS)
+    expect(chat(page).locator(".omc-msg", has_text="secret from nio").locator(".omc-sender")
+           ).to_have_text(n["user_id"].split(":")[0][1:])
+
+    send(page, "secret from the browser")
+    expect(chat(page).locator(".omc-msg[data-status=sent]")).to_have_count(1,
+                                                                          timeout=LIVE_TIMEOUT_MS)
+    room, sender, _ = nio.wait_for("secret from the browser")
+    assert (room, sender) == (room_id, a["user_id"])
+
+    stored = stored_event_json(synapse, room_id)
+    assert {e["type"] for e in stored} >= {"m.room.encrypted"}
+    assert not [e for e in stored if e["type"] == "m.room.message"]
+    assert not [e for e in stored if "secret" in json.dumps(e)]
+
+
+def test_an_unencrypted_room_never_loads_the_engine(synapse, make_user, web_server, new_page):
+    a_name, a_pw, a = make_user("alice")
+    make_room(synapse, a["access_token"], "event", "plain-room", [])
+    page = new_page()
+    open_and_sign_in(page, f"{web_server}/event.html?slug=plain-room", a_name, a_pw)
+    send(page, "plain words")
+    expect(chat(page).locator(".omc-msg[data-status=sent]")).to_have_count(1,
+                                                                          timeout=LIVE_TIMEOUT_MS)
+    assert not [u for u in page.requests if ENGINE in u or "matrix-sdk-crypto" in u]
+
+
+def _wait(page, predicate, what: str, timeout_ms: int = BOOT_TIMEOUT_MS) -> None:
+    """Poll a condition outside the page, letting the page run in between."""
+    import time
+
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        page.wait_for_timeout(100)
