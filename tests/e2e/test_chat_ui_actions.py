@@ -210,7 +210,8 @@ def test_replies_reactions_and_edits_from_another_client_show_in_the_ui(
     expect(message(page, "I do").locator(".omc-reply")).to_contain_text("who brings cake?")
     expect(message(page, "who brings cake?").locator(".omc-edited")).to_have_count(0)
     chip = message(page, "who brings cake?").locator(".omc-reaction")
-    expect(chip).to_have_accessible_name(f"👍 1: {b_name}")
+    expect(chip).to_have_accessible_name(f"👍 1: {b_name}")  # who reacted, on focus
+    expect(chip).to_have_attribute("title", b_name)  # and on hover
     expect(chip).to_have_attribute("aria-pressed", "false")
     # The reply's preview brings the original into view and focus.
     message(page, "I do").locator(".omc-reply").click()
@@ -245,8 +246,12 @@ def test_a_moderator_deletes_someone_elses_message_and_a_member_cannot(
     expect(menu.get_by_role("menuitem", name="Delete…")).to_have_count(0)
     carol.keyboard.press("Escape")
     expect(menu).to_be_hidden()
-    expect(message(carol, "buy cheap stuff").get_by_role(
-        "button", name=re.compile("^Actions for"))).to_be_focused()
+    actions = message(carol, "buy cheap stuff").get_by_role(
+        "button", name=re.compile("^Actions for"))
+    expect(actions).to_be_focused()
+    # Focus is visible: our focus ring (a solid outline), not Chromium's default "auto" one.
+    expect(actions).to_have_css("outline-style", "solid")
+    expect(actions).to_have_css("outline-width", "3px")
     # Nor would the server take it.
     status, body = synapse.request(
         "PUT", f"/_matrix/client/v3/rooms/{room_id}/redact/{quote(spam)}/t-carol", {},
