@@ -20,7 +20,7 @@ from nio import Api, RoomRedactResponse, RoomSendResponse
 
 from pyapp.identity import BOT_LOCALPART, bot_user_id, should_auto_accept, split_user_id
 
-from . import actions, direct
+from . import actions, direct, mentions, notify, push_rules
 from .crypto import ENCRYPTED, CryptoProvider, CryptoSession, EngineError
 from .http import MatrixHttp
 from .nio_client import SeamClient
@@ -141,6 +141,14 @@ class ChatService:
         # endpoint; logout revokes there, as /logout does not exist under delegated auth).
         self._methods: dict[str, AuthMethod] = {
             PASSWORD: AuthMethod(PASSWORD, refresh=self._legacy_refresh)}
+        # The user's push rules (m.push_rules account data; fetched once per session, as the
+        # stored sync keeps no account data) give each room's notification level; a level
+        # being changed shows at once, until the server's rules say it.
+        self.push_rules: dict | None = None
+        self._levels_wanted: dict[str, str] = {}
+        # Called with each live message from someone else (notify.Incoming), after the sync
+        # that brought it is shown: the page's notifier (pyapp.ui.notifier).
+        self.incoming_listeners: list[Callable[[list], None]] = []
 
     # -- observers --------------------------------------------------------------------
     @property
@@ -258,6 +266,8 @@ class ChatService:
         await self._drop_crypto()
         self.session = self.tokens = self.client = self.sync_loop = None
         self.rooms = RoomList("")
+        self.push_rules = None
+        self._levels_wanted.clear()
         self._set_status(SIGNED_OUT)
         self._emit("rooms")
 
@@ -401,16 +411,116 @@ class ChatService:
 
     def _apply_sync(self, body: dict, first: bool) -> None:
         changed = self.rooms.apply_sync(body)
+        rules_changed = False
         try:
+            rules_changed = self._apply_account_data(body)
             self._accept_tenant_invites()
             self._fill_new_gaps(changed)
             if first:
                 self.outbox.resend_restored()
+                if self.push_rules is None:
+                    self._spawn(self._load_push_rules())
         finally:  # what did apply is shown even if the follow-ups failed
-            if first or changed:
+            if first or changed or rules_changed:
                 self._emit("rooms")
             for room_id in changed:
                 self._emit("room", room_id)
+        if not first and self.incoming_listeners:
+            news = notify.incoming(body, self.user_id)
+            for listener in list(self.incoming_listeners) if news else ():
+                try:
+                    listener(news)
+                except Exception:  # noqa: BLE001  (a broken notifier must not stop the sync)
+                    log.exception("A notification listener failed")
+
+    # -- notification levels (push rules) -----------------------------------------------
+    def _apply_account_data(self, body: dict) -> bool:
+        section = body.get("account_data") if isinstance(body, dict) else None
+        events = section.get("events") if isinstance(section, dict) else None
+        changed = False
+        for event in events if isinstance(events, list) else ():
+            if not isinstance(event, dict) or not isinstance(event.get("content"), dict):
+                continue
+            if event.get("type") == push_rules.PUSH_RULES_TYPE:
+                self._set_push_rules(event["content"])
+                changed = True
+        return changed
+
+    def _set_push_rules(self, rules: dict) -> None:
+        self.push_rules = rules
+        for room_id, wanted in list(self._levels_wanted.items()):
+            if push_rules.level(rules, room_id) == wanted:
+                self._levels_wanted.pop(room_id, None)
+
+    async def _load_push_rules(self) -> None:
+        if self.client is None:
+            return
+        try:
+            response = await self.client.http.request("GET", "/_matrix/client/v3/pushrules/",
+                                                      timeout=30)
+        except (SessionExpired, *NETWORK_ERRORS) as e:
+            log.warning("Could not load the push rules: %s", e)
+            return
+        body = _json_or_none(response)
+        if response.status == 200 and isinstance(body, dict) and self.push_rules is None:
+            self._set_push_rules(body)
+            self._emit("rooms")
+            for room_id in push_rules.levels(body):
+                self._emit("room", room_id)
+
+    def notify_level(self, room_id: str) -> str:
+        """The room's notification level: all | mentions | mute (pyapp.client.push_rules)."""
+        wanted = self._levels_wanted.get(room_id)
+        return wanted or push_rules.level(self.push_rules, room_id)
+
+    def is_direct(self, room_id: str) -> bool:
+        return self.rooms.dm_partner(room_id) is not None
+
+    def mentions_me(self, room: Room, content: dict) -> bool:
+        me = self.user_id
+        return mentions.mentions_user(content, me, [room.members.get(me or "") or ""])
+
+    def badge(self, room: Room) -> tuple[int, int]:
+        """(unread, mentions) the room's badge shows at its notification level."""
+        return push_rules.badge(self.notify_level(room.room_id), room.unread, room.highlights)
+
+    def unread_totals(self) -> tuple[int, int]:
+        return notify.totals(self.rooms.joined(), self.notify_level)
+
+    async def set_notify_level(self, room_id: str, level: str) -> None:
+        """Store the room's level as the user's push rules on the homeserver. Raises
+        ValueError with what to tell the user when the server refuses it."""
+        if self.client is None:
+            raise ValueError("Sign in to change notifications.")
+        requests = push_rules.changes(room_id, level)
+        before = self._levels_wanted.get(room_id)
+        self._levels_wanted[room_id] = level
+        self._emit("rooms")
+        self._emit("room", room_id)
+        try:
+            for change in requests:
+                response = await self.client.http.request(
+                    change.method, change.path, change.body if change.body is not None else None,
+                    timeout=30)
+                if response.status >= 400 and not (change.method == "DELETE"
+                                                   and response.status == 404):
+                    raise ValueError("The notification setting could not be saved "
+                                     f"(HTTP {response.status}). Try again.")
+        except (SessionExpired, *NETWORK_ERRORS) as e:
+            self._restore_level(room_id, before)
+            raise ValueError("The notification setting could not be saved: "
+                             "no connection. Try again.") from e
+        except ValueError:
+            self._restore_level(room_id, before)
+            raise
+
+    def _restore_level(self, room_id: str, before: str | None) -> None:
+        if before is None:
+            self._levels_wanted.pop(room_id, None)
+        else:
+            self._levels_wanted[room_id] = before
+        self._emit("rooms")
+        self._emit("room", room_id)
 
     # -- history ----------------------------------------------------------------------
     async def paginate(self, room_id: str, gap_key: str = TOP_GAP_KEY,
@@ -623,16 +733,26 @@ class ChatService:
     def room(self, room_id: str) -> Room | None:
         return self.rooms.rooms.get(room_id)
 
-    async def send_text(self, room_id: str, body: str, reply_to: str | None = None) -> Message:
-        """Send a message; `reply_to` makes it a reply to that event (which must be held)."""
+    async def send_text(self, room_id: str, body: str, reply_to: str | None = None,
+                        mentions: list | None = None) -> Message:
+        """Send a message; `reply_to` makes it a reply to that event (which must be held);
+        `mentions` are the composer's pills (pyapp.client.mentions.Pill) it may hold."""
         if self.session is None:
             raise ValueError("This conversation is not available.")
         content = None
+        if mentions:
+            content = _mention_content(body, mentions)
         if reply_to is not None:
             target = self._message(room_id, reply_to)
             if target is None or target.redacted:
                 raise ValueError("The message you replied to is no longer available.")
-            content = actions.reply_content(body, reply_to, target.sender, self.user_id)
+            reply = actions.reply_content(body, reply_to, target.sender, self.user_id)
+            if content is not None:
+                named = content.pop("m.mentions", {}).get("user_ids", [])
+                ids = reply["m.mentions"]["user_ids"]
+                reply.update(content)
+                reply["m.mentions"] = {"user_ids": ids + [u for u in named if u not in ids]}
+            content = reply
         return await self.outbox.send_text(room_id, body, content)
 
     async def retry(self, room_id: str, txn_id: str) -> None:
@@ -765,6 +885,16 @@ class ChatService:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _mention_content(body: str, pills: list) -> dict | None:
+    """The content naming the pills' users; None (the plain message) if they cannot be read:
+    what was typed is sent either way."""
+    try:
+        return mentions.message_content(body, pills)
+    except Exception:  # noqa: BLE001
+        log.exception("Could not make the mentions of a message")
+        return None
 
 
 def _json_or_none(response: HttpResponse) -> Any:

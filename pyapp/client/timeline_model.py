@@ -232,6 +232,10 @@ class TimelineModel:
         """What a local echo of a message sends (its reply target included)."""
         return self._contents.get(txn_id) if txn_id in self._local else None
 
+    def content(self, key: str) -> dict | None:
+        """The content a message was sent with (before any edit)."""
+        return self._contents.get(key)
+
     def last_event_id(self) -> str | None:
         for key in reversed(self._order):
             item = self._items[key]

@@ -173,7 +173,29 @@ async def _start() -> ChatService:
     if service.session is None and _sign_in.oauth is not None:
         await _choose_sign_in(_sign_in.oauth)
     _watch_network(service)
+    _start_notifier(service)
     return service
+
+
+_notifier = None
+
+
+def _start_notifier(service: ChatService) -> None:
+    """Browser notifications and the host page's `om-chat:unread` event (pyapp.ui.notifier)."""
+    global _notifier
+    from .notifier import Notifier
+
+    def focus_room(room_id: str) -> None:
+        for view in list(_views.values()):
+            if view.focus_room(room_id):
+                return
+
+    try:
+        _notifier = Notifier(service, focus_room)
+    except Exception:  # noqa: BLE001  (the chat works without notifications)
+        import traceback
+
+        traceback.print_exc()
 
 
 async def _sign_out_marked(service: ChatService) -> None:

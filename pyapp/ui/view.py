@@ -15,7 +15,7 @@ import logging
 import js
 from pyodide.ffi import create_proxy
 
-from . import sanitize
+from . import notifier, sanitize
 from .message_menu import MessageMenu
 from .viewmodel import (CHAT, INVITED, OAUTH, REACT, SIGNED_OUT_SCREEN, ChatViewModel, DayView,
                         GapView, MembersView, MessageView, StartView, ViewState)
@@ -86,7 +86,10 @@ class ChatView:
             self.header_sign_out = h("button", "omc-btn omc-btn--link omc-btn--small",
                                      "Sign out", type="button", data_action="sign-out")
             end = h("span", "omc-header-end")
-            end.append(self.conn, self.header_sign_out)
+            self.header_mentions = h("span", "omc-mention-count omc-header-mentions")
+            self.header_mentions.hidden = True
+            end.append(self.header_mentions, self._notify_select("header"), self.conn,
+                       self.header_sign_out)
             header.append(self.title, end)
             root.append(header)
         self.banner = h("div", "omc-banner", role="alert")
@@ -203,12 +206,18 @@ class ChatView:
         self.target_bar.hidden = True
         composer = self.composer = h("form", "omc-composer")
         self.textarea = h("textarea", "omc-textarea", id=f"{uid}-msg", rows="1",
-                          placeholder="Write a message…", enterkeyhint="send")
+                          placeholder="Write a message…", enterkeyhint="send",
+                          aria_autocomplete="list", aria_controls=f"{uid}-mentions")
+        # Members matching the @name being typed (pyapp.ui.parts.mention_picker).
+        self.mention_list = h("ul", "omc-mention-list", id=f"{uid}-mentions", role="listbox",
+                              aria_label="Mention someone")
+        self.mention_list.hidden = True
+        self._mention_sig = None
         self.send_button = h("button", "omc-btn omc-btn--primary omc-send", "Send",
                              type="submit")
         self.composer_error = h("p", "omc-composer-error", role="alert")
         composer.append(self.target_bar, h("label", "omc-sr-only", "Message", for_=f"{uid}-msg"),
-                        self.textarea, self.send_button, self.composer_error)
+                        self.mention_list, self.textarea, self.send_button, self.composer_error)
         conv.append(log_wrap, self.typing, self.action_errors, composer)
         if layout.session_bar:
             # No header in this mode: who is signed in, and the way out, under the composer.
@@ -217,7 +226,7 @@ class ChatView:
             self.bar_sign_out = h("button", "omc-btn omc-btn--link omc-btn--small", "Sign out",
                                   type="button", data_action="sign-out",
                                   aria_label="Sign out of the chat")
-            bar.append(self.session_who, self.bar_sign_out)
+            bar.append(self.session_who, self._notify_select("bar"), self.bar_sign_out)
             conv.append(bar)
         self.menu = MessageMenu(uid, self._on, self._menu_chosen)
         self._on(self.messages, "keydown", self._on_message_keydown)
@@ -225,6 +234,10 @@ class ChatView:
         self._on(self.scroll, "scroll", self._on_scroll)
         self._on(self.textarea, "input", self._on_input)
         self._on(self.textarea, "keydown", self._on_keydown)
+        self._on(self.textarea, "keyup", self._on_caret_key)
+        self._on(self.textarea, "click", self._report_caret)
+        # A press on a suggestion must not take the focus (and the caret) from the text.
+        self._on(self.mention_list, "mousedown", lambda e: e.preventDefault())
         self._on(composer, "submit", self._on_submit)
 
         if layout.info_panel:
@@ -236,8 +249,8 @@ class ChatView:
             self.info_topic = h("p", "omc-info-topic")
             self.info_count = h("h3", "omc-info-count")
             self.info_members = h("ul", "omc-members")
-            self.info.append(info_head, self.info_name, self.info_topic, self.info_count,
-                             self.info_members)
+            self.info.append(info_head, self.info_name, self.info_topic,
+                             self._notify_select("info"), self.info_count, self.info_members)
             main.append(self.info)
 
         self._on(root, "click", self._on_click)
@@ -246,6 +259,39 @@ class ChatView:
         self._watch_visibility()
         if layout.room_list:
             self._follow_url()
+
+    def _notify_select(self, where: str):
+        """All messages / mentions only / mute for the room shown (the user's push rules)."""
+        from pyapp.client.push_rules import LEVEL_LABELS
+
+        wrap = h("span", f"omc-notify omc-notify--{where}")
+        select = h("select", "omc-notify-select", id=f"{self.uid}-notify-{where}",
+                   data_notify="")
+        for value, label in LEVEL_LABELS.items():
+            option = h("option", None, label, value=value)
+            select.append(option)
+        wrap.append(h("label", "omc-notify-label", "Notifications",
+                      for_=f"{self.uid}-notify-{where}"), select)
+        self._notify_selects = getattr(self, "_notify_selects", []) + [select]
+
+        def changed(event):
+            value = str(select.value)
+            if value != "mute":
+                notifier.ask_permission()  # the user's gesture: the one time it may be asked
+            self.vm.set_notify_level(value)
+
+        self._on(select, "change", changed)
+        return wrap
+
+    def focus_room(self, room_id: str) -> bool:
+        """A notification about `room_id` was clicked: show that room, ready to answer."""
+        if self.vm.layout.room_list:
+            self.vm.select_room(room_id)
+        elif self.vm.current_room_id() != room_id:
+            return False
+        self.root.scrollIntoView(js.Object.fromEntries([["block", "nearest"]]))
+        self.textarea.focus()
+        return True
 
     def _follow_url(self) -> None:
         """The dashboard's selected room lives in the page's URL (?room=...): a reload opens
@@ -314,14 +360,26 @@ class ChatView:
 
     def _on_input(self, event) -> None:
         self.vm.set_draft(self.textarea.value)
+        self._report_caret()
         self._autogrow()
 
+    def _report_caret(self, event=None) -> None:
+        ta = self.textarea
+        self.vm.set_caret(str(ta.value), int(ta.selectionStart or 0))
+
+    def _on_caret_key(self, event) -> None:
+        if event.key in ("ArrowLeft", "ArrowRight", "Home", "End"):
+            self._report_caret()
+
     def _on_keydown(self, event) -> None:
+        if event.key == "Enter" and not event.shiftKey and not self.vm.mentions.open:
+            notifier.ask_permission()  # sending is a gesture: notifications may be asked for
         if self.vm.on_key(event.key, bool(event.shiftKey), bool(event.isComposing)):
             event.preventDefault()
 
     def _on_submit(self, event) -> None:
         event.preventDefault()
+        notifier.ask_permission()
         self.vm.set_draft(self.textarea.value)
         self.vm.send()
         self.textarea.focus()
@@ -380,6 +438,9 @@ class ChatView:
             vm.retry_action(target.getAttribute("data-txn"))
         elif action == "dismiss-action":
             vm.dismiss_action(target.getAttribute("data-txn"))
+        elif action == "mention":
+            vm.choose_mention(target.getAttribute("data-user"))
+            self.textarea.focus()
         elif action == "select-room":
             vm.select_room(target.getAttribute("data-room"))
         elif action == "join-room":
@@ -455,6 +516,16 @@ class ChatView:
             self.title.textContent = state.title
             self.conn.textContent = state.status_text
             show(self.header_sign_out, state.can_sign_out)
+            self.header_mentions.textContent = f"@{state.mentions}"
+            self.header_mentions.setAttribute(
+                "aria-label", "1 unread mention" if state.mentions == 1
+                else f"{state.mentions} unread mentions")
+            self.header_mentions.setAttribute("title", "Unread mentions of you")
+            show(self.header_mentions, state.mentions > 0 and state.screen == CHAT)
+        for select in getattr(self, "_notify_selects", []):
+            if select.value != state.notify_level:
+                select.value = state.notify_level
+            select.parentElement.hidden = not (state.screen == CHAT and state.room_id)
         show(self.banner, bool(state.banner))
         asking = bool(state.sign_out_question)
         if asking and self.confirm.hidden:
@@ -501,8 +572,38 @@ class ChatView:
                 self.textarea.value = state.draft
                 self._autogrow()
             self._draft_rev = state.draft_rev
+        if state.caret is not None and state.caret[1] == state.draft_rev \
+                and state.caret != getattr(self, "_caret_done", None):
+            self._caret_done = state.caret
+            self.textarea.setSelectionRange(state.caret[0], state.caret[0])
+        self._render_mentions(state)
         self._room_id = state.room_id
         self._last_screen = state.screen
+
+    def _render_mentions(self, state: ViewState) -> None:
+        options = state.mention_options if state.screen == CHAT else []
+        sig = tuple((o.user_id, o.name, o.active) for o in options)
+        if sig == self._mention_sig:
+            return
+        self._mention_sig = sig
+        rows = []
+        active_id = None
+        for n, option in enumerate(options):
+            row = h("li", "omc-mention-option" + (" is-active" if option.active else ""),
+                    id=f"{self.uid}-mention-{n}", role="option",
+                    aria_selected="true" if option.active else "false",
+                    data_action="mention", data_user=option.user_id)
+            row.append(h("span", "omc-mention-name", option.name),
+                       h("span", "omc-mention-id", option.user_id))
+            if option.active:
+                active_id = f"{self.uid}-mention-{n}"
+            rows.append(row)
+        self.mention_list.replaceChildren(*rows)
+        show(self.mention_list, bool(rows))
+        if active_id:
+            self.textarea.setAttribute("aria-activedescendant", active_id)
+        else:
+            self.textarea.removeAttribute("aria-activedescendant")
 
     def _render_actions(self, state: ViewState) -> None:
         target = state.composer_target
@@ -568,7 +669,7 @@ class ChatView:
             keep.add(key)
             li = self._list_nodes.get(key)
             signature = (item.name, item.unread, item.preview, item.when, item.selected,
-                         item.invite, item.dm, item.outside)
+                         item.invite, item.dm, item.outside, item.mentions)
             if li is None:
                 li = self._list_nodes[key] = h("li", "omc-room")
             if self._list_sigs.get(key) != signature:
@@ -598,6 +699,11 @@ class ChatView:
         top.append(h("span", "omc-room-name", item.name), h("span", "omc-room-when", item.when))
         bottom = h("span", "omc-room-bottom")
         bottom.append(h("span", "omc-room-preview", item.preview))
+        mentions = item.mentions
+        if mentions:
+            bottom.append(h("span", "omc-mention-count", f"@{mentions}",
+                            aria_label="1 mention" if mentions == 1 else f"{mentions} mentions",
+                            title="Mentions of you"))
         if item.unread:
             bottom.append(h("span", "omc-unread", str(item.unread),
                             aria_label=f"{item.unread} unread"))
@@ -768,7 +874,7 @@ def _signature(item) -> tuple:
         return (item.kind, item.text)
     return (item.sender_name, item.body, item.html, item.time_text, item.mine, item.status,
             item.error, item.first_in_group, item.seen_by, item.edited, item.deleted, item.reply,
-            item.reactions, item.actions, item.confirm_delete)
+            item.reactions, item.actions, item.confirm_delete, item.mentions_me)
 
 
 def _focused_action(node) -> str | None:
@@ -809,6 +915,8 @@ def _fill_item(li, item) -> None:
     classes = ["omc-msg"]
     if item.mine:
         classes.append("is-mine")
+    if item.mentions_me:
+        classes.append("is-mention")
     if not item.first_in_group:
         classes.append("is-cont")
     classes.append(f"is-{item.status}")
@@ -825,6 +933,8 @@ def _fill_item(li, item) -> None:
     if item.reply is not None:
         bubble.append(_reply_preview(item))
     bubble.append(_body(item))
+    if item.mentions_me:
+        bubble.append(h("span", "omc-sr-only", " (mentions you)"))
     if item.deleted:
         bubble.classList.add("is-deleted")
     if item.edited:

@@ -28,6 +28,7 @@ from .format import Clock, member_name
 from .modes import MODES, Mode
 from .parts.composer import EDITING, ComposerPart
 from .parts.info import InfoPanelPart, InfoView, MemberItem
+from .parts.mention_picker import MentionOption, MentionPicker
 from .parts.rooms import RoomItem, RoomListPart
 from .parts.session import LoginView, SessionPart, SignInOptions
 from .parts.timeline import (DELETE, EDIT, REACT, REPLY, ActionError, DayView, GapView,
@@ -99,6 +100,12 @@ class ViewState:
     action_errors: list[ActionError] = field(default_factory=list)
     scroll_to: tuple[str, int] | None = None  # (item key, request number): bring into view
     invitation: InvitationView | None = None
+    # The mention picker under the composer while an @name is typed, and where the caret
+    # goes after a pill went in: (position, draft_rev).
+    mention_options: list[MentionOption] = field(default_factory=list)
+    caret: tuple[int, int] | None = None
+    notify_level: str = "all"  # the shown room's: all | mentions | mute
+    mentions: int = 0  # unread mentions of me over all my rooms (the header's badge)
 
 
 def _default_timer(delay: float, fn: Callable[[], None]):
@@ -150,11 +157,17 @@ class ChatViewModel:
         self._dm_error: str | None = None  # why the DM this component shows could not open
         self._dm_opening = False
         # The parts this mode shows.
+        self.mentions = MentionPicker()
+        self._caret: tuple[int, int] | None = None
+        self._members_asked: set[str] = set()
         # Drafts outlive the page only across the OAuth redirect (sessionStorage: this tab).
         self.composer = ComposerPart(
             send_text=service.send_text, set_typing=service.set_typing, spawn=self._spawn,
             timer=self._timer, invalidate=self.invalidate, draft_store=draft_store,
-            drafts_key=f"{mode}.{context}.{slug or ''}", edit_text=getattr(service, "edit", None))
+            drafts_key=f"{mode}.{context}.{slug or ''}", edit_text=getattr(service, "edit", None),
+            take_pills=self.mentions.take,
+            give_back_pills=lambda room_id, pills: self.mentions.pills.setdefault(
+                room_id, []).extend(pills))
         self.session = SessionPart(
             service, sign_in, tenant=self.tenant, login_hint=login_hint,
             invalidate=self.invalidate, before_leaving=self.composer.save,
@@ -311,6 +324,7 @@ class ChatViewModel:
         service = self.service
         if self.session.signed_out_since_last_view():
             self.composer.forget_all()
+            self.mentions.forget_all()
         room = self.current_room()
         if room is not None:
             # The expected invite came and was joined; if the room goes away later (cancelled,
@@ -336,13 +350,20 @@ class ChatViewModel:
                 state.rooms = self.room_list.items(
                     service.rooms.joined(), service.rooms.invites(),
                     room.room_id if room else None, me, dm_partner,
-                    lambda uid: same_community(me, uid))
+                    lambda uid: same_community(me, uid), badge=getattr(service, "badge", None))
             partner = dm_partner(room.room_id) if room is not None and dm_partner else None
             if partner:
                 state.title = member_name(room, partner)
+            totals = getattr(service, "unread_totals", None)
+            state.mentions = totals()[1] if totals else 0
             if room is not None:
                 bot = getattr(service.rooms, "bot_user_id", None)
                 self.timeline.hidden = frozenset({bot} if bot else ())
+                self.timeline.mentions_me = getattr(service, "mentions_me", None)
+                level = getattr(service, "notify_level", None)
+                state.notify_level = level(room.room_id) if level else "all"
+                state.mention_options = self.mentions.view()
+                state.caret = self._caret
                 failed = getattr(service, "failed_actions", None)
                 timeline = self.timeline.view(room, me, failed(room.room_id) if failed else [])
                 state.room_id, state.composer_enabled = room.room_id, True
@@ -434,9 +455,58 @@ class ChatViewModel:
             self.state.draft = text  # the textarea already shows it: no render needed
         self.composer.set_draft(room_id, text)
 
+    def set_caret(self, text: str, caret: int) -> None:
+        """The composer's text or caret moved (input, click, arrow keys): the mention picker
+        opens, follows or closes."""
+        room = self.current_room()
+        if room is None:
+            return
+        me = self.service.user_id
+        bot = getattr(self.service.rooms, "bot_user_id", None)
+        if self.mentions.update(text, caret, room.members, exclude={me, bot}):
+            self.invalidate()
+        if self.mentions.query is not None and room.room_id not in self._members_asked:
+            # The sync's lazy-loaded members are only the recent senders: all of them, once.
+            self._members_asked.add(room.room_id)
+            load = getattr(self.service, "load_members", None)
+            if load is not None:
+                self._spawn(self._load_members_then_update(room.room_id, load))
+
+    async def _load_members_then_update(self, room_id: str, load) -> None:
+        await load(room_id)
+        room = self.current_room()
+        query = self.mentions.query
+        if room is not None and room.room_id == room_id and query is not None:
+            self.set_caret(self.composer.draft(room_id), query.end)
+
+    def choose_mention(self, user_id: str | None = None) -> bool:
+        """Put the active suggestion (or `user_id`'s) into the text as a pill."""
+        room_id = self.current_room_id()
+        chosen = self.mentions.choose(room_id, self.composer.draft(room_id), user_id)
+        if chosen is None:
+            return False
+        text, caret = chosen
+        self.composer.set_draft(room_id, text)
+        self.composer._replace(room_id, text)
+        self._caret = (caret, self.composer.rev)
+        self.invalidate()
+        return True
+
     def on_key(self, key: str, shift: bool = False, composing: bool = False) -> bool:
         """A key in the composer; True when the view must cancel the browser's default.
+        While mention suggestions show, arrows move, Enter or Tab insert, Escape closes.
         Up in an empty composer edits my last message; Escape stops replying or editing."""
+        if self.mentions.open and not composing:
+            if key in ("ArrowDown", "ArrowUp"):
+                self.mentions.move(1 if key == "ArrowDown" else -1)
+                self.invalidate()
+                return True
+            if key in ("Enter", "Tab") and not shift:
+                return self.choose_mention()
+            if key == "Escape":
+                self.mentions.dismiss()
+                self.invalidate()
+                return True
         if self.composer.sends_on(key, shift, composing):
             self.send()
             return True
@@ -478,6 +548,14 @@ class ChatViewModel:
             return False
         self.composer.start_edit(room.room_id, message.event_id, message.key, message.body)
         return True
+
+    def set_notify_level(self, level: str) -> asyncio.Future | None:
+        """All messages / mentions only / mute for the room shown, kept on the server."""
+        room = self.current_room()
+        setter = getattr(self.service, "set_notify_level", None)
+        if room is None or setter is None:
+            return None
+        return self._spawn(self._act(setter(room.room_id, level)))
 
     def cancel_composer(self) -> None:
         self.composer.cancel(self.current_room_id())

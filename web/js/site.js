@@ -57,6 +57,7 @@
         for (const [href, label] of PAGES) {
             const a = h("a", { href }, label);
             if (href.split("?")[0] === here) a.setAttribute("aria-current", "page");
+            if (label === "Messages") a.append(messagesBadge);
             links.append(h("li", {}, a));
         }
         const who = h("div", { class: "site-who" });
@@ -66,6 +67,23 @@
         }
         nav.replaceChildren(h("a", { class: "site-brand", href: "/index.html" }, "OpenMeet demo"), links, who);
     }
+
+    /* The chat tells its host page the unread and mention counts (README, "Embed the chat"):
+       a badge on "Messages" in the navigation. */
+    const messagesBadge = h("span", { class: "site-badge", hidden: "" });
+    function showUnread(detail) {
+        const unread = Number(detail && detail.unread) || 0;
+        const mentions = Number(detail && detail.mentions) || 0;
+        messagesBadge.hidden = unread === 0 && mentions === 0;
+        messagesBadge.classList.toggle("site-badge--mention", mentions > 0);
+        messagesBadge.textContent = mentions > 0 ? `@${mentions}` : String(unread);
+        const said = [];
+        if (unread) said.push(unread === 1 ? "1 unread message" : `${unread} unread messages`);
+        if (mentions) said.push(mentions === 1 ? "1 mention" : `${mentions} mentions`);
+        messagesBadge.setAttribute("aria-label", said.join(", "));
+    }
+    window.addEventListener("om-chat:unread", (event) => showUnread(event.detail));
+    if (window.omChat && window.omChat.unread) showUnread(window.omChat.unread);
 
     async function signOut() {
         // Signing out of the platform signs out of its chat too (web/chat/om-chat.js).

@@ -43,8 +43,12 @@ class ComposerPart:
                  timer: Callable[[float, Callable[[], None]], Any],
                  invalidate: Callable[[], None],
                  draft_store: Storage | None = None, drafts_key: str = "",
-                 edit_text: Callable | None = None):
+                 edit_text: Callable | None = None,
+                 take_pills: Callable | None = None, give_back_pills: Callable | None = None):
         self._send_text = send_text
+        # The mention pills of the text being sent (MentionPicker.take), and back on failure.
+        self._take_pills = take_pills
+        self._give_back_pills = give_back_pills
         self._edit_text = edit_text
         self._set_typing = set_typing
         self._spawn = spawn
@@ -116,17 +120,22 @@ class ComposerPart:
             return None
         target = self.targets.pop(room_id, None)
         self._replace(room_id, target.saved_draft if target and target.kind == EDITING else "")
-        return self._spawn(self._send(room_id, text.strip(), target))
+        pills = self._take_pills(room_id, text.strip()) if self._take_pills else []
+        return self._spawn(self._send(room_id, text.strip(), target, pills))
 
-    async def _send(self, room_id: str, body: str, target: Target | None = None) -> None:
+    async def _send(self, room_id: str, body: str, target: Target | None = None,
+                    pills=()) -> None:
+        extra = {"mentions": list(pills)} if pills else {}
         try:
             if target is None:
-                await self._send_text(room_id, body)
+                await self._send_text(room_id, body, **extra)
             elif target.kind == REPLYING:
-                await self._send_text(room_id, body, reply_to=target.event_id)
+                await self._send_text(room_id, body, reply_to=target.event_id, **extra)
             else:
                 await self._edit_text(room_id, target.event_id, body)
         except ValueError as e:
+            if pills and self._give_back_pills is not None:
+                self._give_back_pills(room_id, pills)
             # Not even queued: put the text back (and the reply or edit with it) unless the
             # user already typed more.
             if target is not None and target.kind == EDITING:

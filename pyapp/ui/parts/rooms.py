@@ -26,6 +26,7 @@ class RoomItem:
     dm: bool = False
     initials: str = ""
     outside: bool = False  # an invitation from someone outside my community
+    mentions: int = 0  # unread mentions of me (the server's highlight count), shown apart
 
 
 def preview_text(room: Room, me: str | None) -> str:
@@ -44,15 +45,18 @@ class RoomListPart:
 
     def items(self, joined: list[Room], invites: list[Room], current_id: str | None,
               me: str | None, dm_partner: Callable[[str], str | None] | None = None,
-              in_community: Callable[[str], bool] | None = None) -> list[RoomItem]:
+              in_community: Callable[[str], bool] | None = None,
+              badge: Callable[[Room], tuple[int, int]] | None = None) -> list[RoomItem]:
+        """`badge(room)`: the (unread, mentions) shown at the room's notification level."""
         items = []
         for room in joined:
             partner = dm_partner(room.room_id) if dm_partner else None
             name = member_name(room, partner) if partner else (room.name or room.room_id)
-            items.append(RoomItem(room.room_id, name, room.unread, preview_text(room, me),
+            unread, mentions = badge(room) if badge else (room.unread, room.highlights)
+            items.append(RoomItem(room.room_id, name, unread, preview_text(room, me),
                                   self.clock.short_when(room.last_ts),
                                   selected=room.room_id == current_id, dm=partner is not None,
-                                  initials=initials(name)))
+                                  initials=initials(name), mentions=mentions))
         for room in invites:
             partner = dm_partner(room.room_id) if dm_partner else None
             outside = bool(room.inviter and in_community and not in_community(room.inviter))

@@ -90,6 +90,7 @@ class MessageView:
     reactions: tuple = ()  # ReactionView, in the order the keys were first used
     actions: tuple = ()  # of REPLY, REACT, EDIT, DELETE: what the user may do to it
     confirm_delete: bool = False  # "Delete this message?" is asked under it
+    mentions_me: bool = False  # someone else's message naming me: highlighted
 
 
 @dataclass
@@ -210,6 +211,10 @@ class TimelinePart:
         self._marked: dict[str, str] = {}  # room id -> the last event id marked read
         self._read_to: dict[str, str | None] = {}  # room id -> last message seen at the bottom
         self.confirming: tuple[str, str] | None = None  # (room id, key) asked to delete
+        # mentions_me(room, content): whether a message names me (ChatService.mentions_me);
+        # read once per message, as its original content never changes.
+        self.mentions_me = None
+        self._mentioned: dict[tuple[str, str], bool] = {}
 
     def view(self, room: Room, me: str | None, errors: list[Any] = ()) -> TimelineView:
         items = self.items(room, me)
@@ -275,7 +280,26 @@ class TimelinePart:
             reply=self._reply(room, message, me), reactions=self._reactions(room, message, me),
             actions=self.actions_for(room, message, me),
             confirm_delete=self.confirming == (room.room_id, message.key),
-            html=None if message.redacted else message.formatted_body)
+            html=None if message.redacted else message.formatted_body,
+            mentions_me=self._mentions_me(room, message, me))
+
+    def _mentions_me(self, room: Room, message: Message, me: str | None) -> bool:
+        if self.mentions_me is None or message.sender == me or message.redacted \
+                or message.event_id is None:
+            return False
+        cache_key = (room.room_id, message.event_id)
+        found = self._mentioned.get(cache_key)
+        if found is None:
+            content = getattr(room.timeline, "content", lambda key: None)(message.key) or {}
+            try:
+                found = bool(self.mentions_me(room, content))
+            except Exception:  # noqa: BLE001  (an odd message is shown, just not highlighted)
+                log.exception("Could not read the mentions of %s", message.event_id)
+                found = False
+            if len(self._mentioned) > 20_000:
+                self._mentioned.clear()
+            self._mentioned[cache_key] = found
+        return found
 
     def editable(self, room: Room, me: str | None, key: str | None = None) -> Message | None:
         """My message `key`, or my last one, if I may edit it (Up in an empty composer)."""

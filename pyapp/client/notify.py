@@ -1,0 +1,90 @@
+"""When a message raises a browser notification, what it says, and the totals the host page
+is told (pure; the browser side is pyapp.ui.notifier).
+
+A notification is for a message from someone else, arriving live (not history), while the
+page is hidden, in a room not muted: a mention of me at any other level, any message of a
+direct chat at "all messages". Group and event chats stay quiet unless I am mentioned (the
+issue's "notification overload").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from .push_rules import ALL, MUTE, badge
+
+BODY_CHARS = 140
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A message that came in a live sync."""
+    room_id: str
+    event_id: str
+    sender: str
+    content: dict
+
+
+@dataclass(frozen=True)
+class Notice:
+    room_id: str
+    title: str
+    body: str
+    tag: str  # one notification per room: a newer one replaces it
+
+
+def incoming(body: Any, me: str | None) -> list[Incoming]:
+    """The messages from others in a sync answer's joined rooms, oldest first."""
+    out: list[Incoming] = []
+    rooms = body.get("rooms") if isinstance(body, dict) else None
+    joined = rooms.get("join") if isinstance(rooms, dict) else None
+    if not isinstance(joined, dict):
+        return out
+    for room_id, data in joined.items():
+        timeline = data.get("timeline") if isinstance(data, dict) else None
+        events = timeline.get("events") if isinstance(timeline, dict) else None
+        for event in events if isinstance(events, list) else ():
+            if not isinstance(event, dict) or event.get("type") != "m.room.message":
+                continue
+            sender, event_id = event.get("sender"), event.get("event_id")
+            content = event.get("content")
+            if not isinstance(sender, str) or sender == me or not isinstance(event_id, str) \
+                    or not isinstance(content, dict):
+                continue
+            relates = content.get("m.relates_to")
+            if isinstance(relates, dict) and relates.get("rel_type") == "m.replace":
+                continue  # an edit is not news
+            out.append(Incoming(room_id, event_id, sender, content))
+    return out
+
+
+def should_notify(*, level: str, direct: bool, mentions_me: bool, hidden: bool) -> bool:
+    if not hidden or level == MUTE:
+        return False
+    return mentions_me or (direct and level == ALL)
+
+
+def notice(message: Incoming, *, room_name: str, sender_name: str, direct: bool,
+           mentions_me: bool) -> Notice:
+    text = message.content.get("body")
+    text = " ".join(text.split()) if isinstance(text, str) else ""
+    if len(text) > BODY_CHARS:
+        text = text[:BODY_CHARS - 1] + "…"
+    if direct:
+        title = sender_name
+    elif mentions_me:
+        title = f"{sender_name} mentioned you in {room_name}"
+    else:
+        title = f"{sender_name} in {room_name}"
+    return Notice(message.room_id, title, text, f"om-chat:{message.room_id}")
+
+
+def totals(rooms: Iterable[Any], level_of) -> tuple[int, int]:
+    """(unread, mentions) over the joined rooms, each counted at its level."""
+    unread = mentions = 0
+    for room in rooms:
+        u, m = badge(level_of(room.room_id), room.unread, room.highlights)
+        unread += u
+        mentions += m
+    return unread, mentions
