@@ -32,7 +32,8 @@ KINDS = {0: KEYS_UPLOAD, 1: KEYS_QUERY, 2: KEYS_CLAIM, 3: TO_DEVICE, 4: SIGNATUR
          5: ROOM_MESSAGE, 6: KEYS_BACKUP}
 CODES = {kind: code for code, kind in KINDS.items()}
 # DecryptionErrorCode: the key may still come (late to-device, key backup) for these.
-WAITING_CODES = {0, 1}  # MissingRoomKey, UnknownMessageIndex
+WAITING_CODES = {0, 1}
+DELETE_WAIT_S = 5.0  # MissingRoomKey, UnknownMessageIndex
 
 # What loading cost, for the benchmark and the report (window.omChat.cryptoTimings reads it).
 timings: dict[str, float] = {}
@@ -86,9 +87,10 @@ def _absent(value) -> bool:
 
 
 class WasmEngine:
-    def __init__(self, module, machine):
+    def __init__(self, module, machine, handle=None):
         self._m = module
         self._machine = machine
+        self._handle = handle  # the store: its IndexedDB connection closes when both are freed
 
     def _users(self, users: list[str]):
         import js
@@ -167,6 +169,9 @@ class WasmEngine:
 
     async def close(self):
         self._machine.close()
+        if self._handle is not None:
+            self._handle.free()
+            self._handle = None
 
 
 class WasmCryptoProvider:
@@ -196,14 +201,21 @@ class WasmCryptoProvider:
         machine = await settle(module.OlmMachine.initFromStore(
             module.UserId.new(user_id), module.DeviceId.new(device_id), handle))
         timings["openMs"] = (time.perf_counter() - t0) * 1000
-        return WasmEngine(module, machine)
+        return WasmEngine(module, machine, handle)
 
     async def delete(self, user_id, device_id):
         import js
 
+        from pyapp.browser.sync_store import _settle
+
         name = store_name(user_id, device_id)
+        await self._store_keys.delete(name)  # first: without its key the store is unreadable
         for suffix in STORE_SUFFIXES:
             request = js.indexedDB.deleteDatabase(name + suffix)
-            from pyapp.browser.sync_store import _settle
-            await _settle(request, {"success": True, "error": False, "blocked": True})
-        await self._store_keys.delete(name)
+            # "blocked" while the engine's connection is still closing: the deletion then
+            # completes as soon as it has closed, which is waited for (briefly).
+            try:
+                await asyncio.wait_for(_settle(request, {"success": True, "error": False}),
+                                       DELETE_WAIT_S)
+            except asyncio.TimeoutError:
+                pass  # still deleted once the connection goes (the page at the latest)

@@ -85,11 +85,15 @@ class ChatView:
             self.conn = h("span", "omc-conn", role="status")
             self.header_sign_out = h("button", "omc-btn omc-btn--link omc-btn--small",
                                      "Sign out", type="button", data_action="sign-out")
+            self.lock = h("span", "omc-lock", "🔒", role="img", aria_label="Encrypted",
+                          title="Messages here are end-to-end encrypted: only the members' "
+                                "devices can read them, not the server.")
+            self.lock.hidden = True
             end = h("span", "omc-header-end")
             self.header_mentions = h("span", "omc-mention-count omc-header-mentions")
             self.header_mentions.hidden = True
-            end.append(self.header_mentions, self._notify_select("header"), self.conn,
-                       self.header_sign_out)
+            end.append(self.lock, self.header_mentions, self._notify_select("header"),
+                       self.conn, self.header_sign_out)
             header.append(self.title, end)
             root.append(header)
         self.banner = h("div", "omc-banner", role="alert")
@@ -514,6 +518,7 @@ class ChatView:
         layout = self.vm.layout
         if layout.header:
             self.title.textContent = state.title
+            show(self.lock, state.encrypted)
             self.conn.textContent = state.status_text
             show(self.header_sign_out, state.can_sign_out)
             self.header_mentions.textContent = f"@{state.mentions}"

@@ -77,6 +77,7 @@ class ViewState:
     status_text: str = ""
     banner: str | None = None  # connection problem, shown above the conversation
     title: str = ""
+    encrypted: bool = False  # the room is end-to-end encrypted: the header shows a lock
     login: LoginView = field(default_factory=LoginView)
     rooms: list[RoomItem] = field(default_factory=list)
     room_id: str | None = None
@@ -357,6 +358,7 @@ class ChatViewModel:
             totals = getattr(service, "unread_totals", None)
             state.mentions = totals()[1] if totals else 0
             if room is not None:
+                state.encrypted = service.is_encrypted(room.room_id)
                 bot = getattr(service.rooms, "bot_user_id", None)
                 self.timeline.hidden = frozenset({bot} if bot else ())
                 self.timeline.mentions_me = getattr(service, "mentions_me", None)

@@ -37,6 +37,13 @@ def device_keys_uploaded(synapse, token: str, user_id: str) -> set[str]:
     return set(body["device_keys"].get(user_id, {}))
 
 
+def device_keys(synapse, token: str, user_id: str) -> dict:
+    status, body = synapse.request("POST", "/_matrix/client/v3/keys/query",
+                                   {"device_keys": {user_id: []}}, token=token)
+    assert status == 200, body
+    return {d: k["keys"] for d, k in body["device_keys"].get(user_id, {}).items()}
+
+
 def stored_event_json(synapse, room_id: str) -> list[dict]:
     """The room's events as Synapse stored them (its SQLite database, not an API view)."""
     [database] = synapse.data_dir.glob("*.db")
@@ -86,10 +93,30 @@ def test_messages_cross_encrypted_between_the_browser_and_a_nio_peer_and_the_ser
     room, sender, _ = nio.wait_for("secret from the browser")
     assert (room, sender) == (room_id, a["user_id"])
 
+    expect(chat(page).locator(".omc-header .omc-lock")).to_be_visible()
+
     stored = stored_event_json(synapse, room_id)
     assert {e["type"] for e in stored} >= {"m.room.encrypted"}
     assert not [e for e in stored if e["type"] == "m.room.message"]
     assert not [e for e in stored if "secret" in json.dumps(e)]
+
+    # A reload decrypts the earlier messages again, as the same device with the same keys
+    # (the engine's IndexedDB store, opened with its wrapped store key).
+    keys_before = device_keys(synapse, n["access_token"], a["user_id"])
+    page.reload()
+    expect_message(page, "secret from nio", timeout=BOOT_TIMEOUT_MS)
+    expect_message(page, "secret from the browser")
+    assert device_keys(synapse, n["access_token"], a["user_id"]) == keys_before
+    print("crypto engine timings (ms):", page.evaluate(
+        "window.omChat.runPython('from pyapp.browser import crypto_engine as c; c.timings')"))
+    assert "om-chat-crypto" not in page.evaluate("JSON.stringify(localStorage)")
+
+    # Signing out deletes the engine's store and its key from this browser.
+    names = "indexedDB.databases().then(l => l.map(d => d.name).join(' '))"
+    assert "om-chat-crypto:" in page.evaluate(names)
+    chat(page).locator(".omc-header").get_by_role("button", name="Sign out").click()
+    expect(chat(page).get_by_label("Username")).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    assert "om-chat-crypto:" not in page.evaluate(names)
 
 
 def test_an_unencrypted_room_never_loads_the_engine(synapse, make_user, web_server, new_page):

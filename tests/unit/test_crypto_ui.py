@@ -1,0 +1,101 @@
+"""An encrypted room through a real ChatService and view model (fake homeserver, fake engine):
+the lock in the header, "Waiting for this message's key" turning into the text when the key
+arrives, and sends going out as m.room.encrypted."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from pyapp.client.service import ChatConfig, ChatService
+from pyapp.client.storage import MemoryStorage
+from pyapp.client.timeline_model import WAITING_FOR_KEY
+from pyapp.client.transport import HttpResponse
+from pyapp.ui.format import Clock
+from pyapp.ui.viewmodel import CHAT, ChatViewModel, MessageView
+from tests.support.waiting import until
+
+from .crypto_fakes import FakeProvider, encrypted_event, encryption_state, room_key
+from .ui_fake_homeserver import FakeHomeserver
+
+BOT = "@openmeet-bot:localhost"
+NOW = 1_700_000_600.0
+
+
+class CryptoHomeserver(FakeHomeserver):
+    """Adds what the crypto layer needs: to-device delivery and the full member list."""
+
+    def __init__(self):
+        super().__init__()
+        self.to_device: list[dict] = []
+
+    def deliver(self, event: dict) -> None:
+        self.to_device.append(event)
+        self._bump()
+
+    async def request(self, method, url, headers, body=None, timeout=None):
+        m = re.search(r"/rooms/([^/]+)/members$", url)
+        if m:
+            room = self.rooms[m.group(1).replace("%21", "!").replace("%3A", ":")]
+            chunk = [{"type": "m.room.member", "state_key": u, "sender": u,
+                      "content": {"membership": s}} for u, s in room.members.items()]
+            return HttpResponse(200, {"content-type": "application/json"},
+                                json.dumps({"chunk": chunk}).encode())
+        response = await super().request(method, url, headers, body, timeout)
+        if "/sync" in url and response.status == 200 and self.to_device:
+            answer = json.loads(response.body)
+            answer["to_device"] = {"events": self.to_device}
+            self.to_device = []
+            response = HttpResponse(200, response.headers, json.dumps(answer).encode())
+        return response
+
+
+@pytest.fixture
+async def world():
+    hs = CryptoHomeserver()
+    alice, bob = hs.add_user("alice_t1"), hs.add_user("bob_t1")
+    hs.add_user("openmeet-bot")
+    room_id = hs.create_room("Secret picnic", BOT, metadata={
+        "entity_type": "event", "entity_slug": "picnic", "tenant_id": "t1"})
+    hs.rooms[room_id].state.append(encryption_state(room_id))
+    hs.join(room_id, alice)
+    hs.join(room_id, bob)
+    provider = FakeProvider()
+    service = ChatService(ChatConfig("http://hs", tenant="t1", bot_user_id=BOT), hs,
+                          MemoryStorage(), clock=lambda: NOW, crypto=provider)
+    model = ChatViewModel(service, "sidebar", "event", "picnic", clock=Clock(lambda: NOW, 0))
+    yield hs, room_id, alice, bob, provider, service, model
+    model.close()
+    await service.stop()
+
+
+def bodies(model):
+    return [(i.body, i.status) if hasattr(i, "status") else i.body
+            for i in model.state.items if isinstance(i, MessageView)]
+
+
+async def test_a_message_waits_for_its_key_then_shows_and_sends_are_encrypted(world):
+    hs, room_id, alice, bob, provider, service, model = world
+    event = encrypted_event("$late", bob, "s-late", content={"msgtype": "m.text",
+                                                             "body": "the spot is by the oak"})
+    hs.rooms[room_id].timeline.append((hs._bump(), event))
+    await service.login_password("alice_t1", "pw")
+    await until(lambda: model.state.screen == CHAT)
+    await until(lambda: service.crypto.ready, what="the engine loaded")
+    assert model.state.encrypted
+    assert [m.body for m in model.state.items if isinstance(m, MessageView)] == [WAITING_FOR_KEY]
+
+    hs.deliver(room_key("s-late"))
+    await until(lambda: [m.body for m in model.state.items if isinstance(m, MessageView)]
+                == ["the spot is by the oak"], what="the late key healing the message")
+
+    await service.send_text(room_id, "see you there")
+    await until(lambda: any(getattr(m, "body", "") == "see you there"
+                            for m in model.state.items if isinstance(m, MessageView)))
+    assert hs.sent[-1]["type"] == "m.room.encrypted"
+    assert "body" not in hs.sent[-1]["content"]
+    await service.logout()
+    assert provider.deleted == [provider.opened[0]]  # the device's store is deleted
+    assert provider.engine.closed
