@@ -179,16 +179,31 @@ def test_mute_is_stored_as_a_push_rule_and_the_unread_badge_stops(
     assert rule[0]["conditions"] == [{"kind": "event_match", "key": "room_id",
                                       "pattern": quiet}]
 
-    rooms.locator("li", has_text="Busy group").get_by_role("button").click()
+    busy_item = rooms.locator("li", has_text="Busy group")
+    busy_item.get_by_role("button").click()
     expect_message(alice, "first in busy")
     send_as(synapse, b, quiet, "second in quiet")
     send_as(synapse, b, busy, "only busy counts")  # after it: the quiet one has arrived too
-    busy_item = rooms.locator("li", has_text="Busy group")
     expect(quiet_item.locator(".omc-room-preview")).to_contain_text(
         "second in quiet", timeout=LIVE_TIMEOUT_MS)
     expect_message(alice, "only busy counts")
     expect(quiet_item.locator(".omc-unread")).to_have_count(0)
     expect(nav_badge).to_be_hidden()
+
+    # Page hidden, permission given earlier: a mention in the muted room raises nothing and
+    # counts nothing; one in the other room is counted apart in the list and notified.
+    alice.evaluate("Notification.permission = 'granted'; window.__setHidden(true)")
+    mention = {"msgtype": "m.text", "m.mentions": {"user_ids": [a["user_id"]]}}
+    send_as(synapse, b, quiet, "psst in quiet", mention)
+    send_as(synapse, b, busy, "psst in busy", mention)
+    expect(busy_item.locator(".omc-mention-count")).to_have_text("@1", timeout=LIVE_TIMEOUT_MS)
+    expect(busy_item.locator(".omc-mention-count")).to_have_attribute("aria-label", "1 mention")
+    expect(quiet_item.locator(".omc-room-preview")).to_contain_text("psst in quiet")
+    expect(quiet_item.locator(".omc-mention-count")).to_have_count(0)
+    expect(nav_badge).to_have_text("@1", timeout=LIVE_TIMEOUT_MS)
+    page_until(alice, "window.__notes.length >= 1", LIVE_TIMEOUT_MS, "a notification")
+    assert alice.evaluate("window.__notes.map(n => n.body)") == ["psst in busy"]
+    alice.evaluate("window.__setHidden(false)")
     # The setting is the server's: a reload reads it back from the push rules.
     alice.reload()
     select = chat(alice).locator(".omc-info").get_by_label("Notifications")
@@ -198,9 +213,45 @@ def test_mute_is_stored_as_a_push_rule_and_the_unread_badge_stops(
     assert not alice.page_errors
 
 
-def send_as(synapse, user, room_id, text):
+def send_as(synapse, user, room_id, text, content=None):
     status, body = synapse.request(
         "PUT", f"/_matrix/client/v3/rooms/{room_id}/send/m.room.message/"
-               f"{re.sub(r'[^a-z]', '', text)}", {"msgtype": "m.text", "body": text},
-        token=user["access_token"])
+               f"{re.sub(r'[^a-z]', '', text)}",
+        {"msgtype": "m.text", **(content or {}), "body": text}, token=user["access_token"])
     assert status == 200, body
+
+
+def test_a_dm_while_hidden_notifies_and_the_click_opens_it_in_the_dashboard(
+        synapse, make_user, web_server, new_page):
+    a_name, a_pw, a = make_user("alice")
+    b_name, b_pw, b = make_user("bob")
+    group = make_room(synapse, a["access_token"], "group", "dm-notify", [b], name="A group")
+    status, body = synapse.request("POST", "/_matrix/client/v3/createRoom", {
+        "preset": "trusted_private_chat", "is_direct": True, "invite": [a["user_id"]]},
+        token=b["access_token"])
+    assert status == 200, body
+    dm = body["room_id"]
+    assert synapse.request("POST", f"/_matrix/client/v3/join/{dm}", {},
+                           token=a["access_token"])[0] == 200
+    assert synapse.request(
+        "PUT", f"/_matrix/client/v3/user/{a['user_id']}/account_data/m.direct",
+        {b["user_id"]: [dm]}, token=a["access_token"])[0] == 200
+
+    alice = spied_page(new_page)
+    open_and_sign_in(alice, f"{web_server}/messages.html?room={group}", a_name, a_pw)
+    expect(chat(alice).locator(".omc-rooms li")).to_have_count(2, timeout=LIVE_TIMEOUT_MS)
+    alice.evaluate("Notification.permission = 'granted'; window.__setHidden(true)")
+    send_as(synapse, b, group, "group chatter")  # not a DM, no mention: quiet
+    send_as(synapse, b, dm, "are you there?")
+    page_until(alice, "window.__notes.length >= 1", LIVE_TIMEOUT_MS, "the DM's notification")
+    notes = alice.evaluate("window.__notes.map(n => [n.title, n.body])")
+    assert notes == [[b_name, "are you there?"]], notes
+
+    alice.evaluate("window.__setHidden(false)")
+    alice.evaluate("window.__notes[0].dispatchEvent(new Event('click'))")
+    selected = chat(alice).locator(".omc-room-btn.is-selected")
+    expect(selected).to_contain_text(b_name, timeout=LIVE_TIMEOUT_MS)
+    expect_message(alice, "are you there?")
+    page_until(alice, "document.activeElement && document.activeElement.matches("
+                      "'om-chat textarea')", LIVE_TIMEOUT_MS, "the composer focused")
+    assert not alice.page_errors
