@@ -147,6 +147,17 @@ class RoomList:
                 return room.inviter
         return partner
 
+    def set_joined_members(self, room_id: str, joined: dict[str, str]) -> None:
+        """The full joined member list (/joined_members); the invited ones the sync named stay
+        (a DM's other person is only invited until they accept)."""
+        room, state = self.rooms.get(room_id), self._states.get(room_id)
+        if room is None:
+            return
+        invited = {uid: m.display_name or "" for uid, m in state.members.items()
+                   if m.invited and uid not in joined} if state is not None else {}
+        room.members = {**joined, **invited}
+        room.member_count = len(joined)
+
     def dm_room(self, user_id: str) -> Room | None:
         """My joined DM with `user_id` to open (pyapp.client.direct.pick_dm), or None."""
         candidates = []

@@ -630,6 +630,12 @@ class ChatService:
         room = self.rooms.dm_room(user_id)
         if room is not None:
             return room.room_id
+        invite = self.rooms.dm_invite(user_id)
+        if invite is not None:  # they asked first: asking to chat with them accepts it
+            if not await self.accept_invite(invite.room_id):
+                raise ValueError("The invitation could not be accepted. Try again.")
+            await self._wait_for_room(invite.room_id)
+            return invite.room_id
         # Not known here: the server's m.direct is the truth (another client of mine may have
         # made one since, or this page has not synced it yet).
         content = await self._get_direct()
@@ -877,8 +883,8 @@ class ChatService:
             return
         members = getattr(response, "members", None)
         if members is not None:
-            room.members = {m.user_id: m.display_name or "" for m in members}
-            room.member_count = len(members)
+            self.rooms.set_joined_members(room_id, {m.user_id: m.display_name or ""
+                                                    for m in members})
             self._emit("room", room_id)
 
     def _spawn(self, coro) -> None:

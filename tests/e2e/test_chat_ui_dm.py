@@ -12,8 +12,8 @@ import pytest
 from playwright.sync_api import expect
 
 from pyapp.identity import BOT_LOCALPART
-from tests.e2e.chat_ui_support import (LIVE_TIMEOUT_MS, chat, expect_message, make_room,
-                                       open_and_sign_in, send)
+from tests.e2e.chat_ui_support import (BOOT_TIMEOUT_MS, LIVE_TIMEOUT_MS, chat, expect_message,
+                                       make_room, open_and_sign_in, send, sign_in)
 
 pytestmark = pytest.mark.e2e
 
@@ -101,3 +101,83 @@ def test_a_dm_from_the_member_panel_is_an_invitation_then_a_conversation_and_is_
     expect(alice).to_have_url(re.compile(r"room=" + re.escape(quote(dm_id, safe=""))))
     assert m_direct(synapse, ali) == {bob["user_id"]: [dm_id]}
     expect(chat(alice).locator(".omc-room-btn", has_text=f"Bob {suffix}")).to_have_count(1)
+
+
+def test_message_in_the_event_pages_attendee_list_opens_a_dm_sidebar(
+        demo_stack, built_static, new_page):
+    """The host page's "Message" opens <om-chat mode="sidebar" context="dm" slug="...">; the
+    other person's DM sidebar shows the invitation to accept, then they talk."""
+    from tests.e2e.test_attend_flow import platform_sign_in
+
+    base = demo_stack.url
+    demo_stack.run(demo_stack.orchestrator.drain())
+    pages = {}
+    for user in ("alice", "bob"):
+        page = pages[user] = new_page()
+        platform_sign_in(page, base, user)
+        page.goto(base + "/event.html?slug=python-meetup")
+        expect(chat(page).get_by_label("Username")).to_be_visible(timeout=60_000)
+        chat(page).get_by_label("Username").fill(user)
+        chat(page).get_by_label("Password").fill("demo-password")
+        chat(page).get_by_role("button", name="Sign in").click()
+        expect(chat(page).get_by_label("Message", exact=True)).to_be_enabled(timeout=60_000)
+    alice, bob = pages["alice"], pages["bob"]
+    attendees = alice.locator("#event-attendees")
+    expect(attendees.get_by_role("button", name="Message Bob Example")).to_be_visible()
+    expect(attendees.get_by_role("button", name="Message Alice Example")).to_have_count(0)
+    attendees.get_by_role("button", name="Message Bob Example").click()
+    dm = alice.locator("#site-dm om-chat")
+    expect(dm.locator(".omc-title")).to_have_text("Bob Example", timeout=LIVE_TIMEOUT_MS)
+    expect(dm.get_by_label("Message", exact=True)).to_be_enabled(timeout=LIVE_TIMEOUT_MS)
+    send(alice, "Hello from the event page", nth=1)
+    expect_message(alice, "Hello from the event page", nth=1)
+
+    bob.locator("#event-attendees").get_by_role("button", name="Message Alice Example").click()
+    invitation = bob.locator("#site-dm om-chat .omc-invitation")
+    expect(invitation).to_contain_text("Alice Example wants to chat", timeout=LIVE_TIMEOUT_MS)
+    invitation.get_by_role("button", name="Accept").click()
+    expect_message(bob, "Hello from the event page", nth=1)
+    send(bob, "Hi Alice", nth=1)
+    expect_message(alice, "Hi Alice", nth=1)
+    bob_token = demo_stack.synapse.login("bob_demo", "demo-password")
+    direct = m_direct(demo_stack.synapse, bob_token)
+    assert direct.get("@alice_demo:localhost"), direct
+
+
+def test_a_dm_invitation_from_another_tenant_is_marked_and_never_joined_by_itself(
+        synapse, web_server, new_page):
+    """Should a homeserver let one through (this one has no tenant guard), a DM invite from
+    another tenant, sent by a plain matrix-nio client, waits for the user, marked as coming
+    from outside the community."""
+    from nio import AsyncClient, RoomCreateResponse, RoomPreset
+
+    from tests.e2e.test_chat_ui_live import run_async
+
+    suffix = secrets.token_hex(3)
+    pw = "pw-" + suffix
+    kim = synapse.register_user(f"kim{suffix}_demo", pw, displayname=f"Kim {suffix}")
+    zed = synapse.register_user(f"zed{suffix}_other", pw, displayname=f"Zed {suffix}")
+
+    async def invite_from_zed() -> str:
+        client = AsyncClient(synapse.base_url, f"zed{suffix}_other")
+        try:
+            await client.login(pw)
+            response = await client.room_create(preset=RoomPreset.trusted_private_chat,
+                                                is_direct=True, invite=[kim["user_id"]])
+            assert isinstance(response, RoomCreateResponse), response
+            return response.room_id
+        finally:
+            await client.close()
+
+    room_id = run_async(invite_from_zed())
+    page = new_page()
+    page.goto(f"{web_server}/messages.html")
+    expect(chat(page).get_by_label("Username")).to_be_visible(timeout=BOOT_TIMEOUT_MS)
+    sign_in(page, f"kim{suffix}_demo", pw)  # no chat to write in yet: only the invitation
+    invitation = chat(page).locator(".omc-room-invite")
+    expect(invitation).to_contain_text(f"Zed {suffix} wants to chat · from outside your "
+                                       f"community", timeout=LIVE_TIMEOUT_MS)
+    expect(invitation).to_have_class(re.compile("is-outside"))
+    # The page has synced it and shown it, and has not joined it.
+    assert member_state(synapse, zed, room_id, kim["user_id"])["membership"] == "invite"
+    assert m_direct(synapse, kim) == {}

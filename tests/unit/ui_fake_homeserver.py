@@ -73,6 +73,8 @@ class FakeHomeserver:
         self.messages_gate: asyncio.Event | None = None  # /messages waits for it
         self.messages_down = False  # /messages fails without an answer
         self._n = 0
+        self.account: dict[str, dict[str, tuple[int, dict]]] = {}  # user -> type -> (pos, content)
+        self.created: list[dict] = []  # every createRoom request's body
 
     # -- test-side actions ---------------------------------------------------------------
     def add_user(self, localpart, password="pw"):
@@ -111,10 +113,21 @@ class FakeHomeserver:
         room.members[user_id] = "join"
         room.timeline.append((self._bump(), self._member_event(room, user_id, "join")))
 
-    def invite(self, room_id, user_id, inviter):
+    def invite(self, room_id, user_id, inviter, is_direct=False):
         room = self.rooms[room_id]
         room.members[user_id] = "invite"
-        room.timeline.append((self._bump(), self._member_event(room, user_id, "invite", inviter)))
+        event = self._member_event(room, user_id, "invite", inviter)
+        if is_direct:
+            event["content"]["is_direct"] = True
+        room.timeline.append((self._bump(), event))
+
+    def leave(self, room_id, user_id):
+        room = self.rooms[room_id]
+        room.members[user_id] = "leave"
+        room.timeline.append((self._bump(), self._member_event(room, user_id, "leave")))
+
+    def set_account_data(self, user_id, kind, content):
+        self.account.setdefault(user_id, {})[kind] = (self._bump(), content)
 
     def post(self, room_id, sender, body, ts=None, txn_id=None, content=None,
              event_type="m.room.message", **fields):
@@ -193,6 +206,23 @@ class FakeHomeserver:
             room = self.rooms[m.group(1)]
             return _ok({"joined": {u: {"display_name": _display(u)}
                                    for u, s in room.members.items() if s == "join"}})
+        if path.endswith("/createRoom"):
+            self.created.append(data)
+            room_id = self.create_room(data.get("name", ""), user)
+            for invitee in data.get("invite", []):
+                self.invite(room_id, invitee, user, is_direct=data.get("is_direct") is True)
+            return _ok({"room_id": room_id})
+        m = re.search(r"/user/([^/]+)/account_data/([^/]+)$", path)
+        if m:
+            if method == "PUT":
+                self.set_account_data(m.group(1), m.group(2), data)
+                return _ok({})
+            stored = self.account.get(m.group(1), {}).get(m.group(2))
+            return _ok(stored[1]) if stored else _ok({"errcode": "M_NOT_FOUND"}, 404)
+        m = re.search(r"/rooms/([^/]+)/leave$", path)
+        if m:
+            self.leave(m.group(1), user)
+            return _ok({})
         m = re.search(r"/join/([^/]+)$", path)
         if m:
             self.join(m.group(1), user)
@@ -284,16 +314,24 @@ class FakeHomeserver:
                         1 for s in room.members.values() if s == "join")},
                 }
             elif membership == "invite" and (new or since == 0):
-                inviter = next(e["sender"] for _, e in reversed(room.timeline)
-                               if e.get("type") == "m.room.member"
-                               and e.get("state_key") == user)
+                mine = next(e for _, e in reversed(room.timeline)
+                            if e.get("type") == "m.room.member" and e.get("state_key") == user)
                 invite[room.room_id] = {"invite_state": {"events": [
                     {k: v for k, v in e.items() if k in ("type", "state_key", "sender", "content")}
                     for e in room.state
-                ] + [{"type": "m.room.member", "state_key": user, "sender": inviter,
-                      "content": {"membership": "invite"}}]}}
+                ] + [{"type": "m.room.member", "state_key": mine["sender"],
+                      "sender": mine["sender"], "content": {
+                          "membership": "join", "displayname": _display(mine["sender"])}},
+                     {"type": "m.room.member", "state_key": user, "sender": mine["sender"],
+                      "content": dict(mine["content"])}]}}  # the inviter's, then mine (Synapse)
+        leave = {room.room_id: {} for room in self.rooms.values()
+                 if room.members.get(user) == "leave" and since and any(
+                     p > since for p, e in room.timeline if e.get("state_key") == user)}
+        account = [{"type": kind, "content": content}
+                   for kind, (p, content) in self.account.get(user, {}).items() if p > since]
         body = {"next_batch": str(self.pos), "rooms": {"join": join, "invite": invite,
-                                                       "leave": {}}}
+                                                       "leave": leave},
+                "account_data": {"events": account}}
         if self.sync_rewrite is not None:
             rewrite, self.sync_rewrite = self.sync_rewrite, None
             body = rewrite(body)

@@ -1,6 +1,6 @@
 // The event page's own script (a file, not inline: the pages' CSP allows no inline script).
 (async () => {
-  const { h, api, query, boot, signInForm, chatElement } = window.site;
+  const { h, api, query, boot, signInForm, chatElement, personItem } = window.site;
   const slug = query("slug", "python-meetup");
   const chatSlot = document.getElementById("event-chat");
   const name = document.getElementById("event-name");
@@ -57,8 +57,7 @@
     document.title = `${event.name} · OpenMeet demo`;
     name.textContent = event.name;
     description.textContent = event.description || "";
-    attendees.replaceChildren(...event.attendees.map((a) =>
-      h("li", {}, a.display_name, a.role === "host" || a.role === "owner" ? h("span", { class: "site-tag" }, a.role) : null)));
+    attendees.replaceChildren(...event.attendees.map((a) => personItem(a, ["creator", "organizer"])));
     if (!decideChat) return;
     if (event.is_attending) showChat(event.tenant, false);
     else showAttendBanner(event);

@@ -1,6 +1,6 @@
 // The group page's own script (a file, not inline: the pages' CSP allows no inline script).
 (async () => {
-  const { h, api, query, boot, signInForm, chatElement } = window.site;
+  const { h, api, query, boot, signInForm, chatElement, personItem } = window.site;
   const slug = query("slug", "pythonistas");
   const tabs = document.getElementById("tabs");
 
@@ -64,7 +64,7 @@
   name.textContent = group.name;
   document.getElementById("group-description").textContent = group.description || "No description yet.";
   document.getElementById("group-members").replaceChildren(...group.members.map((m) =>
-    h("li", {}, m.display_name, m.role !== "member" ? h("span", { class: "site-tag" }, m.role) : null)));
+    personItem(m, ["owner", "admin", "banned"])));
   const events = await api("GET", "events");
   const list = document.getElementById("group-events");
   if (events.ok && events.data.length) {

@@ -138,5 +138,36 @@
         return el;
     }
 
-    window.site = { h, api, query, boot, renderNav, signInForm, chatElement };
+    /* A direct chat with a person of the community, in a panel over the page: the chat's own
+       <om-chat context="dm" slug="..."> (it reuses the DM with them or starts one). */
+    function openDirectChat(slug, name) {
+        let panel = document.getElementById("site-dm");
+        if (!panel) {
+            panel = h("aside", { id: "site-dm", class: "site-dm" });
+            document.body.append(panel);
+        }
+        const close = h("button", { type: "button", class: "site-btn site-btn--link" }, "Close");
+        close.addEventListener("click", () => panel.remove());
+        panel.setAttribute("aria-label", `Direct chat with ${name}`);
+        panel.replaceChildren(h("div", { class: "site-dm-head" }, h("strong", {}, name), close),
+                              chatElement("sidebar", "dm", slug));
+        close.focus();
+    }
+
+    /* One person of an attendee or member list: name, platform role, and "Message" for the
+       others (the signed-in user's own community: the platform lists only its own members). */
+    function personItem(person, shownRoles) {
+        const li = h("li", { class: "site-person" }, person.display_name,
+            shownRoles.includes(person.role) ? h("span", { class: "site-tag" }, person.role) : null);
+        if (currentUser && person.slug !== currentUser.slug && person.matrix_ready !== false) {
+            li.append(h("button", {
+                type: "button", class: "site-btn site-btn--small",
+                "aria-label": `Message ${person.display_name}`,
+                onclick: () => openDirectChat(person.slug, person.display_name),
+            }, "Message"));
+        }
+        return li;
+    }
+
+    window.site = { h, api, query, boot, renderNav, signInForm, chatElement, openDirectChat, personItem };
 })();
