@@ -12,6 +12,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.axe import assert_accessible
 from tests.e2e.chat_ui_support import (LIVE_TIMEOUT_MS, chat, expect_message, make_room,
                                        open_and_sign_in, send)
 from tests.support.waiting import page_until
@@ -87,6 +88,8 @@ def test_bob_mentions_alice_highlight_count_nav_badge_and_notification(
     expect(options).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
     expect(options.first).to_contain_text("Alice Liddell")
     expect(options.first).to_have_attribute("aria-selected", "true")
+    expect(box).to_have_attribute("aria-activedescendant", options.first.get_attribute("id"))
+    assert_accessible(bob, "the mention suggestions open", "om-chat")
     box.press("Enter")  # inserts the pill, does not send
     expect(box).to_have_value("look @Alice Liddell ")
     expect(options).to_have_count(0)
@@ -198,6 +201,7 @@ def test_mute_is_stored_as_a_push_rule_and_the_unread_badge_stops(
     send_as(synapse, b, busy, "psst in busy", mention)
     expect(busy_item.locator(".omc-mention-count")).to_have_text("@1", timeout=LIVE_TIMEOUT_MS)
     expect(busy_item.locator(".omc-mention-count")).to_have_attribute("aria-label", "1 mention")
+    assert_accessible(alice, "the dashboard with a mention count and notification settings")
     expect(quiet_item.locator(".omc-room-preview")).to_contain_text("psst in quiet")
     expect(quiet_item.locator(".omc-mention-count")).to_have_count(0)
     expect(nav_badge).to_have_text("@1", timeout=LIVE_TIMEOUT_MS)

@@ -213,3 +213,21 @@ def test_room_list_badges_follow_the_level():
         rooms, [], None, "@me:hs",
         badge=lambda room: badge(levels[room.room_id], room.unread, room.highlights))
     assert [(i.unread, i.mentions) for i in items] == [(4, 1), (1, 1), (0, 0)]
+
+
+async def test_a_reply_with_a_pill_names_both_the_replied_to_sender_and_the_pill(world):
+    service, model = await ready(world)
+    world.hs.post(world.room, world.bobby, "who brings the cake?")
+    await until(lambda: [i for i in model.state.items if isinstance(i, MessageView)])
+    message = [i for i in model.state.items if isinstance(i, MessageView)][0]
+    assert model.reply_to(message.key)
+    type_text(model, "ask @bo")
+    await until(lambda: model.state.mention_options)
+    model.on_key("Enter")
+    type_text(model, "ask @Bob ")
+    model.send()
+    await until(lambda: len(world.hs.sent) == 2)
+    content = world.hs.sent[1]["content"]
+    assert content["m.relates_to"]["m.in_reply_to"]["event_id"] == message.event_id
+    assert content["m.mentions"] == {"user_ids": [world.bobby, world.bob]}
+    assert f'<a href="https://matrix.to/#/{world.bob}">Bob</a>' in content["formatted_body"]
