@@ -1,6 +1,9 @@
 """Mounts chat components into <om-chat> elements (browser only; called by pyapp.ui.boot).
 
-    <om-chat mode="sidebar|tab|dashboard" context="event|group|all" slug="..."></om-chat>
+    <om-chat mode="sidebar|tab|dashboard" context="event|group|dm|all" slug="..."></om-chat>
+
+(context="dm": the slug is a person of the user's own community; the chat is the user's DM
+with them, reused or made, pyapp.client.direct.)
 
 Optional attributes: `tenant` (defaults to the one in /config.json), `expect-invite` (the host
 page just made the user eligible, e.g. after Attend: show "Joining…" while the invite arrives)

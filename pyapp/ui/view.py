@@ -674,7 +674,7 @@ class ChatView:
             keep.add(key)
             li = self._list_nodes.get(key)
             signature = (item.name, item.unread, item.preview, item.when, item.selected,
-                         item.invite, item.dm, item.outside, item.mentions)
+                         item.invite, item.dm, item.outside, item.mentions, item.person)
             if li is None:
                 li = self._list_nodes[key] = h("li", "omc-room")
             if self._list_sigs.get(key) != signature:
@@ -700,7 +700,7 @@ class ChatView:
             button.setAttribute("aria-current", "true")
         top = h("span", "omc-room-top")
         if item.dm:
-            top.append(_avatar(item.initials, None))
+            top.append(_avatar(item.initials, item.person))
         top.append(h("span", "omc-room-name", item.name), h("span", "omc-room-when", item.when))
         bottom = h("span", "omc-room-bottom")
         bottom.append(h("span", "omc-room-preview", item.preview))
@@ -722,7 +722,7 @@ class ChatView:
         box = h("div", "omc-room-invite" + (" is-outside" if item.outside else ""),
                 role="group", aria_label=item.preview)
         top = h("span", "omc-room-top")
-        top.append(_avatar(item.initials, None), h("span", "omc-room-name", item.name))
+        top.append(_avatar(item.initials, item.person), h("span", "omc-room-name", item.name))
         actions = h("span", "omc-room-invite-actions")
         actions.append(
             h("button", "omc-btn omc-btn--primary omc-btn--small", "Accept", type="button",

@@ -2,7 +2,7 @@
  * <om-chat> embed loader. Host pages add ONE classic script tag:
  *
  *   <script src="https://chat.example/chat/om-chat.js" defer></script>
- *   <om-chat mode="sidebar|tab|dashboard" context="event|group|all" slug="..."></om-chat>
+ *   <om-chat mode="sidebar|tab|dashboard" context="event|group|dm|all" slug="..."></om-chat>
  *
  * Optional attributes on that script tag: data-static (base URL of the built runtime,
  * default ../static/ next to this file), data-config (default ../config.json).

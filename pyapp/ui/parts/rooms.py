@@ -27,6 +27,7 @@ class RoomItem:
     initials: str = ""
     outside: bool = False  # an invitation from someone outside my community
     mentions: int = 0  # unread mentions of me (the server's highlight count), shown apart
+    person: str | None = None  # a DM's other person (their avatar is the room's)
 
 
 def preview_text(room: Room, me: str | None) -> str:
@@ -56,7 +57,7 @@ class RoomListPart:
             items.append(RoomItem(room.room_id, name, unread, preview_text(room, me),
                                   self.clock.short_when(room.last_ts),
                                   selected=room.room_id == current_id, dm=partner is not None,
-                                  initials=initials(name), mentions=mentions))
+                                  initials=initials(name), mentions=mentions, person=partner))
         for room in invites:
             partner = dm_partner(room.room_id) if dm_partner else None
             outside = bool(room.inviter and in_community and not in_community(room.inviter))
@@ -69,5 +70,5 @@ class RoomListPart:
                 text += " · from outside your community"
             items.append(RoomItem(room.room_id, name, 0, text, "", selected=False, invite=True,
                                   dm=partner is not None, initials=initials(name),
-                                  outside=outside))
+                                  outside=outside, person=partner))
         return items
