@@ -120,6 +120,20 @@ def used(text: str, pills) -> list[Pill]:
     return [p for _, p in sorted(found, key=lambda f: f[0])]
 
 
+def spans(text: str, pills) -> list[tuple[int, int]]:
+    """Where the pills are in the text, (start, end) in order, not overlapping: what the
+    composer draws as pills."""
+    found: list[tuple[int, int]] = []
+    for pill in sorted(set(pills), key=lambda p: -len(p.name)):
+        at = _find(text, pill.text, 0)
+        while at >= 0:
+            end = at + len(pill.text)
+            if all(end <= s or at >= e for s, e in found):
+                found.append((at, end))
+            at = _find(text, pill.text, end)
+    return sorted(found)
+
+
 def _find(text: str, needle: str, start: int) -> int:
     """`needle` as a whole: not followed by a letter or digit ("@Bob" is not in "@Bobby")."""
     at = text.find(needle, start)

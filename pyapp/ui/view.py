@@ -217,11 +217,17 @@ class ChatView:
                               aria_label="Mention someone")
         self.mention_list.hidden = True
         self._mention_sig = None
+        # Pills are drawn behind the (transparent) textarea: a mirror of its text with each
+        # pill marked, kept in step on input, render and scroll.
+        self.field = h("div", "omc-field")
+        self.pill_mirror = h("div", "omc-pill-mirror", aria_hidden="true")
+        self.field.append(self.pill_mirror, self.textarea)
+        self._pills_sig = None
         self.send_button = h("button", "omc-btn omc-btn--primary omc-send", "Send",
                              type="submit")
         self.composer_error = h("p", "omc-composer-error", role="alert")
         composer.append(self.target_bar, h("label", "omc-sr-only", "Message", for_=f"{uid}-msg"),
-                        self.mention_list, self.textarea, self.send_button, self.composer_error)
+                        self.mention_list, self.field, self.send_button, self.composer_error)
         conv.append(log_wrap, self.typing, self.action_errors, composer)
         if layout.session_bar:
             # No header in this mode: who is signed in, and the way out, under the composer.
@@ -240,6 +246,7 @@ class ChatView:
         self._on(self.textarea, "keydown", self._on_keydown)
         self._on(self.textarea, "keyup", self._on_caret_key)
         self._on(self.textarea, "click", self._report_caret)
+        self._on(self.textarea, "scroll", lambda e: self._sync_mirror_scroll())
         # A press on a suggestion must not take the focus (and the caret) from the text.
         self._on(self.mention_list, "mousedown", lambda e: e.preventDefault())
         self._on(composer, "submit", self._on_submit)
@@ -270,7 +277,7 @@ class ChatView:
 
         wrap = h("span", f"omc-notify omc-notify--{where}")
         select = h("select", "omc-notify-select", id=f"{self.uid}-notify-{where}",
-                   data_notify="")
+                   data_notify="", title="Notifications for this chat")
         for value, label in LEVEL_LABELS.items():
             option = h("option", None, label, value=value)
             select.append(option)
@@ -366,6 +373,28 @@ class ChatView:
         self.vm.set_draft(self.textarea.value)
         self._report_caret()
         self._autogrow()
+        self._draw_pills()
+
+    def _draw_pills(self) -> None:
+        from pyapp.client.mentions import spans
+
+        text = str(self.textarea.value)
+        found = spans(text, self.vm.mentions.pills.get(self.vm.current_room_id(), ()))
+        sig = (text, tuple(found)) if found else None
+        if sig == self._pills_sig:
+            return
+        self._pills_sig = sig
+        parts, at = [], 0
+        for start, end in found:
+            parts += [text[at:start], h("mark", "omc-pill", text[start:end])]
+            at = end
+        if found:
+            parts.append(text[at:] + "\n")  # a last empty line still takes its height
+        self.pill_mirror.replaceChildren(*parts)
+        self._sync_mirror_scroll()
+
+    def _sync_mirror_scroll(self) -> None:
+        self.pill_mirror.scrollTop = self.textarea.scrollTop
 
     def _report_caret(self, event=None) -> None:
         ta = self.textarea
@@ -582,6 +611,7 @@ class ChatView:
             self._caret_done = state.caret
             self.textarea.setSelectionRange(state.caret[0], state.caret[0])
         self._render_mentions(state)
+        self._draw_pills()
         self._room_id = state.room_id
         self._last_screen = state.screen
 

@@ -93,6 +93,8 @@ def test_bob_mentions_alice_highlight_count_nav_badge_and_notification(
     box.press("Enter")  # inserts the pill, does not send
     expect(box).to_have_value("look @Alice Liddell ")
     expect(options).to_have_count(0)
+    pill = chat(bob).locator(".omc-pill")  # drawn behind the text, where the name is
+    expect(pill).to_have_text("@Alice Liddell")
     box.press_sequentially("there")
     box.press("Enter")
     expect_message(bob, "look Alice Liddell there")  # the pill: a link named Alice Liddell

@@ -94,3 +94,9 @@ def test_mentions_user_reads_m_mentions_then_the_body():
     assert not m.mentions_user({"body": 5}, me, ["Alice"])
     assert not m.mentions_user({"body": "x", "m.mentions": {"user_ids": "nope"}}, me)
     assert not m.mentions_user({"m.mentions": {"user_ids": [me]}}, None)
+
+
+def test_spans_mark_where_the_pills_are():
+    bob, bobby = Pill("@bob:hs", "Bob"), Pill("@bobby:hs", "Bob T")
+    assert m.spans("@Bob T and @Bob, @Bobby", [bob, bobby]) == [(0, 6), (11, 15)]
+    assert m.spans("nothing", [bob]) == []

@@ -35,8 +35,11 @@
  *   snapshotError  why a stored snapshot was not used (a normal boot followed)
  *   retry()
  *   staticBase, configURL
+ *   unread       {unread, mentions}: the last counts om-chat:unread gave (set by pyapp.ui.notifier)
  * and window events: om-chat:progress {step, label, fraction}, om-chat:python-ready {timings},
- * om-chat:mounted, om-chat:error {message}, om-chat:snapshot {ok, bytes, ms | error}.
+ * om-chat:mounted, om-chat:error {message}, om-chat:snapshot {ok, bytes, ms | error},
+ * om-chat:unread {unread, mentions} (the user's unread messages and mentions over all chats,
+ * each room at its notification setting; sent whenever they change; README "Embed the chat").
  */
 (() => {
     "use strict";
