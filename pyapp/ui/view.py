@@ -246,6 +246,7 @@ class ChatView:
         self._on(self.textarea, "keydown", self._on_keydown)
         self._on(self.textarea, "keyup", self._on_caret_key)
         self._on(self.textarea, "click", self._report_caret)
+        self._on(self.textarea, "blur", lambda e: self.vm.close_mentions())
         self._on(self.textarea, "scroll", lambda e: self._sync_mirror_scroll())
         # A press on a suggestion must not take the focus (and the caret) from the text.
         self._on(self.mention_list, "mousedown", lambda e: e.preventDefault())

@@ -481,6 +481,12 @@ class ChatViewModel:
         if room is not None and room.room_id == room_id and query is not None:
             self.set_caret(self.composer.draft(room_id), query.end)
 
+    def close_mentions(self) -> None:
+        """The composer lost the focus: the suggestions go (the next "@" or edit reopens)."""
+        if self.mentions.open:
+            self.mentions.options = []
+            self.invalidate()
+
     def choose_mention(self, user_id: str | None = None) -> bool:
         """Put the active suggestion (or `user_id`'s) into the text as a pill."""
         room_id = self.current_room_id()
@@ -657,6 +663,7 @@ class ChatViewModel:
     def select_room(self, room_id: str) -> None:
         if room_id != self.current_room_id():
             self.composer.stop_typing()
+            self.mentions.query, self.mentions.options = None, []  # that room's members
         self.selected = room_id
         self.pane = "conversation"
         self.invalidate()

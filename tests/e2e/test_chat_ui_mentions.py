@@ -83,8 +83,14 @@ def test_bob_mentions_alice_highlight_count_nav_badge_and_notification(
     alice.evaluate("window.__setHidden(true)")  # Alice looks at another tab
 
     box = chat(bob).get_by_label("Message", exact=True)
-    box.press_sequentially("look @lid")
     options = chat(bob).get_by_role("listbox", name="Mention someone").get_by_role("option")
+    box.press_sequentially("@Ali")  # the mouse: a click on a suggestion inserts it
+    options.filter(has_text="Alice Liddell").click()
+    expect(box).to_have_value("@Alice Liddell ")
+    expect(box).to_be_focused()
+    box.press("Escape")
+    box.fill("")
+    box.press_sequentially("look @lid")
     expect(options).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
     expect(options.first).to_contain_text("Alice Liddell")
     expect(options.first).to_have_attribute("aria-selected", "true")

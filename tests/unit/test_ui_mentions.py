@@ -231,3 +231,15 @@ async def test_a_reply_with_a_pill_names_both_the_replied_to_sender_and_the_pill
     assert content["m.relates_to"]["m.in_reply_to"]["event_id"] == message.event_id
     assert content["m.mentions"] == {"user_ids": [world.bobby, world.bob]}
     assert f'<a href="https://matrix.to/#/{world.bob}">Bob</a>' in content["formatted_body"]
+
+
+async def test_suggestions_close_on_blur_and_on_another_room(world):
+    service, model = await ready(world, mode="dashboard", context="all", slug=None)
+    type_text(model, "@bo")
+    await until(lambda: model.state.mention_options)
+    model.close_mentions()
+    await until(lambda: model.state.mention_options == [])
+    type_text(model, "@bob")
+    await until(lambda: model.state.mention_options)
+    model.select_room("!elsewhere:localhost")
+    await until(lambda: model.state.mention_options == [])
