@@ -5,8 +5,9 @@
 Writes docs/screenshots/{event-sidebar,group-tab,messages-dashboard,phone-event}.png.
 
 The conversation is seeded through the real Synapse by a CPython client speaking for each
-demo user, with the contents the chat itself sends (pyapp.client.actions, pyapp.client.markdown):
-Markdown (bold, a link, a code span), a reply, an edit and reactions. The screenshots are
+demo user, with the contents the chat itself sends (pyapp.client.actions, pyapp.client.markdown,
+pyapp.client.mentions): Markdown (bold, a link, a code span), a reply, an edit, reactions and a
+mention of alice (highlighted in her view). The screenshots are
 taken as alice. Emoji need a colour emoji font (Debian: fonts-noto-color-emoji).
 """
 
@@ -23,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.chat import CHROMIUM, CHROMIUM_ARGS, READY, signed_in_context  # noqa: E402
 from pyapp.client.actions import edit_content, reaction_content, reply_content  # noqa: E402
 from pyapp.client.markdown import text_content  # noqa: E402
+from pyapp.client.mentions import Pill, message_content  # noqa: E402
 from pyapp.platform.demo import DEMO_PASSWORD, DEMO_TENANT  # noqa: E402
 from pyapp.platform.service import Platform  # noqa: E402
 from pyapp.server.stack import StackOptions  # noqa: E402
@@ -79,6 +81,15 @@ class Demo:
         return self.send(user, kind, reply_content(text, to, self.user_ids[to_user],
                                                    self.user_ids[user]))
 
+    def mention(self, user: str, kind: str, text: str, who: str) -> str:
+        """`text` holding "@Name" for the demo user `who` (their display name), as a pill."""
+        token = self._token(who)
+        status, body = self.hs.request(
+            "GET", f"/_matrix/client/v3/profile/{self.user_ids[who]}/displayname", token=token)
+        name = body.get("displayname") if status == 200 else None
+        pill = Pill(self.user_ids[who], name or who)
+        return self.send(user, kind, message_content(text.replace("@Name", pill.text), [pill]))
+
     def edit(self, user: str, kind: str, event_id: str, text: str) -> str:
         return self.send(user, kind, edit_content(text, event_id))
 
@@ -96,7 +107,7 @@ def seed(demo: Demo) -> None:
     demo.edit("alice", "event", question, "Great. Is there a talk on Pyodide?")
     demo.reply("bob", "event", "Yes, the second one: Python in the browser. Try "
                "`import micropip` before you come.", question, "alice")
-    demo.say("carol", "event", "I'll bring the *projector*.")
+    demo.mention("carol", "event", "@Name, I'll bring the *projector*.", "alice")
     for user, key in (("alice", "🎉"), ("carol", "🎉"), ("carol", "👍")):
         demo.react(user, "event", hello, key)
     demo.react("carol", "event", question, "👀")
