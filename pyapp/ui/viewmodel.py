@@ -45,6 +45,7 @@ CHECKING, SIGNED_OUT_SCREEN, LOADING, JOINING, NOT_FOUND, CHAT = (
 # After Attend, the platform's bot invites us and the client joins by itself: how long to say
 # "Joining…" before concluding the room is really not there.
 EXPECT_INVITE_S = 45.0
+DM_RETRY_S = 15.0  # a DM that could not be opened is tried again after this
 MAX_PAGES_FOR_ORIGINAL = 20  # scroll-back pages fetched to find a reply's original
 NO_ROOMS_TEXT = "You have no conversations yet. Attend an event or join a group to start chatting."
 FALLBACK_TITLE = {"event": "Event chat", "group": "Group discussion", "dm": "Direct chat",
@@ -306,9 +307,15 @@ class ChatViewModel:
             await self.service.open_dm(target)
         except ValueError as e:
             self._dm_error = str(e)
+            self._timer(DM_RETRY_S, self._retry_dm)  # e.g. offline: tried again by itself
         finally:
             self._dm_opening = False
         self.invalidate()
+
+    def _retry_dm(self) -> None:
+        if not self._closed:
+            self._dm_error = None
+            self.invalidate()
 
     def _invitation(self, room: Room) -> InvitationView:
         rooms = self.service.rooms

@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from pyapp.identity import BOT_LOCALPART
+from tests.e2e.axe import assert_accessible
 from tests.e2e.chat_ui_support import (BOOT_TIMEOUT_MS, LIVE_TIMEOUT_MS, chat, expect_message,
                                        make_room, open_and_sign_in, send, sign_in)
 
@@ -64,6 +65,7 @@ def test_a_dm_from_the_member_panel_is_an_invitation_then_a_conversation_and_is_
     expect(panel.locator(".omc-member", has_text=f"Eve {suffix}")).to_have_count(1)
     expect(panel.get_by_role("button", name=f"Message Eve {suffix}")).to_have_count(0)
     expect(panel.get_by_role("button", name=f"Message Ali {suffix}")).to_have_count(0)
+    assert_accessible(alice, "the dashboard with its member panel", "om-chat")
 
     bob_row.get_by_role("button", name=f"Message Bob {suffix}").click()
     expect(chat(alice).locator(".omc-conv-title")).to_have_text(f"Bob {suffix}",
@@ -82,6 +84,7 @@ def test_a_dm_from_the_member_panel_is_an_invitation_then_a_conversation_and_is_
     invitation = chat(bob_page).locator(".omc-room-invite")
     expect(invitation).to_contain_text(f"Ali {suffix} wants to chat", timeout=LIVE_TIMEOUT_MS)
     expect(invitation).not_to_contain_text("outside")
+    assert_accessible(bob_page, "the dashboard with an invitation", "om-chat")
     # Not joined by itself.
     assert member_state(synapse, ali, dm_id, bob["user_id"])["membership"] == "invite"
     invitation.get_by_role("button", name="Accept").click()
@@ -125,6 +128,7 @@ def test_message_in_the_event_pages_attendee_list_opens_a_dm_sidebar(
     attendees = alice.locator("#event-attendees")
     expect(attendees.get_by_role("button", name="Message Bob Example")).to_be_visible()
     expect(attendees.get_by_role("button", name="Message Alice Example")).to_have_count(0)
+    assert_accessible(alice, "the attendee list", "#event-attendees")
     attendees.get_by_role("button", name="Message Bob Example").click()
     dm = alice.locator("#site-dm om-chat")
     expect(dm.locator(".omc-title")).to_have_text("Bob Example", timeout=LIVE_TIMEOUT_MS)
@@ -135,6 +139,7 @@ def test_message_in_the_event_pages_attendee_list_opens_a_dm_sidebar(
     bob.locator("#event-attendees").get_by_role("button", name="Message Alice Example").click()
     invitation = bob.locator("#site-dm om-chat .omc-invitation")
     expect(invitation).to_contain_text("Alice Example wants to chat", timeout=LIVE_TIMEOUT_MS)
+    assert_accessible(bob, "the DM sidebar's invitation", "#site-dm")
     invitation.get_by_role("button", name="Accept").click()
     expect_message(bob, "Hello from the event page", nth=1)
     send(bob, "Hi Alice", nth=1)

@@ -117,3 +117,18 @@ async def test_the_dm_sidebar_shows_their_invitation_instead_of_making_another_r
     assert model.state.invitation.room_id == dm and hs.created == []
     await model.accept_invite(dm)
     await until(lambda: model.state.screen == CHAT and model.state.room_id == dm)
+
+
+async def test_a_dm_that_cannot_be_made_says_why_and_is_tried_again(world):
+    from .test_ui_viewmodel import ManualTimers
+
+    hs, timers = world.hs, ManualTimers()
+    model = world.vm("sidebar", "dm", "bob", timer=timers)
+    hs.create_down = True
+    await world.service.login_password("alice_t1", "pw")
+    await until(lambda: model.state.screen == NOT_FOUND)
+    assert "could not be started" in model.state.notice and hs.created == []
+    hs.create_down = False
+    timers.fire_all()
+    await until(lambda: model.state.screen == CHAT)
+    assert len(hs.created) == 1

@@ -75,6 +75,7 @@ class FakeHomeserver:
         self._n = 0
         self.account: dict[str, dict[str, tuple[int, dict]]] = {}  # user -> type -> (pos, content)
         self.created: list[dict] = []  # every createRoom request's body
+        self.create_down = False  # createRoom fails without an answer
 
     # -- test-side actions ---------------------------------------------------------------
     def add_user(self, localpart, password="pw"):
@@ -207,6 +208,8 @@ class FakeHomeserver:
             return _ok({"joined": {u: {"display_name": _display(u)}
                                    for u, s in room.members.items() if s == "join"}})
         if path.endswith("/createRoom"):
+            if self.create_down:
+                raise TransportError("connection reset")
             self.created.append(data)
             room_id = self.create_room(data.get("name", ""), user)
             for invitee in data.get("invite", []):
