@@ -2,13 +2,14 @@
 
     .venv/bin/python docs/make_screenshots.py
 
-Writes docs/screenshots/{event-sidebar,group-tab,messages-dashboard,phone-event}.png.
+Writes docs/screenshots/{event-sidebar,group-tab,messages-dashboard,phone-event,event-dm}.png.
 
 The conversation is seeded through the real Synapse by a CPython client speaking for each
 demo user, with the contents the chat itself sends (pyapp.client.actions, pyapp.client.markdown,
 pyapp.client.mentions): Markdown (bold, a link, a code span), a reply, an edit, reactions and a
-mention of alice (highlighted in her view). The screenshots are
-taken as alice. Emoji need a colour emoji font (Debian: fonts-noto-color-emoji).
+mention of alice (highlighted in her view); and a direct chat bob started with alice the
+standard way (pyapp.client.direct), opened from the event page's attendee list. The
+screenshots are taken as alice. Emoji need a colour emoji font (Debian: fonts-noto-color-emoji).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.chat import CHROMIUM, CHROMIUM_ARGS, READY, signed_in_context  # noqa: E402
+from pyapp.client.direct import DIRECT_TYPE, create_body, with_room  # noqa: E402
 from pyapp.client.actions import edit_content, reaction_content, reply_content  # noqa: E402
 from pyapp.client.markdown import text_content  # noqa: E402
 from pyapp.client.mentions import Pill, message_content  # noqa: E402
@@ -73,6 +75,25 @@ class Demo:
         assert status == 200, body
         return body["event_id"]
 
+    def dm(self, user: str, other: str) -> str:
+        """`user` starts a direct chat with `other`, who accepts: both list it in m.direct."""
+        self._token(user), self._token(other)
+        status, body = self.hs.request("POST", "/_matrix/client/v3/createRoom",
+                                       create_body(self.user_ids[other]),
+                                       token=self.tokens[user])
+        assert status == 200, body
+        room_id = body["room_id"]
+        status, body = self.hs.request("POST", f"/_matrix/client/v3/join/{room_id}", {},
+                                       token=self.tokens[other])
+        assert status == 200, body
+        for me, them in ((user, other), (other, user)):
+            status, body = self.hs.request(
+                "PUT", f"/_matrix/client/v3/user/{self.user_ids[me]}/account_data/{DIRECT_TYPE}",
+                with_room({}, self.user_ids[them], room_id), token=self.tokens[me])
+            assert status == 200, body
+            self.rooms[me, "dm"] = room_id
+        return room_id
+
     def say(self, user: str, kind: str, text: str) -> str:
         return self.send(user, kind, text_content(text))
 
@@ -98,6 +119,9 @@ class Demo:
 
 
 def seed(demo: Demo) -> None:
+    demo.dm("bob", "alice")  # first: the event's and group's chats stay the newest
+    demo.say("bob", "dm", "Alice, could you open the doors at 18:15? My train is late.")
+    demo.say("alice", "dm", "Sure, I'll be there early. Safe travels!")
     for user in ("alice", "bob", "carol"):  # everyone in first: one "joined" line on top
         for kind in ROOMS:
             demo.room(user, kind)
@@ -150,6 +174,7 @@ def main() -> None:
             ("group-tab", "/group.html?slug=pythonistas#discussion", {"width": 1280, "height": 800}),
             ("messages-dashboard", "/messages.html", {"width": 1280, "height": 800}),
             ("phone-event", "/event.html?slug=python-meetup", {"width": 375, "height": 812}),
+            ("event-dm", "/event.html?slug=python-meetup", {"width": 1280, "height": 800}),
         ]
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -169,6 +194,10 @@ def main() -> None:
                     # the phone's chat is short: start it at the formatted message, not the end
                     page.locator("om-chat .omc-msg", has_text="Doors open").evaluate(
                         "e => e.scrollIntoView({block: 'start'})")
+                if name == "event-dm":  # "Message" beside bob in the attendee list
+                    page.get_by_role("button", name="Message Bob Example").click()
+                    page.locator("#site-dm om-chat .omc-body", has_text="Safe travels").wait_for(
+                        timeout=30_000)
                 png = page.screenshot(full_page=viewport["width"] < 500)
                 (OUT / f"{name}.png").write_bytes(optimise(png))
                 page.close()

@@ -149,7 +149,8 @@
         const close = h("button", { type: "button", class: "site-btn site-btn--link" }, "Close");
         close.addEventListener("click", () => panel.remove());
         panel.setAttribute("aria-label", `Direct chat with ${name}`);
-        panel.replaceChildren(h("div", { class: "site-dm-head" }, h("strong", {}, name), close),
+        // The chat's own header names the person; the panel adds only the way to close it.
+        panel.replaceChildren(h("div", { class: "site-dm-head" }, close),
                               chatElement("sidebar", "dm", slug));
         close.focus();
     }
