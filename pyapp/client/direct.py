@@ -70,14 +70,12 @@ class Candidate:
 def pick_dm(direct: dict[str, list[str]], user_id: str,
             rooms: Iterable[Candidate]) -> str | None:
     """The DM with `user_id` to open: among the rooms `m.direct` lists for them, one I have
-    joined where they still are, the most recently active; else one they left (the
-    conversation is still there); None when there is none (a new one is made)."""
+    joined where they still are (joined or invited), the most recently active; None when there
+    is none: a room they left would never reach them, so a new one is made (as Element does)."""
     listed = set(direct.get(user_id, ()))
-    joined = [c for c in rooms if c.room_id in listed and c.membership == "join"]
-    if not joined:
-        return None
-    joined.sort(key=lambda c: (c.partner_here, c.last_ts), reverse=True)
-    return joined[0].room_id
+    usable = [c for c in rooms if c.room_id in listed and c.membership == "join"
+              and c.partner_here]
+    return max(usable, key=lambda c: c.last_ts).room_id if usable else None
 
 
 def create_body(user_id: str) -> dict:

@@ -44,6 +44,7 @@ class RoomState:
     canonical_alias: str | None = None
     topic: str | None = None
     members: dict[str, Member] = field(default_factory=dict)  # joined and invited
+    departed: set[str] = field(default_factory=set)  # seen leaving (or banned), not back since
     heroes: list[str] | None = None
     joined: int | None = None  # from the summary, when the server sent one
     invited: int | None = None
@@ -85,6 +86,7 @@ class RoomState:
     def _membership(self, user_id: str, content: dict) -> None:
         membership = content.get("membership")
         if membership in ("join", "invite"):
+            self.departed.discard(user_id)
             member = self.members.get(user_id)
             invited = membership == "invite"
             if member is None:
@@ -95,6 +97,7 @@ class RoomState:
                 member.display_name = _str_or_none(content.get("displayname"))
         elif membership in ("leave", "ban"):
             self.members.pop(user_id, None)
+            self.departed.add(user_id)
 
     def _summary(self, summary: dict) -> None:
         heroes = summary.get("m.heroes")

@@ -164,7 +164,8 @@ class RoomList:
         for room_id in self.direct.get(user_id, ()):
             room, state = self.rooms.get(room_id), self._states.get(room_id)
             if room is not None:
-                here = state is None or user_id in state.members
+                # Lazy-loaded members: unknown is not gone; only a seen leave counts.
+                here = state is None or user_id not in state.departed
                 candidates.append(Candidate(room_id, room.membership, here, room.last_ts))
         room_id = pick_dm(self.direct, user_id, candidates)
         return self.rooms.get(room_id) if room_id else None

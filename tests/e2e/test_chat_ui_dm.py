@@ -186,3 +186,27 @@ def test_a_dm_invitation_from_another_tenant_is_marked_and_never_joined_by_itsel
     # The page has synced it and shown it, and has not joined it.
     assert member_state(synapse, zed, room_id, kim["user_id"])["membership"] == "invite"
     assert m_direct(synapse, kim) == {}
+
+
+def test_the_tenant_guard_lets_dms_within_a_tenant_and_refuses_them_across(demo_stack):
+    """The standard DM request (trusted_private_chat, is_direct; on room version 12 the invitee
+    is also an additional creator) through the homeserver's tenant module: bob may start one
+    with carol, who joins; dave of another tenant may not start one with alice, nor join a
+    demo DM he is not invited to."""
+    from pyapp.client.direct import create_body
+
+    hs = demo_stack.synapse
+    bob, carol = hs.login("bob_demo", "demo-password"), hs.login("carol_demo", "demo-password")
+    dave, alice = hs.login("dave_other", "demo-password"), hs.login("alice_demo", "demo-password")
+    status, room = hs.request("POST", "/_matrix/client/v3/createRoom",
+                              create_body(carol["user_id"]), token=bob["access_token"])
+    assert status == 200, room
+    status, body = hs.request("POST", f"/_matrix/client/v3/join/{quote(room['room_id'])}", {},
+                              token=carol["access_token"])
+    assert status == 200, body
+    status, body = hs.request("POST", "/_matrix/client/v3/createRoom",
+                              create_body(alice["user_id"]), token=dave["access_token"])
+    assert status == 403 and body["errcode"] == "M_FORBIDDEN", body
+    status, body = hs.request("POST", f"/_matrix/client/v3/join/{quote(room['room_id'])}", {},
+                              token=dave["access_token"])
+    assert status == 403, body

@@ -35,7 +35,7 @@ def test_the_dm_to_reuse_is_a_joined_one_where_the_other_person_still_is():
              Candidate("!left:hs", "join", False, 90), Candidate("!inv:hs", "invite", True, 99),
              Candidate("!c:hs", "join", True, 100), Candidate("!notlisted:hs", "join", True, 200)]
     assert pick_dm(direct, BOB, rooms) == "!new:hs"
-    assert pick_dm(direct, BOB, [rooms[2]]) == "!left:hs"  # better than a new, empty one
+    assert pick_dm(direct, BOB, [rooms[2]]) is None  # they left: a new one reaches them
     assert pick_dm(direct, BOB, [rooms[3]]) is None  # only invited there: not mine yet
     assert pick_dm(direct, "@nobody:hs", rooms) is None
 

@@ -132,3 +132,16 @@ async def test_a_dm_that_cannot_be_made_says_why_and_is_tried_again(world):
     timers.fire_all()
     await until(lambda: model.state.screen == CHAT)
     assert len(hs.created) == 1
+
+
+async def test_a_dm_they_left_is_not_reused(world):
+    hs = world.hs
+    model = world.vm("dashboard", "all", None)
+    await signed_in(world, model)
+    first = await world.service.open_dm(world.bob)
+    hs.join(first, world.bob)
+    hs.leave(first, world.bob)
+    await until(lambda: world.bob not in world.service.rooms._states[first].members)
+    second = await world.service.open_dm(world.bob)
+    assert second != first and len(hs.created) == 2
+    assert hs.account[world.alice]["m.direct"][1] == {world.bob: [second, first]}
