@@ -163,7 +163,8 @@ class ChatView:
         self.invite_decline = h("button", "omc-btn", "Decline", type="button",
                                 data_action="decline-room")
         buttons.append(self.invite_accept, self.invite_decline)
-        self.invite_box.append(self.invite_text, self.invite_outside, buttons)
+        self.invite_error = h("p", "omc-composer-error", role="alert")
+        self.invite_box.append(self.invite_text, self.invite_outside, buttons, self.invite_error)
         self.invite_box.hidden = True
         main.append(self.invite_box)
 
@@ -577,6 +578,8 @@ class ChatView:
         if invitation is not None:
             self.invite_text.textContent = invitation.text
             show(self.invite_outside, invitation.outside)
+            self.invite_error.textContent = state.composer_error or ""
+            show(self.invite_error, bool(state.composer_error))
             for button in (self.invite_accept, self.invite_decline):
                 button.setAttribute("data-room", invitation.room_id)
         in_chat = state.screen == CHAT

@@ -678,12 +678,22 @@ class ChatViewModel:
     def accept_invite(self, room_id: str) -> asyncio.Future:
         self.selected = room_id
         accept = getattr(self.service, "accept_invite", None) or self.service.join
-        return self._spawn(accept(room_id))
+        return self._spawn(self._answer_invite(
+            accept(room_id), "The invitation could not be accepted: it may have been "
+            "withdrawn, or the connection failed. Try again."))
 
     def decline_invite(self, room_id: str) -> asyncio.Future:
         if self.selected == room_id:
             self.selected = None
-        return self._spawn(self.service.decline_invite(room_id))
+        return self._spawn(self._answer_invite(
+            self.service.decline_invite(room_id),
+            "The invitation could not be declined. Try again."))
+
+    async def _answer_invite(self, answer, failure: str) -> None:
+        self.composer.error = None
+        if not await answer:  # the homeserver said no (another community's room) or offline
+            self.composer.error = failure
+        self.invalidate()
 
     def message_member(self, user_id: str) -> asyncio.Future | None:
         """The member panel's "Message": open (or make) my DM with them and show it."""

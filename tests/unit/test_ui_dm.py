@@ -145,3 +145,21 @@ async def test_a_dm_they_left_is_not_reused(world):
     second = await world.service.open_dm(world.bob)
     assert second != first and len(hs.created) == 2
     assert hs.account[world.alice]["m.direct"][1] == {world.bob: [second, first]}
+
+
+async def test_an_invitation_that_cannot_be_answered_says_so(world):
+    hs = world.hs
+    dm = hs.create_room("", world.bob)
+    hs.invite(dm, world.alice, world.bob, is_direct=True)
+    model = world.vm("sidebar", "dm", "bob")
+    await world.service.login_password("alice_t1", "pw")
+    await until(lambda: model.state.screen == INVITED)
+    hs.down = True
+    await model.accept_invite(dm)
+    await until(lambda: "could not be accepted" in (model.state.composer_error or ""))
+    await model.decline_invite(dm)
+    await until(lambda: "could not be declined" in (model.state.composer_error or ""))
+    hs.down = False
+    await model.accept_invite(dm)
+    await until(lambda: model.state.screen == CHAT)
+    assert model.state.composer_error is None
