@@ -746,8 +746,6 @@ class ChatView:
         if item.unread:
             bottom.append(h("span", "omc-unread", str(item.unread),
                             aria_label=f"{item.unread} unread"))
-        if item.invite:
-            bottom.append(h("span", "omc-unread", "Join"))
         button.append(top, bottom)
         li.replaceChildren(button)
 

@@ -104,6 +104,11 @@ def test_a_dm_from_the_member_panel_is_an_invitation_then_a_conversation_and_is_
     expect(alice).to_have_url(re.compile(r"room=" + re.escape(quote(dm_id, safe=""))))
     assert m_direct(synapse, ali) == {bob["user_id"]: [dm_id]}
     expect(chat(alice).locator(".omc-room-btn", has_text=f"Bob {suffix}")).to_have_count(1)
+    # Looking at another chat, Alice sees Bob's next message counted on the DM's line.
+    chat(alice).locator(".omc-room-btn", has_text="Meetup " + suffix).click()
+    send(bob_page, "One more thing")
+    expect(dm_item.locator(".omc-unread")).to_have_text("1", timeout=LIVE_TIMEOUT_MS)
+    expect(dm_item.locator(".omc-room-preview")).to_have_text(f"Bob {suffix}: One more thing")
 
 
 def test_message_in_the_event_pages_attendee_list_opens_a_dm_sidebar(
