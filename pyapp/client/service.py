@@ -396,6 +396,10 @@ class ChatService:
             if self.crypto is not None:
                 self.crypto.on_stored(body)
             self.rooms.apply_sync(body)  # contained per room, like a live answer
+            try:
+                self._apply_account_data(body)  # the push rules: muted rooms stay quiet
+            except Exception:  # noqa: BLE001  (fetched again after the first live sync)
+                log.exception("Could not read the stored account data")
         self.sync_loop.next_batch = self._stored_since = snapshot.next_batch
         self._shown_stored = True
         self._emit("rooms")

@@ -243,3 +243,34 @@ async def test_suggestions_close_on_blur_and_on_another_room(world):
     await until(lambda: model.state.mention_options)
     model.select_room("!elsewhere:localhost")
     await until(lambda: model.state.mention_options == [])
+
+
+async def test_a_reload_knows_muted_rooms_from_the_stored_sync_before_the_network_answers():
+    from .test_sync_store import Browser, RecordingHomeserver, event_meta
+
+    hs = RecordingHomeserver()
+    alice, bob = hs.add_user("alice_t1"), hs.add_user("bob_t1")
+    room = hs.create_room("Picnic", BOT, metadata=event_meta("picnic"))
+    for user in (alice, bob):
+        hs.join(room, user)
+    rules = {"global": {"override": [{"rule_id": room, "enabled": True, "actions": [],
+                                      "conditions": [{"kind": "event_match", "key": "room_id",
+                                                      "pattern": room}]}]}}
+
+    def with_rules(body):
+        body["account_data"] = {"events": [{"type": "m.push_rules", "content": rules}]}
+        return body
+
+    hs.sync_rewrite = with_rules
+    browser = Browser(hs)
+    try:
+        first = browser.page()
+        await first.login_password("alice_t1", "pw")
+        await until(lambda: first.synced and first.notify_level(room) == "mute")
+        await first.stop()
+        hs.down = True  # the reload renders before any answer from the network
+        second = browser.page()
+        assert await second.restore()
+        assert second.notify_level(room) == "mute"
+    finally:
+        await browser.close()
