@@ -501,8 +501,7 @@ class ChatViewModel:
         if chosen is None:
             return False
         text, caret = chosen
-        self.composer.set_draft(room_id, text)
-        self.composer._replace(room_id, text)
+        self.composer.put_text(room_id, text)
         self._caret = (caret, self.composer.rev)
         self.invalidate()
         return True

@@ -81,6 +81,11 @@ class ComposerPart:
         else:
             self.stop_typing()
 
+    def put_text(self, room_id: str | None, text: str) -> None:
+        """The view model changed the text (a mention pill went in): the view shows it."""
+        self.set_draft(room_id, text)
+        self._replace(room_id, text)
+
     @staticmethod
     def sends_on(key: str, shift: bool = False, composing: bool = False) -> bool:
         """Enter sends; Shift+Enter is a new line; Enter that ends an IME composition is not."""
