@@ -59,6 +59,42 @@ def incoming(body: Any, me: str | None) -> list[Incoming]:
     return out
 
 
+@dataclass(frozen=True)
+class Invitation:
+    """A direct chat someone invited me to, as a sync first shows it."""
+    room_id: str
+    inviter: str
+
+
+def direct_invites(body: Any, me: str | None) -> list[Invitation]:
+    """The invitations in a sync answer whose member event for me says `is_direct`: a new
+    DM's first message cannot be read (nor notified) before it is accepted, so the invitation
+    is what tells the user."""
+    out: list[Invitation] = []
+    rooms = body.get("rooms") if isinstance(body, dict) else None
+    invited = rooms.get("invite") if isinstance(rooms, dict) else None
+    if not isinstance(invited, dict) or not me:
+        return out
+    for room_id, data in invited.items():
+        state = data.get("invite_state") if isinstance(data, dict) else None
+        events = state.get("events") if isinstance(state, dict) else None
+        for event in events if isinstance(events, list) else ():
+            if isinstance(event, dict) and event.get("type") == "m.room.member" \
+                    and event.get("state_key") == me and isinstance(event.get("content"), dict) \
+                    and event["content"].get("membership") == "invite" \
+                    and event["content"].get("is_direct") is True \
+                    and isinstance(event.get("sender"), str) and event["sender"] != me:
+                out.append(Invitation(room_id, event["sender"]))
+                break
+    return out
+
+
+def invitation_notice(invitation: Invitation, *, sender_name: str, outside: bool) -> Notice:
+    body = "From outside your community" if outside else "Open the chat to accept or decline."
+    return Notice(invitation.room_id, f"{sender_name} wants to chat", body,
+                  f"om-chat:{invitation.room_id}")
+
+
 def should_notify(*, level: str, direct: bool, mentions_me: bool, hidden: bool) -> bool:
     if not hidden or level == MUTE:
         return False

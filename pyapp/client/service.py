@@ -146,8 +146,9 @@ class ChatService:
         # being changed shows at once, until the server's rules say it.
         self.push_rules: dict | None = None
         self._levels_wanted: dict[str, str] = {}
-        # Called with each live message from someone else (notify.Incoming), after the sync
-        # that brought it is shown: the page's notifier (pyapp.ui.notifier).
+        # Called with what each live sync brought from others (notify.Incoming messages and
+        # notify.Invitation to direct chats), once it is shown: the page's notifier
+        # (pyapp.ui.notifier).
         self.incoming_listeners: list[Callable[[list], None]] = []
 
     # -- observers --------------------------------------------------------------------
@@ -430,7 +431,7 @@ class ChatService:
             for room_id in changed:
                 self._emit("room", room_id)
         if not first and self.incoming_listeners:
-            news = notify.incoming(body, self.user_id)
+            news = notify.incoming(body, self.user_id) + notify.direct_invites(body, self.user_id)
             for listener in list(self.incoming_listeners) if news else ():
                 try:
                     listener(news)

@@ -1,7 +1,8 @@
 """The page's side of notifications (browser only): one per page, for every chat component.
 
 - Browser notifications for live messages the rules of pyapp.client.notify pick (a mention or
-  a direct message, the page hidden, the room not muted). Permission is asked only from a
+  a direct message, the page hidden, the room not muted), and for a new direct chat's
+  invitation (its first message cannot be read before it is accepted). Permission is asked only from a
   user's gesture (`ask_permission`, called by the view when the user sends a message or
   changes a room's notification setting), never at load; without it nothing is shown.
   Clicking one focuses the page and the chat in that room.
@@ -16,6 +17,7 @@ import logging
 from typing import Callable
 
 from pyapp.client import notify
+from pyapp.client.direct import same_community
 from pyapp.client.service import ChatService
 
 from .format import member_name
@@ -62,6 +64,15 @@ class Notifier:
 
         hidden = str(js.document.visibilityState) != "visible"
         for message in messages:
+            if isinstance(message, notify.Invitation):
+                if hidden:
+                    room = self.service.room(message.room_id)
+                    name = member_name(room, message.inviter) if room is not None \
+                        else message.inviter
+                    self.show(notify.invitation_notice(
+                        message, sender_name=name,
+                        outside=not same_community(self.service.user_id, message.inviter)))
+                continue
             room = self.service.room(message.room_id)
             if room is None:
                 continue

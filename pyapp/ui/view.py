@@ -297,7 +297,17 @@ class ChatView:
         return wrap
 
     def focus_room(self, room_id: str) -> bool:
-        """A notification about `room_id` was clicked: show that room, ready to answer."""
+        """A notification about `room_id` was clicked: show that room, ready to answer (an
+        invitation: its Accept button)."""
+        room = self.vm.service.room(room_id)
+        if room is not None and room.membership == "invite":
+            accept = self.root.querySelector(
+                f'[data-action="join-room"][data-room="{js.CSS.escape(room_id)}"]')
+            if accept and not accept.closest("[hidden]"):
+                accept.scrollIntoView(js.Object.fromEntries([["block", "nearest"]]))
+                accept.focus()
+                return True
+            return False
         if self.vm.layout.room_list:
             self.vm.select_room(room_id)
         elif self.vm.current_room_id() != room_id:

@@ -267,3 +267,27 @@ def test_a_dm_while_hidden_notifies_and_the_click_opens_it_in_the_dashboard(
     page_until(alice, "document.activeElement && document.activeElement.matches("
                       "'om-chat textarea')", LIVE_TIMEOUT_MS, "the composer focused")
     assert not alice.page_errors
+
+
+def test_a_new_dm_invitation_while_hidden_notifies_and_the_click_offers_accept(
+        synapse, make_user, web_server, new_page):
+    a_name, a_pw, a = make_user("alice")
+    b_name, b_pw, b = make_user("bob")
+    make_room(synapse, a["access_token"], "group", "invite-notify", [b], name="A group")
+    alice = spied_page(new_page)
+    open_and_sign_in(alice, f"{web_server}/messages.html", a_name, a_pw)
+    alice.evaluate("Notification.permission = 'granted'; window.__setHidden(true)")
+    status, body = synapse.request("POST", "/_matrix/client/v3/createRoom", {
+        "preset": "trusted_private_chat", "is_direct": True, "invite": [a["user_id"]]},
+        token=b["access_token"])
+    assert status == 200, body
+    dm = body["room_id"]
+    page_until(alice, "window.__notes.length >= 1", LIVE_TIMEOUT_MS, "the invitation's notice")
+    notes = alice.evaluate("window.__notes.map(n => [n.title, n.body])")
+    assert notes == [[f"{b_name} wants to chat", "Open the chat to accept or decline."]], notes
+    alice.evaluate("window.__setHidden(false)")
+    alice.evaluate("window.__notes[0].dispatchEvent(new Event('click'))")
+    page_until(alice, "document.activeElement && document.activeElement.matches("
+                      f"'[data-action=\"join-room\"][data-room=\"{dm}\"]')", LIVE_TIMEOUT_MS,
+               "Accept focused")
+    assert not alice.page_errors

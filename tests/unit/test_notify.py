@@ -55,3 +55,23 @@ def test_totals_count_each_room_at_its_level():
              SimpleNamespace(room_id="!c", unread=4, highlights=0)]
     levels = {"!a": ALL, "!b": MUTE, "!c": MENTIONS}
     assert n.totals(rooms, levels.get) == (3, 1)
+
+
+def test_direct_invites_are_read_from_the_invite_section():
+    def invite(content, sender="@bob:hs", state_key=ME):
+        return {"invite_state": {"events": [
+            {"type": "m.room.name", "state_key": "", "content": {"name": "x"}},
+            {"type": "m.room.member", "state_key": state_key, "sender": sender,
+             "content": content}]}}
+
+    body = {"rooms": {"invite": {
+        "!dm:hs": invite({"membership": "invite", "is_direct": True}),
+        "!group:hs": invite({"membership": "invite"}),
+        "!odd:hs": invite({"membership": "invite", "is_direct": "yes"}),
+        "!other:hs": invite({"membership": "invite", "is_direct": True}, state_key="@c:hs"),
+        "!bad:hs": None}}}
+    assert n.direct_invites(body, ME) == [n.Invitation("!dm:hs", "@bob:hs")]
+    assert n.direct_invites(body, None) == []
+    notice = n.invitation_notice(n.Invitation("!dm:hs", "@bob:hs"), sender_name="Bob",
+                                 outside=True)
+    assert (notice.title, notice.body) == ("Bob wants to chat", "From outside your community")
