@@ -91,9 +91,14 @@ def test_reply_react_edit_and_delete_in_the_ui_reach_the_server_and_another_clie
     page.keyboard.press("Enter")
     expect(message(page, "yes!").locator(".omc-reply")).to_contain_text("picnic at noon?")
 
-    # React with the mouse, then with any emoji typed in.
+    # React from the keyboard (Reply, then the default set: 🎉 is the fourth emoji), then with
+    # any emoji typed in.
     menu = open_menu(page, "picnic at noon?")
-    menu.get_by_role("menuitem", name="React with 🎉").click()
+    for _ in range(4):
+        page.keyboard.press("ArrowDown")
+    expect(menu.get_by_role("menuitem", name="React with 🎉")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(menu).to_be_hidden()
     menu = open_menu(page, "picnic at noon?")
     menu.get_by_role("menuitem", name="Other emoji…").click()
     chat(page).get_by_label("Emoji to react with").fill("🦆")
@@ -263,8 +268,14 @@ def test_a_moderator_deletes_someone_elses_message_and_a_member_cannot(
     expect_message(moderator, "buy cheap stuff")
     menu = open_menu(moderator, "buy cheap stuff")
     expect(menu.get_by_role("menuitem", name="Edit")).to_have_count(0)
-    menu.get_by_role("menuitem", name="Delete…").click()
-    chat(moderator).get_by_role("button", name="Delete", exact=True).click()
+    # Deleting, all from the keyboard: End is the last item, the question starts on Cancel.
+    moderator.keyboard.press("End")
+    expect(menu.get_by_role("menuitem", name="Delete…")).to_be_focused()
+    moderator.keyboard.press("Enter")
+    expect(chat(moderator).get_by_role("button", name="Cancel")).to_be_focused()
+    moderator.keyboard.press("Tab")
+    expect(chat(moderator).get_by_role("button", name="Delete", exact=True)).to_be_focused()
+    moderator.keyboard.press("Enter")
     expect_message(moderator, "Message deleted")
     expect_message(carol, "Message deleted")
     gone = next(e for e in events(synapse, room_id, c["access_token"]) if e["event_id"] == spam)
