@@ -44,21 +44,26 @@ class MatrixHttp:
         headers: dict[str, str] | None = None,
         timeout: float | None = None,
         auth: bool = True,
+        transport: Transport | None = None,
     ) -> HttpResponse:
+        """`body` is sent as JSON when it is a dict or list, else as is (str, bytes, or what
+        `transport` sends: a browser Blob for uploads). `transport` replaces this client's
+        for one request (media: upload progress, downloads into blob: URLs)."""
         headers = dict(headers or {})
-        if body is not None and not isinstance(body, (str, bytes)):
+        transport = transport or self.transport
+        if isinstance(body, (dict, list)):
             body = json.dumps(body)
             headers.setdefault("Content-Type", "application/json")
         url = self.homeserver + strip_token_from_query(path)
         if not (auth and self.tokens):
-            return await self.transport.request(method, url, headers, body, timeout)
+            return await transport.request(method, url, headers, body, timeout)
         token = await self.tokens.fresh_token()
         headers["Authorization"] = f"Bearer {token}"
-        response = await self.transport.request(method, url, headers, body, timeout)
+        response = await transport.request(method, url, headers, body, timeout)
         if response.status == 401 and errcode(response) == "M_UNKNOWN_TOKEN":
             if not self.tokens.can_refresh:
                 raise SessionExpired(SESSION_ENDED)
             token = await self.tokens.refresh(token)
             headers["Authorization"] = f"Bearer {token}"
-            response = await self.transport.request(method, url, headers, body, timeout)
+            response = await transport.request(method, url, headers, body, timeout)
         return response

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping
 
 from .markdown import text_content
+from .media import needs_upload
 from .session import new_transaction_id
 from .storage import Storage, load_json, save_json
 from .timeline import FAILED, PENDING, Message, Timeline
@@ -101,10 +102,19 @@ class Outbox:
 
     async def retry(self, room_id: str, txn_id: str) -> None:
         room = self._room(room_id)
-        if room is None or not room.timeline.echo_retry(txn_id):
+        if room is None or needs_upload(room.timeline.echo_content(txn_id)):
+            return  # a file without its upload (pyapp.client.uploads retries those)
+        if not room.timeline.echo_retry(txn_id):
             return  # not a failed message (any more)
         self._emit(room_id)
         await self._deliver(room, room.timeline.item(txn_id))
+
+    async def deliver(self, room_id: str, txn_id: str) -> None:
+        """Send a local echo that is ready (a file, once uploaded)."""
+        room = self._room(room_id)
+        message = room.timeline.item(txn_id) if room is not None else None
+        if message is not None and not needs_upload(room.timeline.echo_content(txn_id)):
+            await self._deliver(room, message)
 
     def _start(self, room: RoomLike, message: Message) -> asyncio.Future:
         content = room.timeline.echo_content(message.txn_id) \
@@ -248,7 +258,10 @@ class Outbox:
             content = dict(content) if isinstance(content, dict) else text_content(body)
             content["body"] = entry.get("body")
             room.timeline.add_local_echo(txn_id, content, self.user_id, entry.get("ts"))
-            if entry.get("status") == FAILED:
+            if needs_upload(content):  # the file itself was not kept
+                room.timeline.echo_failed(txn_id, "Not sent: the upload stopped when the page "
+                                                  "closed. Attach the file again.")
+            elif entry.get("status") == FAILED:
                 room.timeline.echo_failed(txn_id, str(entry.get("error") or "Not sent."))
             message = room.timeline.item(txn_id)
             if message.status == PENDING:

@@ -20,7 +20,7 @@ from nio import Api, RoomRedactResponse, RoomSendResponse
 
 from pyapp.identity import BOT_LOCALPART, bot_user_id, should_auto_accept, split_user_id
 
-from . import actions, direct, mentions, notify, push_rules
+from . import actions, direct, media, mentions, notify, push_rules
 from .crypto import ENCRYPTED, CryptoProvider, CryptoSession, EngineError
 from .http import MatrixHttp
 from .nio_client import SeamClient
@@ -50,6 +50,7 @@ from .timeline import Message
 from .timeline_model import TOP_GAP_KEY, Gap
 from .tokens import SessionExpired, TokenManager, Tokens, legacy_refresh_body, tokens_from_refresh
 from .transport import NETWORK_ERRORS, HttpResponse, Transport, TransportError
+from .uploads import PendingFile, Uploads
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,25 @@ class ChatConfig:
     tenant: str | None = None
     bot_user_id: str | None = None  # the platform's bot: its invites to our tenant's rooms are accepted
     auth: str = PASSWORD
+
+
+class MediaUnavailable(Exception):
+    """A media download did not give the file; the message says why."""
+
+
+class MediaIO:
+    """How media travels: uploads with progress, downloads into something the page can show.
+    Under CPython both are the service's own transport (no progress; bytes); the browser's
+    (pyapp.browser.media_io) uploads with XMLHttpRequest and downloads into blob: URLs."""
+
+    def __init__(self, transport: Transport):
+        self.transport = transport
+
+    def upload_transport(self, on_progress: Callable[[int, int], None]) -> Transport:
+        return self.transport
+
+    def download_transport(self) -> Transport:
+        return self.transport
 
 
 @dataclass
@@ -135,6 +155,10 @@ class ChatService:
         self.outbox = Outbox(storage, rooms=lambda: self.rooms.rooms, send=self._send_event,
                              emit=lambda room_id: self._emit("room", room_id),
                              spawn=self._spawn, on_expired=self._session_expired, clock=clock)
+        self.media_io = MediaIO(transport)
+        self._upload_limit: int | None = None
+        self.uploads = Uploads(self.outbox, upload=self._upload_file, limit=self.upload_limit,
+                               clock=clock)
         self.sign_outs = 0  # views drop what was typed for the previous user when it changes
         # How each kind of session (Session.auth) is refreshed and logged out. PASSWORD is
         # built in; pyapp.auth adds OAUTH through on_auth (refresh at the auth server's token
@@ -247,6 +271,7 @@ class ChatService:
         sign-in on this browser, by this user or another, ever sends them; the UI asks the
         user before (unsent_count)."""
         await self.stop()
+        self.uploads.discard()
         self.outbox.discard()
         self.sign_outs += 1
         method = self._methods.get(self.session.auth) if self.session else None
@@ -767,7 +792,63 @@ class ChatService:
         return await self.outbox.send_text(room_id, body, content)
 
     async def retry(self, room_id: str, txn_id: str) -> None:
-        await self.outbox.retry(room_id, txn_id)
+        if self.uploads.owns(txn_id):
+            await self.uploads.retry(room_id, txn_id)
+        else:
+            await self.outbox.retry(room_id, txn_id)
+
+    # -- images and files -------------------------------------------------------------
+    async def send_file(self, room_id: str, file: PendingFile) -> Message:
+        """Upload a file and send it as a message (ValueError when it cannot be sent: too
+        large for the server, empty)."""
+        if self.session is None:
+            raise ValueError("This conversation is not available.")
+        return await self.uploads.send(room_id, file)
+
+    def cancel_upload(self, room_id: str, txn_id: str) -> bool:
+        return self.uploads.cancel(room_id, txn_id)
+
+    async def upload_limit(self) -> int | None:
+        """The homeserver's upload limit in bytes (asked once per session), None if it does
+        not say."""
+        if self._upload_limit is None and self.client is not None:
+            response = await self.client.http.request("GET", media.CONFIG_PATH, timeout=30)
+            if response.status == 200:
+                self._upload_limit = media.upload_limit(_json_or_none(response))
+        return self._upload_limit
+
+    async def _upload_file(self, file: PendingFile, on_progress) -> str:
+        if self.client is None:
+            raise TransportError("signed out")
+        path = f"{media.UPLOAD_PATH}?{urlencode({'filename': media.safe_filename(file.name)})}"
+        response = await self.client.http.request(
+            "POST", path, file.data, timeout=0,
+            headers={"Content-Type": file.mimetype or "application/octet-stream"},
+            transport=self.media_io.upload_transport(on_progress))
+        body = _json_or_none(response)
+        if response.status == 200 and isinstance(body, dict):
+            return str(body.get("content_uri") or "")
+        if response.status == 413:
+            raise SendRefused("the file is larger than the server accepts")
+        error = body.get("error") if isinstance(body, dict) else None
+        raise SendRefused(error if isinstance(error, str) and error
+                          else f"the server refused the upload (HTTP {response.status})")
+
+    async def download(self, path: str) -> HttpResponse:
+        """A media download or thumbnail (a path of pyapp.client.media), with the token in
+        the Authorization header. In the browser the answer carries a blob: URL."""
+        if self.client is None:
+            raise MediaUnavailable("Signed out.")
+        try:
+            response = await self.client.http.request(
+                "GET", path, timeout=120, transport=self.media_io.download_transport())
+        except (SessionExpired, *NETWORK_ERRORS) as e:
+            raise MediaUnavailable("It could not be loaded (no connection).") from e
+        if response.status != 200:
+            raise MediaUnavailable("It is not available on the server." if response.status
+                                   in (404, 502) else f"It could not be loaded "
+                                   f"(HTTP {response.status}).")
+        return response
 
     def _message(self, room_id: str, event_id: str) -> Message | None:
         room = self.room(room_id)

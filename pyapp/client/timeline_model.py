@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Union
 
+from .media import Media, media_of
 from .sync_events import event_problem
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class Message:
     reply_to: str | None = None  # event id of the message this one answers
     redacted: bool = False
     reactions: list[Reaction] = field(default_factory=list)
+    media: Media | None = None  # m.image, m.file, m.video, m.audio: what it shows (checked)
 
 
 @dataclass
@@ -396,6 +398,25 @@ class TimelineModel:
             self._update(message, status=PENDING, error=None)
         return self._finish()
 
+    def echo_update_content(self, txn_id: str, content: dict) -> Changes:
+        """What a local echo will send changed (an upload finished: the file's address)."""
+        self._begin()
+        if txn_id in self._local and isinstance(content, dict):
+            self._contents[txn_id] = content
+            self._render(txn_id)
+        return self._finish()
+
+    def discard_echo(self, txn_id: str) -> Changes:
+        """Forget one unsent message (an upload the user cancelled)."""
+        self._begin()
+        message = self._items.get(txn_id) if txn_id in self._local else None
+        if isinstance(message, Message) and message.status != SENT:
+            self._local.remove(txn_id)
+            del self._items[txn_id]
+            self._contents.pop(txn_id, None)
+            self._note(txn_id, "removed")
+        return self._finish()
+
     def discard_local(self) -> Changes:
         """Forget every local echo (signed out: nothing of the session is kept)."""
         self._begin()
@@ -609,7 +630,7 @@ class TimelineModel:
                 self._replies.setdefault(reply, set()).add(key)
         if redacted:
             self._update(message, body="", formatted_body=None, edited=False, redacted=True,
-                         reactions=[], reply_to=None)
+                         reactions=[], reply_to=None, media=None)
             return
         content, edited = original, False
         edits = [e for e in self._edits.get(event_id or "", {}).values()
@@ -625,7 +646,7 @@ class TimelineModel:
             body, formatted = strip_reply_fallback(body, formatted)
         self._update(message, body=body, formatted_body=formatted, edited=edited,
                      reply_to=reply, msgtype=_str(content.get("msgtype")) or message.msgtype,
-                     reactions=self._aggregate(event_id))
+                     reactions=self._aggregate(event_id), media=media_of(content))
 
     def _aggregate(self, event_id: str | None) -> list[Reaction]:
         by_key: dict[str, Reaction] = {}

@@ -81,10 +81,13 @@ def _make_service(config: dict) -> ChatService:
         bot_user_id=config.get("bot_user_id"),
         auth=config.get("auth", PASSWORD),
     )
+    from pyapp.browser.media_io import BrowserMediaIO
     from pyapp.browser.sync_store import IndexedDBSyncStore
 
-    return ChatService(chat_config, FetchTransport(), LocalStorage(),
-                       sync_stores=IndexedDBSyncStore, crypto=_crypto_provider())
+    service = ChatService(chat_config, FetchTransport(), LocalStorage(),
+                          sync_stores=IndexedDBSyncStore, crypto=_crypto_provider())
+    service.media_io = BrowserMediaIO()
+    return service
 
 
 def _crypto_provider():

@@ -16,6 +16,8 @@ import js
 from pyodide.ffi import create_proxy
 
 from . import notifier, sanitize
+from .media_dom import (EMPTY_PASTE, NOT_A_FILE, Lightbox, MediaLoader, files_of,
+                        media_element, pending_file)
 from .message_menu import MessageMenu
 from .viewmodel import (CHAT, INVITED, OAUTH, REACT, SIGNED_OUT_SCREEN, ChatViewModel, DayView,
                         GapView, MembersView, MessageView, StartView, ViewState)
@@ -65,6 +67,7 @@ class ChatView:
         self._items: dict[str, MessageView] = {}  # message key -> what it shows (for its menu)
         self._scrolled_to: tuple | None = None
         self._target_key: str | None = None
+        self.loader = MediaLoader(vm.service)
         self._build()
         self._unsubscribe = vm.subscribe(self.render)
         self.render(vm.state)
@@ -210,6 +213,13 @@ class ChatView:
                                  aria_describedby=f"{uid}-target"))
         self.target_bar.hidden = True
         composer = self.composer = h("form", "omc-composer")
+        # Files: the Attach button opens the browser's file picker; paste and drop work too.
+        self.file_input = h("input", "omc-file-input", type="file", multiple="",
+                            tabindex="-1", aria_hidden="true")
+        self.file_input.hidden = True
+        self.attach_button = h("button", "omc-btn omc-attach", "📎", type="button",
+                               data_action="attach", aria_label="Attach a file",
+                               title="Attach a file")
         self.textarea = h("textarea", "omc-textarea", id=f"{uid}-msg", rows="1",
                           placeholder="Write a message…", enterkeyhint="send",
                           aria_autocomplete="list", aria_controls=f"{uid}-mentions")
@@ -228,7 +238,8 @@ class ChatView:
                              type="submit")
         self.composer_error = h("p", "omc-composer-error", role="alert")
         composer.append(self.target_bar, h("label", "omc-sr-only", "Message", for_=f"{uid}-msg"),
-                        self.mention_list, self.field, self.send_button, self.composer_error)
+                        self.mention_list, self.file_input, self.attach_button,
+                        self.field, self.send_button, self.composer_error)
         conv.append(log_wrap, self.typing, self.action_errors, composer)
         if layout.session_bar:
             # No header in this mode: who is signed in, and the way out, under the composer.
@@ -252,6 +263,12 @@ class ChatView:
         # A press on a suggestion must not take the focus (and the caret) from the text.
         self._on(self.mention_list, "mousedown", lambda e: e.preventDefault())
         self._on(composer, "submit", self._on_submit)
+        self._on(self.file_input, "change", self._on_files_chosen)
+        self._on(self.textarea, "paste", self._on_paste)
+        self._on(conv, "dragover", self._on_dragover)
+        self._on(conv, "drop", self._on_drop)
+        self.lightbox = Lightbox(self._on)
+        root.append(self.lightbox.el)
 
         if layout.info_panel:
             self.info = h("aside", "omc-info", aria_label="Conversation details")
@@ -429,6 +446,43 @@ class ChatView:
         self.vm.send()
         self.textarea.focus()
 
+    # -- files ------------------------------------------------------------------------
+    def _attach_files(self, files) -> None:
+        async def attach_all():
+            for file in files:
+                self.vm.attach(await pending_file(file))
+        asyncio.ensure_future(attach_all())
+
+    def _on_files_chosen(self, event) -> None:
+        chosen = self.file_input.files
+        self._attach_files([chosen.item(i) for i in range(int(chosen.length))])
+        self.file_input.value = ""  # choosing the same file again is a new choice
+
+    def _on_paste(self, event) -> None:
+        data = event.clipboardData
+        files = files_of(data)
+        if files:
+            event.preventDefault()
+            self._attach_files(files)
+        elif not data or not str(data.getData("text") or ""):
+            event.preventDefault()
+            self.vm.attach_problem(EMPTY_PASTE)
+
+    def _on_dragover(self, event) -> None:
+        if self.vm.state.composer_enabled:
+            event.preventDefault()  # allows the drop
+            event.dataTransfer.dropEffect = "copy"
+
+    def _on_drop(self, event) -> None:
+        event.preventDefault()  # never let the browser navigate to the dropped file
+        if not self.vm.state.composer_enabled:
+            return
+        files = files_of(event.dataTransfer)
+        if files:
+            self._attach_files(files)
+        else:
+            self.vm.attach_problem(NOT_A_FILE)
+
     def _distance_to_end(self) -> float:
         scroll = self.scroll
         return scroll.scrollHeight - scroll.scrollTop - scroll.clientHeight
@@ -466,6 +520,20 @@ class ChatView:
             self.scroll.focus()
         elif action == "retry-message":
             vm.retry_message(target.getAttribute("data-key"))
+        elif action == "attach":
+            self.file_input.click()
+        elif action == "cancel-upload":
+            vm.cancel_upload(target.getAttribute("data-key"))
+        elif action == "open-media":
+            item = self._items.get(target.getAttribute("data-key"))
+            if item is not None and item.media is not None:
+                self.lightbox.open(item.key, item.media, self.loader, target)
+        elif action == "close-media":
+            self.lightbox.close()
+        elif action == "download-media":
+            item = self._items.get(target.getAttribute("data-key"))
+            if item is not None and item.media is not None and item.media.download:
+                asyncio.ensure_future(self._save(item.media))
         elif action == "message-menu":
             self._toggle_menu(target)
         elif action == "toggle-reaction":
@@ -504,6 +572,12 @@ class ChatView:
             vm.cancel_sign_out()
         elif action in ("oauth-sign-in", "oauth-create"):
             asyncio.ensure_future(vm.start_sign_in(create=action == "oauth-create"))
+
+    async def _save(self, media) -> None:
+        try:
+            await self.loader.save(media.download, media.name)
+        except Exception as e:  # noqa: BLE001  (MediaUnavailable, or the browser refused)
+            self.vm.attach_problem(f"“{media.name}” could not be downloaded: {e}")
 
     # -- message actions ----------------------------------------------------------------
     def _toggle_menu(self, button, last: bool = False) -> None:
@@ -612,6 +686,7 @@ class ChatView:
         self._render_actions(state)
         self.typing.textContent = state.typing
         self.textarea.disabled = not state.composer_enabled
+        self.attach_button.disabled = not state.composer_enabled
         self.send_button.disabled = not state.composer_enabled
         self.composer_error.textContent = state.composer_error or ""
         show(self.composer_error, bool(state.composer_error))
@@ -833,7 +908,7 @@ class ChatView:
                 # Focus inside a message survives its refill (a reaction arriving while the
                 # user is on its "⋯" button or a reaction).
                 focused = _focused_action(node)
-                _fill_item(node, item)
+                _fill_item(node, item, self.loader)
                 self._rendered[key] = signature
                 if key == self.menu.key:
                     self.menu.reattach(node, node.querySelector('[data-action="message-menu"]'),
@@ -921,7 +996,8 @@ def _signature(item) -> tuple:
         return (item.kind, item.text)
     return (item.sender_name, item.body, item.html, item.time_text, item.mine, item.status,
             item.error, item.first_in_group, item.seen_by, item.edited, item.deleted, item.reply,
-            item.reactions, item.actions, item.confirm_delete, item.mentions_me)
+            item.reactions, item.actions, item.confirm_delete, item.mentions_me,
+            item.media)
 
 
 def _focused_action(node) -> str | None:
@@ -951,7 +1027,7 @@ def _body(item):
     return body
 
 
-def _fill_item(li, item) -> None:
+def _fill_item(li, item, loader=None) -> None:
     if isinstance(item, DayView):
         li.className = "omc-day"
         li.replaceChildren(h("span", None, item.label))
@@ -979,7 +1055,11 @@ def _fill_item(li, item) -> None:
     bubble = h("div", "omc-bubble")
     if item.reply is not None:
         bubble.append(_reply_preview(item))
-    bubble.append(_body(item))
+    if item.media is not None and loader is not None:
+        bubble.classList.add("has-media")
+        bubble.append(media_element(item.media, item.key, loader))
+    else:
+        bubble.append(_body(item))
     if item.mentions_me:
         bubble.append(h("span", "omc-sr-only", " (mentions you)"))
     if item.deleted:

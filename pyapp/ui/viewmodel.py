@@ -175,6 +175,7 @@ class ChatViewModel:
             invalidate=self.invalidate, before_leaving=self.composer.save,
             leaving_failed=self.composer.forget_saved)
         self.timeline = TimelinePart(self.clock, context)
+        self.timeline.uploads = getattr(service, "uploads", None)
         self.room_list = RoomListPart(self.clock) if self.layout.room_list else None
         self.info_panel = InfoPanelPart() if self.layout.info_panel else None
         self._unsubscribe = service.subscribe(self._on_change)
@@ -650,6 +651,28 @@ class ChatViewModel:
         if txn_id is None:
             return None
         return self._spawn(self.service.retry(room.room_id, txn_id))
+
+    def attach(self, file) -> asyncio.Future | None:
+        """Send a file the user chose, pasted or dropped (a pyapp.client.uploads
+        PendingFile); why it cannot be sent shows under the composer."""
+        room_id = self.current_room_id()
+        send_file = getattr(self.service, "send_file", None)
+        if room_id is None or send_file is None or self.state.screen != CHAT:
+            return None
+        self.composer.error = None
+        return self._spawn(self._act(send_file(room_id, file)))
+
+    def attach_problem(self, text: str) -> None:
+        """Something the user pasted or dropped holds no file (an empty paste)."""
+        self.composer.error = text
+        self.invalidate()
+
+    def cancel_upload(self, key: str) -> bool:
+        room = self.current_room()
+        message = self.timeline.find(room, key) if room is not None else None
+        if message is None or message.txn_id is None:
+            return False
+        return self.service.cancel_upload(room.room_id, message.txn_id)
 
     def retry_connection(self) -> None:
         self.service.retry_now()

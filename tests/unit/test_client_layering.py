@@ -11,7 +11,7 @@ import pytest
 
 CLIENT = Path(__file__).resolve().parents[2] / "pyapp" / "client"
 PARTS = ["sync_loop", "outbox", "timeline_model", "timeline", "actions", "markdown",
-         "room_state", "rooms", "sync_events"]
+         "room_state", "rooms", "sync_events", "media", "uploads"]
 ABOVE = ("pyapp.client.service", "pyapp.ui", "pyapp.browser", "pyapp.auth", "js", "pyodide")
 
 

@@ -18,6 +18,7 @@ from pyapp.client.timeline import FAILED, SENT, Message
 from pyapp.client.timeline_model import TOP_GAP_KEY, Gap, MemberChange, RoomStart
 
 from ..format import Clock, join_names, member_name, typing_text
+from .media import MediaView, media_view
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ class MessageView:
     actions: tuple = ()  # of REPLY, REACT, EDIT, DELETE: what the user may do to it
     confirm_delete: bool = False  # "Delete this message?" is asked under it
     mentions_me: bool = False  # someone else's message naming me: highlighted
+    media: MediaView | None = None  # an image or file: shown instead of the body
 
 
 @dataclass
@@ -215,6 +217,7 @@ class TimelinePart:
         # read once per message, as its original content never changes.
         self.mentions_me = None
         self._mentioned: dict[tuple[str, str], bool] = {}
+        self.uploads = None  # pyapp.client.uploads.Uploads: my files' progress and pictures
 
     def view(self, room: Room, me: str | None, errors: list[Any] = ()) -> TimelineView:
         items = self.items(room, me)
@@ -281,7 +284,8 @@ class TimelinePart:
             actions=self.actions_for(room, message, me),
             confirm_delete=self.confirming == (room.room_id, message.key),
             html=None if message.redacted else message.formatted_body,
-            mentions_me=self._mentions_me(room, message, me))
+            mentions_me=self._mentions_me(room, message, me),
+            media=self._media(message))
 
     def _mentions_me(self, room: Room, message: Message, me: str | None) -> bool:
         if self.mentions_me is None or message.sender == me or message.redacted \
@@ -300,6 +304,14 @@ class TimelinePart:
                 self._mentioned.clear()
             self._mentioned[cache_key] = found
         return found
+
+    def _media(self, message: Message) -> MediaView | None:
+        if message.media is None or message.redacted:
+            return None
+        uploads = self.uploads
+        progress = uploads.progress(message.txn_id) if uploads is not None else None
+        local = uploads.previews.get(message.txn_id or "") if uploads is not None else None
+        return media_view(message.media, progress, local)
 
     def editable(self, room: Room, me: str | None, key: str | None = None) -> Message | None:
         """My message `key`, or my last one, if I may edit it (Up in an empty composer)."""

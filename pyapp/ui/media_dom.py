@@ -1,0 +1,239 @@
+"""Images and files in the page (browser only: uses `js`): pictures and file cards of media
+messages, their authenticated downloads into blob: URLs, the full-size viewer, saving a file
+under its own name, and turning what the user chose, pasted or dropped into files to send.
+
+A picture's box has its size before it loads, so the conversation does not jump; a picture
+that cannot be loaded says so in its box, with the file still offered to download.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import js
+from pyodide.ffi import create_once_callable
+
+from pyapp.client.media import INLINE_IMAGE_TYPES, MAX_DIMENSION
+from pyapp.client.service import MediaUnavailable
+from pyapp.client.uploads import PendingFile
+
+from .parts.media import THUMBNAIL_FAILED, MediaView
+
+log = logging.getLogger(__name__)
+
+EMPTY_PASTE = "There is nothing to paste: the clipboard holds no text and no file."
+NOT_A_FILE = "Only files can be dropped here."
+MAX_BLOBS = 200  # downloaded pictures kept as blob: URLs (then the oldest are revoked)
+
+
+def _h(tag, cls=None, text=None, **attrs):
+    el = js.document.createElement(tag)
+    if cls:
+        el.className = cls
+    if text is not None:
+        el.textContent = text
+    for name, value in attrs.items():
+        el.setAttribute(name.rstrip("_").replace("_", "-"), str(value))
+    return el
+
+
+class MediaLoader:
+    """Authenticated downloads, each once: media path -> blob: URL."""
+
+    def __init__(self, service):
+        self.service = service
+        self._urls: dict[str, asyncio.Future] = {}
+
+    def url(self, path: str) -> asyncio.Future:
+        future = self._urls.get(path)
+        if future is None or (future.done() and (future.cancelled()
+                                                 or future.exception() is not None)):
+            future = self._urls[path] = asyncio.ensure_future(self._fetch(path))
+            self._trim()
+        return future
+
+    async def _fetch(self, path: str) -> str:
+        response = await self.service.download(path)
+        blob_url = getattr(response, "blob_url", None)
+        if not blob_url:
+            raise MediaUnavailable("It could not be loaded.")
+        return blob_url
+
+    def _trim(self) -> None:
+        while len(self._urls) > MAX_BLOBS:
+            path = next(iter(self._urls))
+            future = self._urls.pop(path)
+            if future.done() and not future.cancelled() and future.exception() is None:
+                js.URL.revokeObjectURL(future.result())
+
+    def show(self, img, path: str, on_fail) -> None:
+        """Load `path` into `img`; `on_fail(text)` when it cannot be shown."""
+        def failed(*_):
+            on_fail(THUMBNAIL_FAILED)
+
+        img.addEventListener("error", create_once_callable(failed))
+        future = self.url(path)
+
+        def done(f: asyncio.Future) -> None:
+            if f.cancelled() or f.exception() is not None:
+                on_fail(THUMBNAIL_FAILED)
+            else:
+                img.src = f.result()
+        future.add_done_callback(done)
+
+    async def save(self, path: str, name: str) -> None:
+        """Download a file and hand it to the browser under its own (safe) name."""
+        url = await self.url(path)
+        link = _h("a", href=url, download=name)
+        link.hidden = True
+        js.document.body.append(link)
+        link.click()
+        link.remove()
+
+
+def media_element(item: MediaView, key: str, loader: MediaLoader):
+    """The body of a media message."""
+    box = _h("div", f"omc-media omc-media--{item.kind.split('.')[-1]}")
+    if item.problem:
+        box.append(_h("p", "omc-media-problem", item.problem),
+                   _h("span", "omc-file-name", item.name))
+    elif item.picture:
+        box.append(_picture(item, key, loader, box))
+    else:
+        box.append(_file_card(item, key))
+    if item.progress is not None:
+        bar = _h("div", "omc-upload")
+        label = f"Uploading {item.name}"
+        bar.append(_h("progress", "omc-upload-bar", max="100",
+                      value=str(item.progress_percent), aria_label=label),
+                   _h("span", "omc-upload-text", f"{item.progress_percent}%"),
+                   _h("button", "omc-btn omc-btn--small", "Cancel", type="button",
+                      data_action="cancel-upload", data_key=key,
+                      aria_label=f"Cancel the upload of {item.name}"))
+        box.append(bar)
+    return box
+
+
+def _picture(item: MediaView, key: str, loader: MediaLoader, box):
+    button = _h("button", "omc-picture", type="button", data_action="open-media",
+                data_key=key, aria_label=f"{item.label} {item.name}: open full size")
+    button.style.width = f"{item.width}px"
+    button.style.height = f"{item.height}px"
+    img = _h("img", "omc-picture-img", alt=item.name, width=item.width, height=item.height,
+             decoding="async")
+    button.append(img)
+    if item.local_url:
+        img.src = item.local_url
+        return button
+
+    def failed(text: str) -> None:
+        if not button.isConnected:
+            return
+        notice = _h("div", "omc-media-failed")
+        notice.append(_h("p", "omc-media-problem", text), _h("span", "omc-file-name", item.name))
+        if item.download:
+            notice.append(_h("button", "omc-btn omc-btn--small", "Download", type="button",
+                             data_action="download-media", data_key=key,
+                             aria_label=f"Download {item.name}"))
+        button.replaceWith(notice)
+
+    loader.show(img, item.thumbnail, failed)
+    return button
+
+
+def _file_card(item: MediaView, key: str):
+    card = _h("div", "omc-file")
+    card.append(_h("span", "omc-file-kind", item.label),
+                _h("span", "omc-file-name", item.name),
+                _h("span", "omc-file-size", item.size_text))
+    if item.download:
+        card.append(_h("button", "omc-btn omc-btn--small", "Download", type="button",
+                       data_action="download-media", data_key=key,
+                       aria_label=f"Download {item.name}"))
+    return card
+
+
+class Lightbox:
+    """The full-size picture over the conversation; Escape, Close or a click outside it
+    closes it and gives focus back."""
+
+    def __init__(self, on):
+        self.el = _h("div", "omc-lightbox", role="dialog", aria_modal="true",
+                     aria_label="Image")
+        self.el.hidden = True
+        self.img = _h("img", "omc-lightbox-img", alt="")
+        self.status = _h("p", "omc-lightbox-status", role="status")
+        self.save = _h("button", "omc-btn omc-btn--small", "Download", type="button",
+                       data_action="download-media")
+        self.close_button = _h("button", "omc-btn omc-btn--small", "Close", type="button",
+                               data_action="close-media")
+        bar = _h("div", "omc-lightbox-bar")
+        bar.append(self.status, self.save, self.close_button)
+        self.el.append(self.img, bar)
+        self._return_to = None
+        on(self.el, "keydown", self._on_key)
+
+    def open(self, key: str, item: MediaView, loader: MediaLoader, return_to) -> None:
+        self._return_to = return_to
+        self.el.setAttribute("aria-label", f"{item.label} {item.name}")
+        self.img.alt = item.name
+        self.img.removeAttribute("src")
+        self.save.dataset.key = key
+        self.save.hidden = not item.download
+        self.status.textContent = "Loading…"
+        self.el.hidden = False
+        self.close_button.focus()
+        path = item.download or item.thumbnail
+        if item.local_url and not item.download:
+            self.img.src, self.status.textContent = item.local_url, ""
+            return
+        future = loader.url(path)
+
+        def done(f):
+            if f.cancelled() or f.exception() is not None:
+                self.status.textContent = THUMBNAIL_FAILED
+            else:
+                self.img.src, self.status.textContent = f.result(), ""
+        future.add_done_callback(done)
+
+    def close(self) -> None:
+        if self.el.hidden:
+            return
+        self.el.hidden = True
+        self.img.removeAttribute("src")
+        if self._return_to is not None and self._return_to.isConnected:
+            self._return_to.focus()
+        self._return_to = None
+
+    def _on_key(self, event) -> None:
+        if event.key == "Escape":
+            event.preventDefault()
+            self.close()
+
+
+async def pending_file(file) -> PendingFile:
+    """A browser File as a file to send: its picture (a blob: URL) and dimensions when it
+    is an image the page can show."""
+    mimetype = str(file.type or "") or None
+    width = height = preview = None
+    if mimetype in INLINE_IMAGE_TYPES and int(file.size) > 0:
+        try:
+            bitmap = await js.createImageBitmap(file)
+            width, height = int(bitmap.width), int(bitmap.height)
+            bitmap.close()
+            if not (0 < width <= MAX_DIMENSION and 0 < height <= MAX_DIMENSION):
+                width = height = None
+            preview = str(js.URL.createObjectURL(file))
+        except Exception:  # noqa: BLE001  (not decodable: sent as it is, without a picture)
+            width = height = None
+    return PendingFile(str(file.name or ""), mimetype, int(file.size), file, width, height,
+                       preview)
+
+
+def files_of(data_transfer) -> list:
+    """The files of a paste or a drop (a JS DataTransfer)."""
+    if not data_transfer:
+        return []
+    files = data_transfer.files
+    return [files.item(i) for i in range(int(files.length))] if files else []

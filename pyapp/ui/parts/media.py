@@ -1,0 +1,50 @@
+"""How a media message shows (pure): a picture in a box of known size with its thumbnail's
+address, or a file card with its safe name and size to download; while my own file uploads,
+its local picture and the progress; for content that cannot be used, why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyapp.client import media
+from pyapp.client.media import AUDIO, IMAGE, VIDEO, Media
+
+THUMBNAIL_FAILED = "The image could not be loaded."
+KIND_LABEL = {IMAGE: "Image", VIDEO: "Video", AUDIO: "Audio", media.FILE: "File"}
+
+
+@dataclass(frozen=True)
+class MediaView:
+    kind: str  # m.image, m.file, m.video, m.audio
+    label: str  # "Image", "File", …
+    name: str  # safe to show and to save under
+    size_text: str
+    picture: bool  # shown as a picture (else as a file card)
+    width: int  # the box it is shown in (pictures)
+    height: int
+    thumbnail: str | None = None  # authenticated media path of the picture to show
+    download: str | None = None  # authenticated media path of the whole file
+    local_url: str | None = None  # my file's own picture while it uploads (blob: URL)
+    progress: float | None = None  # 0..1 while uploading
+    problem: str | None = None  # why it cannot be shown or downloaded
+
+    @property
+    def progress_percent(self) -> int | None:
+        return None if self.progress is None else round(self.progress * 100)
+
+
+def media_view(item: Media, progress: float | None = None,
+               local_url: str | None = None) -> MediaView:
+    width, height = media.display_box(item.width, item.height)
+    picture = item.inline_image and item.problem is None
+    download = media.download_path(item.mxc, item.name) if item.mxc else None
+    thumbnail = None
+    if picture and item.mxc:
+        thumbnail = media.thumbnail_path(item.mxc)
+    elif item.kind == VIDEO and item.thumbnail_mxc:
+        thumbnail = media.thumbnail_path(item.thumbnail_mxc)
+        picture = True
+    return MediaView(item.kind, KIND_LABEL.get(item.kind, "File"), item.name,
+                     media.size_text(item.size), picture and (thumbnail or local_url) is not None,
+                     width, height, thumbnail, download, local_url if picture else None,
+                     progress, item.problem)

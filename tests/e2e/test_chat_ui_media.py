@@ -1,0 +1,254 @@
+"""Images and files in Chromium against the real Synapse, through the same-origin homeserver
+proxy (pyapp.server.matrix_proxy) the deployment uses: a picture attached in browser A shows
+in browser B and opens full size, a file downloads under its own name, an upload can be
+cancelled while its progress shows, and what the client refuses before uploading (over the
+server's limit, an empty paste) is said under the composer. Odd media events, sent by an
+independent client (raw HTTP from CPython), each show a contained result: no request outside
+this machine, no token in any URL, and the conversation around them still shows."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import urllib.request
+import zlib
+
+import pytest
+from playwright.sync_api import expect
+
+from pyapp.server.matrix_proxy import add_matrix_proxy
+from pyapp.server.web import CONFIG_KEY, make_app
+from tests.e2e.chat_ui_support import (LIVE_TIMEOUT_MS, chat, expect_message, make_room,
+                                       open_and_sign_in, send)
+from tests.e2e.conftest import WEB_ROOT
+from tests.support.waiting import page_until
+
+pytestmark = pytest.mark.e2e
+
+
+def png(width: int, height: int, noise: bool = False) -> bytes:
+    """A valid PNG; with noise it does not compress (its size is about width*height*3)."""
+    rows = b"".join(b"\x00" + (os.urandom(width * 3) if noise else bytes([200, 80, 40]) * width)
+                    for _ in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2,
+                                                              0, 0, 0)) \
+        + chunk(b"IDAT", zlib.compress(rows, 1)) + chunk(b"IEND", b"")
+
+
+@pytest.fixture(scope="module")
+def proxied_web(built_static, serve_app, synapse) -> str:
+    """The demo's web server with the homeserver behind its own origin."""
+    app = make_app(WEB_ROOT, built_static, {"homeserver": "", "debug_run_python": True})
+    add_matrix_proxy(app, synapse.base_url, max_upload_size=synapse.max_upload_size())
+    base = serve_app(app)
+    app[CONFIG_KEY]["homeserver"] = base
+    return base
+
+
+def upload(synapse, token: str, data: bytes, content_type: str, name: str) -> str:
+    req = urllib.request.Request(f"{synapse.base_url}/_matrix/media/v3/upload?filename={name}",
+                                 data=data, method="POST")
+    req.add_header("Content-Type", content_type)
+    req.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())["content_uri"]
+
+
+def put(synapse, room_id: str, token: str, txn: str, content: dict) -> None:
+    status, body = synapse.request(
+        "PUT", f"/_matrix/client/v3/rooms/{room_id}/send/m.room.message/{txn}", content,
+        token=token)
+    assert status == 200, body
+
+
+def stored_media(synapse, room_id: str, token: str) -> list[dict]:
+    status, body = synapse.request(
+        "GET", f"/_matrix/client/v3/rooms/{room_id}/messages?dir=f&limit=100", token=token)
+    assert status == 200, body
+    return [e["content"] for e in body["chunk"] if e["type"] == "m.room.message"
+            and e["content"].get("msgtype") in ("m.image", "m.file", "m.video", "m.audio")]
+
+
+def no_token_in_urls(page) -> None:
+    leaked = [u for u in page.requests if "access_token" in u]
+    assert not leaked, leaked
+
+
+def test_a_picture_from_a_shows_in_b_opens_full_size_and_a_file_downloads_by_name(
+        synapse, make_user, proxied_web, new_page, tmp_path):
+    a_name, a_pw, a = make_user("alice")
+    b_name, b_pw, b = make_user("bob")
+    room_id = make_room(synapse, a["access_token"], "event", "media-ab", [b])
+    page_a, page_b = new_page(), new_page()
+    url = f"{proxied_web}/event.html?slug=media-ab"
+    open_and_sign_in(page_a, url, a_name, a_pw)
+    open_and_sign_in(page_b, url, b_name, b_pw)
+
+    picture = png(700, 700, noise=True)  # about 1.4 MiB: more than the proxy's small-body limit
+    assert len(picture) > 1024 * 1024
+    path = tmp_path / "holiday.png"
+    path.write_bytes(picture)
+    with page_a.expect_file_chooser() as chooser:
+        chat(page_a).get_by_role("button", name="Attach a file").click()
+    chooser.value.set_files(str(path))
+    # A sees it at once (its own picture), then sent.
+    expect(chat(page_a).locator(".omc-msg.is-mine .omc-picture-img")).to_have_count(
+        1, timeout=LIVE_TIMEOUT_MS)
+    expect(chat(page_a).locator(".omc-msg.is-mine[data-status=sent]")).to_have_count(
+        1, timeout=60_000)
+
+    # B: the thumbnail is fetched (authenticated) and shown in its box.
+    img = chat(page_b).get_by_role("button", name="Image holiday.png: open full size")
+    expect(img).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    page_until(page_b, "(() => { const i = document.querySelector('om-chat .omc-picture-img');"
+                       " return i && i.complete && i.naturalWidth > 0 })()", LIVE_TIMEOUT_MS,
+               "the thumbnail to load in B")
+    assert page_b.evaluate("document.querySelector('om-chat .omc-picture-img').src"
+                           ).startswith("blob:")
+    img.click()
+    dialog = chat(page_b).get_by_role("dialog", name="Image holiday.png")
+    expect(dialog).to_be_visible()
+    page_until(page_b, "(() => { const i = document.querySelector('om-chat .omc-lightbox-img');"
+                       " return i && i.complete && i.naturalWidth === 700 })()",
+               LIVE_TIMEOUT_MS, "the full-size picture")
+    dialog.press("Escape")
+    expect(dialog).to_be_hidden()
+
+    [stored] = stored_media(synapse, room_id, b["access_token"])
+    assert stored["msgtype"] == "m.image" and stored["url"].startswith("mxc://")
+    assert stored["info"] == {"mimetype": "image/png", "size": len(picture), "w": 700, "h": 700}
+
+    # A file, downloaded by B under its own name with its bytes.
+    report = tmp_path / "report 2026.pdf"
+    report.write_bytes(b"%PDF-1.4 not really\n" * 100)
+    chat(page_a).locator("input[type=file]").set_input_files(str(report))
+    download_button = chat(page_b).get_by_role("button", name="Download report 2026.pdf")
+    expect(download_button).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    with page_b.expect_download() as got:
+        download_button.click()
+    assert got.value.suggested_filename == "report 2026.pdf"
+    assert open(got.value.path(), "rb").read() == report.read_bytes()
+    no_token_in_urls(page_a)
+    no_token_in_urls(page_b)
+
+
+def test_upload_progress_cancel_limit_and_empty_paste(synapse, make_user, proxied_web,
+                                                      new_page, tmp_path):
+    a_name, a_pw, a = make_user("alice")
+    room_id = make_room(synapse, a["access_token"], "event", "media-cancel")
+    page = new_page()
+    open_and_sign_in(page, f"{proxied_web}/event.html?slug=media-cancel", a_name, a_pw)
+
+    # A slow link: the upload shows its progress and can be cancelled.
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", {
+        "offline": False, "latency": 0, "downloadThroughput": -1,
+        "uploadThroughput": 100 * 1024})
+    big = tmp_path / "slow.png"
+    big.write_bytes(png(500, 500, noise=True))
+    chat(page).locator("input[type=file]").set_input_files(str(big))
+    bar = chat(page).get_by_role("progressbar", name="Uploading slow.png")
+    expect(bar).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    chat(page).get_by_role("button", name="Cancel the upload of slow.png").click()
+    expect(chat(page).locator(".omc-msg")).to_have_count(0)
+    cdp.send("Network.emulateNetworkConditions", {
+        "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+
+    # Over the server's limit (m.upload.size): refused before a byte is uploaded.
+    status, config = synapse.request("GET", "/_matrix/client/v1/media/config",
+                                     token=a["access_token"])
+    assert status == 200, config
+    limit = config["m.upload.size"]
+    uploads_before = sum("/media/v3/upload" in u for u in page.requests)
+    huge = tmp_path / "huge.bin"
+    with open(huge, "wb") as f:
+        f.truncate(limit + 1)  # sparse: nothing is written
+    chat(page).locator("input[type=file]").set_input_files(str(huge))
+    expect(chat(page).locator(".omc-composer-error")).to_contain_text(
+        "“huge.bin” is 50 MB; this server accepts files up to 50 MB.", timeout=LIVE_TIMEOUT_MS)
+    expect(chat(page).locator(".omc-msg")).to_have_count(0)
+
+    # An empty file and an empty paste: said, nothing sent.
+    chat(page).locator("input[type=file]").set_input_files(
+        {"name": "empty.txt", "mimeType": "text/plain", "buffer": b""})
+    expect(chat(page).locator(".omc-composer-error")).to_contain_text(
+        "“empty.txt” is empty", timeout=LIVE_TIMEOUT_MS)
+    box = chat(page).get_by_label("Message", exact=True)
+    box.focus()
+    page.evaluate("""() => {
+        const box = document.querySelector('om-chat textarea');
+        box.dispatchEvent(new ClipboardEvent('paste', {clipboardData: new DataTransfer(),
+                                                       bubbles: true, cancelable: true}));
+    }""")
+    expect(chat(page).locator(".omc-composer-error")).to_have_text(
+        "There is nothing to paste: the clipboard holds no text and no file.")
+    assert sum("/media/v3/upload" in u for u in page.requests) == uploads_before
+    send(page, "still here")
+    expect_message(page, "still here")
+    assert stored_media(synapse, room_id, a["access_token"]) == []
+    no_token_in_urls(page)
+
+
+def test_odd_media_events_from_another_client_each_show_a_contained_result(
+        synapse, make_user, proxied_web, new_page):
+    a_name, a_pw, a = make_user("alice")
+    _, _, c = make_user("carol")
+    room_id = make_room(synapse, a["access_token"], "event", "media-odd", [c])
+    token = c["access_token"]
+    good = upload(synapse, token, png(40, 30), "image/png", "good.png")
+    not_an_image = upload(synapse, token, b"this is text, not a picture", "image/png",
+                          "broken.png")
+    doc = upload(synapse, token, b"hello file", "application/octet-stream", "x.bin")
+    events = [
+        {"msgtype": "m.image", "body": "remote.png", "url": "https://evil.example/remote.png",
+         "info": {"mimetype": "image/png", "w": 10, "h": 10}},
+        {"msgtype": "m.image", "body": "noinfo.png", "url": good},
+        {"msgtype": "m.image", "body": "zero.png", "url": good,
+         "info": {"w": 0, "h": 0, "mimetype": "image/png"}},
+        {"msgtype": "m.image", "body": "giant.png", "url": good,
+         "info": {"w": 100000, "h": 100000, "mimetype": "image/png", "size": 10 ** 12}},
+        {"msgtype": "m.image", "body": "broken.png", "url": not_an_image,
+         "info": {"mimetype": "image/png", "w": 40, "h": 30}},
+        {"msgtype": "m.file", "body": "../../etc/pass\u202egpj.exe", "url": doc,
+         "info": {"size": 10}},
+        {"msgtype": "m.video", "body": "clip.mp4", "url": doc, "info": {"mimetype": "video/mp4"}},
+        {"msgtype": "m.audio", "body": "voice.ogg", "url": doc, "info": {"mimetype": "audio/ogg"}},
+        {"msgtype": "m.text", "body": "after the odd ones"},
+    ]
+    for n, content in enumerate(events):
+        put(synapse, room_id, token, f"odd{n}", content)
+    page = new_page()
+    open_and_sign_in(page, f"{proxied_web}/event.html?slug=media-odd", a_name, a_pw)
+    expect_message(page, "after the odd ones")
+    c_ = chat(page)
+    expect(c_.locator(".omc-media-problem", has_text="not a Matrix media address")
+           ).to_have_count(1)
+    for name in ("noinfo.png", "zero.png", "giant.png"):
+        button = c_.get_by_role("button", name=f"Image {name}: open full size")
+        expect(button).to_be_visible()
+        box = button.bounding_box()
+        assert box["width"] <= 320 and box["height"] <= 240, (name, box)
+    page_until(page, "[...document.querySelectorAll('om-chat .omc-picture-img')]"
+                     ".filter(i => i.complete && i.naturalWidth === 40).length === 3",
+               LIVE_TIMEOUT_MS, "the three good thumbnails")
+    broken = c_.locator(".omc-media-failed", has_text="The image could not be loaded.")
+    expect(broken).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
+    expect(broken.get_by_role("button", name="Download broken.png")).to_be_visible()
+    # The file's name is the safe one, shown and saved.
+    expect(c_.locator(".omc-file-name", has_text="passgpj.exe")).to_have_count(1)
+    with page.expect_download() as got:
+        c_.get_by_role("button", name="Download passgpj.exe").click()
+    assert got.value.suggested_filename == "passgpj.exe"
+    assert open(got.value.path(), "rb").read() == b"hello file"
+    for label, name in (("Video", "clip.mp4"), ("Audio", "voice.ogg")):
+        card = c_.locator(".omc-file", has_text=name)
+        expect(card.locator(".omc-file-kind")).to_have_text(label)
+    assert not any("evil.example" in u for u in page.requests)
+    no_token_in_urls(page)

@@ -1,0 +1,135 @@
+"""Sending files (pyapp.client.uploads) with the outbox and a fake uploader: checked against
+the limit before anything is shown, pending at once with progress, cancel, failure and retry,
+and what a reload makes of an unfinished upload."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from pyapp.client.outbox import SendRefused
+from pyapp.client.storage import MemoryStorage
+from pyapp.client.transport import TransportError
+from pyapp.client.uploads import PendingFile, Uploads
+from tests.unit.test_outbox import ALICE, Harness
+
+
+class Files:
+    def __init__(self, h: Harness, limit=1000):
+        self.h = h
+        self.limit = limit
+        self.gate: asyncio.Event | None = None
+        self.answer = None
+        self.calls = 0
+        self.uploads = Uploads(h.outbox, upload=self.upload, limit=self.get_limit,
+                               clock=lambda: 1000.0)
+
+    async def get_limit(self):
+        return self.limit
+
+    async def upload(self, file, on_progress):
+        self.calls += 1
+        on_progress(file.size // 2, file.size)
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.answer is not None:
+            raise self.answer
+        on_progress(file.size, file.size)
+        return "mxc://hs/file1"
+
+
+def file(size=100, name="cat.png", mimetype="image/png"):
+    return PendingFile(name, mimetype, size, b"x" * size, 40, 30, "blob:local-1")
+
+
+def make():
+    h = Harness()
+    h.outbox.restore(ALICE)
+    return h, Files(h)
+
+
+async def test_a_file_is_uploaded_then_sent_with_its_address():
+    h, f = make()
+    message = await f.uploads.send("!r", file())
+    assert message.status == "sent" and message.event_id == "$e1"
+    [(_, content, _)] = h.sent
+    assert content == {"msgtype": "m.image", "body": "cat.png", "filename": "cat.png",
+                       "url": "mxc://hs/file1",
+                       "info": {"mimetype": "image/png", "size": 100, "w": 40, "h": 30}}
+    assert message.media.mxc == "mxc://hs/file1"
+    assert f.uploads.progress(message.txn_id) is None and h.stored() is None
+
+
+@pytest.mark.parametrize("size,expected", [(0, "is empty"), (1001, "accepts files up to")])
+async def test_an_empty_or_too_large_file_is_refused_before_anything_is_shown(size, expected):
+    h, f = make()
+    with pytest.raises(ValueError, match=expected):
+        await f.uploads.send("!r", file(size))
+    assert f.calls == 0 and not h.local() and not h.emitted
+
+
+async def test_pending_at_once_with_progress_and_cancel_removes_it():
+    h, f = make()
+    f.gate = asyncio.Event()
+    task = asyncio.ensure_future(f.uploads.send("!r", file()))
+    await asyncio.sleep(0.01)
+    [message] = h.local()
+    assert message.status == "pending" and message.media.name == "cat.png"
+    assert message.media.mxc is None and message.media.problem is None
+    assert f.uploads.progress(message.txn_id) == 0.5
+    assert f.uploads.previews[message.txn_id] == "blob:local-1"
+    assert h.stored()["messages"][0]["txn_id"] == message.txn_id
+    assert f.uploads.cancel("!r", message.txn_id)
+    await task
+    assert not h.local() and not h.sent and h.stored() is None
+    assert message.txn_id not in f.uploads.previews
+
+
+@pytest.mark.parametrize("error,shown", [
+    (TransportError("down"), "Not sent: the upload failed (no connection)."),
+    (SendRefused("the file is larger than the server accepts"),
+     "Not sent: the file is larger than the server accepts."),
+])
+async def test_a_failed_upload_stays_failed_and_retry_uploads_again(error, shown):
+    h, f = make()
+    f.answer = error
+    message = await f.uploads.send("!r", file())
+    assert (message.status, message.error) == ("failed", shown)
+    assert not h.sent
+    await h.outbox.retry("!r", message.txn_id)  # the outbox never sends it without its file
+    assert not h.sent
+    f.answer = None
+    await f.uploads.retry("!r", message.txn_id)
+    assert message.status == "sent" and f.calls == 2
+    assert h.sent[0][1]["url"] == "mxc://hs/file1"
+
+
+async def test_after_a_reload_an_unfinished_upload_is_failed_not_sent():
+    storage = MemoryStorage()
+    h = Harness(storage)
+    h.outbox.restore(ALICE)
+    f = Files(h)
+    f.gate = asyncio.Event()
+    task = asyncio.ensure_future(f.uploads.send("!r", file()))
+    await asyncio.sleep(0.01)
+    task.cancel()  # the page closes
+    again = Harness(storage)
+    again.outbox.restore(ALICE)
+    again.outbox.resend_restored()
+    [message] = again.local()
+    assert message.status == "failed" and "Attach the file again" in message.error
+    await again.outbox.retry("!r", message.txn_id)
+    await asyncio.sleep(0.01)
+    assert not again.sent
+
+
+async def test_sign_out_stops_uploads():
+    h, f = make()
+    f.gate = asyncio.Event()
+    task = asyncio.ensure_future(f.uploads.send("!r", file()))
+    await asyncio.sleep(0.01)
+    f.uploads.discard()
+    h.outbox.discard()
+    await task
+    assert not h.sent and not h.local()
