@@ -171,14 +171,14 @@ def test_upload_progress_cancel_limit_and_empty_paste(synapse, make_user, proxie
     with open(huge, "wb") as f:
         f.truncate(limit + 1)  # sparse: nothing is written
     chat(page).locator("input[type=file]").set_input_files(str(huge))
-    expect(chat(page).locator(".omc-composer-error")).to_contain_text(
+    expect(chat(page).locator(".omc-composer .omc-composer-error")).to_contain_text(
         "“huge.bin” is 50 MB; this server accepts files up to 50 MB.", timeout=LIVE_TIMEOUT_MS)
     expect(chat(page).locator(".omc-msg")).to_have_count(0)
 
     # An empty file and an empty paste: said, nothing sent.
     chat(page).locator("input[type=file]").set_input_files(
         {"name": "empty.txt", "mimeType": "text/plain", "buffer": b""})
-    expect(chat(page).locator(".omc-composer-error")).to_contain_text(
+    expect(chat(page).locator(".omc-composer .omc-composer-error")).to_contain_text(
         "“empty.txt” is empty", timeout=LIVE_TIMEOUT_MS)
     box = chat(page).get_by_label("Message", exact=True)
     box.focus()
@@ -187,7 +187,7 @@ def test_upload_progress_cancel_limit_and_empty_paste(synapse, make_user, proxie
         box.dispatchEvent(new ClipboardEvent('paste', {clipboardData: new DataTransfer(),
                                                        bubbles: true, cancelable: true}));
     }""")
-    expect(chat(page).locator(".omc-composer-error")).to_have_text(
+    expect(chat(page).locator(".omc-composer .omc-composer-error")).to_have_text(
         "There is nothing to paste: the clipboard holds no text and no file.")
     assert sum("/media/v3/upload" in u for u in page.requests) == uploads_before
     send(page, "still here")
