@@ -621,6 +621,11 @@ class ChatView:
 
     def _autogrow(self) -> None:
         ta = self.textarea
+        if not ta.value:
+            # One row (rows="1"), known without measuring: reading scrollHeight here would
+            # lay out the page once more in the render that draws a sent message's echo.
+            ta.style.height = ""
+            return
         ta.style.height = "auto"
         ta.style.height = f"{ta.scrollHeight}px"
 

@@ -190,6 +190,22 @@ async def test_enter_sends_shift_enter_does_not_and_the_message_is_echoed_then_c
     assert [m.key for m in messages(model.state)] == [first.key]
 
 
+async def test_the_first_render_after_enter_draws_the_echo_with_the_emptied_composer(world):
+    """Local echo in one render: a render of the emptied composer alone (and the frame the
+    browser paints after it) used to come first, doubling Enter -> my own text on screen."""
+    model = world.vm()
+    await signed_in(world, model)
+    renders = []
+    model.subscribe(lambda s: renders.append((s.draft, [m.body for m in messages(s)])))
+    model.set_draft("right away")
+    for _ in range(5):  # whatever typing set off (the typing notice) is done
+        await asyncio.sleep(0)
+    renders.clear()
+    model.on_key("Enter")
+    await until(lambda: renders)
+    assert renders[0] == ("", ["right away"])
+
+
 async def test_whitespace_only_is_not_sent(world):
     model = world.vm()
     await signed_in(world, model)

@@ -124,9 +124,13 @@ class ComposerPart:
         if not text.strip() or room_id is None:
             return None
         target = self.targets.pop(room_id, None)
-        self._replace(room_id, target.saved_draft if target and target.kind == EDITING else "")
+        # The send's first step (which puts the local echo into the timeline) is queued before
+        # the render the emptied composer asks for, so that one render draws both: the echo
+        # no longer waits for a render of the composer alone and the frame that follows it.
         pills = self._take_pills(room_id, text.strip()) if self._take_pills else []
-        return self._spawn(self._send(room_id, text.strip(), target, pills))
+        sending = self._spawn(self._send(room_id, text.strip(), target, pills))
+        self._replace(room_id, target.saved_draft if target and target.kind == EDITING else "")
+        return sending
 
     async def _send(self, room_id: str, body: str, target: Target | None = None,
                     pills=()) -> None:
