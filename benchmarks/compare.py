@@ -283,6 +283,25 @@ class Bench:
         finally:
             ctx.close()
 
+    def sync_parse(self, name: str) -> float | None:
+        """Ours only: parse + apply of a first sync of 50 rooms x 20 events in the page's
+        Python, our client's path (benchmarks/sync_parse.py: json, clean_sync, check_sync with
+        nio's compiled schemas, RoomList.apply_sync), best of 5, ms."""
+        if name != "ours":
+            return None
+        from benchmarks.sync_parse import BENCH
+        code = (BENCH.split("_use(_jsonschema)")[0]
+                + "nio_validation.install()\njson.dumps(_best(_ours))\n")
+        ctx = self.context(name, "alice")
+        try:
+            page = ctx.new_page()
+            page.goto(self.url(name, "alice"), wait_until="commit")
+            self.wait_ready(page)
+            self.settle(name, page)
+            return json.loads(page.evaluate("(code) => window.omChat.runPython(code)", code))
+        finally:
+            ctx.close()
+
     def latency(self, name: str, n: int) -> tuple[list[float], list[float]]:
         """Enter in A -> text in B's DOM, and Enter -> text in A's DOM (local echo)."""
         ca, cb = self.context(name, "alice"), self.context(name, "bob")
@@ -412,7 +431,7 @@ def table(results: dict, floor: list[float]) -> str:
     rows = [["client", "first visit -> ready, ms", "reload -> ready, ms",
              "first visit wire KiB @ready (static+api) / settled", "reqs",
              "memory after ready MiB (JS heap + wasm)", "Enter A -> B p50/p95 ms",
-             "local echo p50 ms"]]
+             "local echo p50 ms", "first sync 50x20 parse+apply ms"]]
     for name, r in results.items():
         cold = r["cold"]
         w = [c["wire_ready"] for c in cold]
@@ -429,8 +448,10 @@ def table(results: dict, floor: list[float]) -> str:
             f"{med([x['requests'] for x in w]):.0f}",
             f"{heap + wasm:.1f} ({heap:.1f} + {wasm:.1f})",
             f"{med(lat):.0f}/{pct(lat, 0.95):.0f}{ratio}", f"{med(r['echo']):.1f}",
+            "-" if r.get("sync_parse") is None else f"{r['sync_parse']:.0f}",
         ])
-    rows.append(["floor (raw HTTP)", "", "", "", "", "", f"{med(floor):.0f}/{pct(floor, 0.95):.0f}", ""])
+    rows.append(["floor (raw HTTP)", "", "", "", "", "", f"{med(floor):.0f}/{pct(floor, 0.95):.0f}",
+                 "", ""])
     out = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
     out += ["| " + " | ".join(row) + " |" for row in rows[1:]]
     return "\n".join(out)
@@ -459,7 +480,9 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-compare-"))
     anchors_dir = ROOT / ".cache" / "bench-anchors"
     build_anchors(anchors_dir)
-    runner = StackThread(StackOptions.for_tests(work / "stack", auth="password"))
+    # debug_run_python: the sync-parse step runs Python in our page (window.omChat.runPython).
+    runner = StackThread(StackOptions.for_tests(work / "stack", auth="password",
+                                                extra_config={"debug_run_python": True}))
     stack = runner.start()
     anchors = StaticServer(anchors_dir)
     results: dict = {n: {"cold": [], "reload": [], "latency": [], "echo": []} for n in names}
@@ -483,6 +506,8 @@ def main() -> int:
                     results[name]["reload"] = bench.reloads(name, args.reloads)
                     print(f"[{name}] reloads {[round(x) for x in results[name]['reload']]}", flush=True)
                 results["_boot_stages"] = bench.boot_stages
+                for name in names:
+                    results[name]["sync_parse"] = bench.sync_parse(name)
                 for name in names:
                     bench.marker = room.new_marker()
                     results[name]["latency"], results[name]["echo"] = bench.latency(name, args.messages)
