@@ -76,6 +76,15 @@ def thumbnail_path(mxc: str, width: int = THUMB_WIDTH, height: int = THUMB_HEIGH
     return f"/_matrix/client/v1/media/thumbnail/{server}/{media_id}?{query}"
 
 
+AVATAR_SIZE = 96  # pixels asked for (shown at 32, on screens up to three times as dense)
+
+
+def avatar_path(url: Any) -> str | None:
+    """The authenticated thumbnail of an avatar (a person's or a room's), None when the url
+    is not an mxc:// address (then the initials stay)."""
+    return thumbnail_path(url, AVATAR_SIZE, AVATAR_SIZE, "crop") if parse_mxc(url) else None
+
+
 def safe_filename(name: Any, fallback: str = "file") -> str:
     """A name to show and to save under: the last path component, without control or
     bidirectional characters, not starting with a dot, at most MAX_NAME characters (the

@@ -32,6 +32,7 @@ def _int(value: Any) -> int | None:
 class Member:
     display_name: str | None
     invited: bool = False
+    avatar_url: str | None = None  # as given: checked (mxc://) before any use
 
     def name(self, user_id: str) -> str:
         return self.display_name or user_id
@@ -43,6 +44,7 @@ class RoomState:
     name: str | None = None
     canonical_alias: str | None = None
     topic: str | None = None
+    avatar_url: str | None = None  # m.room.avatar, as given
     members: dict[str, Member] = field(default_factory=dict)  # joined and invited
     departed: set[str] = field(default_factory=set)  # seen leaving (or banned), not back since
     heroes: list[str] | None = None
@@ -80,6 +82,8 @@ class RoomState:
             self.canonical_alias = _str_or_none(content.get("alias"))
         elif kind == "m.room.topic":
             self.topic = _str_or_none(content.get("topic"))
+        elif kind == "m.room.avatar" and key == "":
+            self.avatar_url = _str_or_none(content.get("url"))
         elif kind == "m.room.power_levels" and key == "":
             self.power_levels = content
 
@@ -90,11 +94,13 @@ class RoomState:
             member = self.members.get(user_id)
             invited = membership == "invite"
             if member is None:
-                self.members[user_id] = Member(_str_or_none(content.get("displayname")), invited)
+                self.members[user_id] = Member(_str_or_none(content.get("displayname")), invited,
+                                               _str_or_none(content.get("avatar_url")))
                 return
             member.invited = invited
             if "displayname" in content:
                 member.display_name = _str_or_none(content.get("displayname"))
+            member.avatar_url = _str_or_none(content.get("avatar_url"))
         elif membership in ("leave", "ban"):
             self.members.pop(user_id, None)
             self.departed.add(user_id)

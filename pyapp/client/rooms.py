@@ -38,6 +38,8 @@ class Room:
     members: dict[str, str] = field(default_factory=dict)  # user id -> display name
     # Display names of earlier senders (back-pagination's lazy-loaded members), not members.
     names: dict[str, str] = field(default_factory=dict)
+    avatars: dict[str, str] = field(default_factory=dict)  # user id -> avatar_url, as given
+    avatar_url: str | None = None  # the room's own (m.room.avatar), as given
     member_count: int = 0
     power_levels: dict = field(default_factory=dict)  # m.room.power_levels content
     timeline: Timeline = field(default_factory=Timeline)
@@ -107,6 +109,17 @@ class RoomList:
 
     def invites(self) -> list[Room]:
         return [r for r in self.rooms.values() if r.membership == "invite"]
+
+    def avatar_of(self, user_id: str, room_id: str | None = None) -> str | None:
+        """A person's avatar_url as given (their member event in `room_id` first, else in
+        any room; check it with pyapp.client.media before use)."""
+        room = self.rooms.get(room_id or "")
+        if room is not None and user_id in room.avatars:
+            return room.avatars[user_id]
+        for room in self.rooms.values():
+            if user_id in room.avatars:
+                return room.avatars[user_id]
+        return None
 
     def apply_sync(self, raw: dict) -> set[str]:
         """Fold one sync response in; returns the ids of rooms whose view changed.
@@ -219,6 +232,8 @@ class RoomList:
                 room.name = _str(content.get("name")) or room.name
             elif kind == "m.room.topic":
                 room.topic = _str(content.get("topic")) or room.topic
+            elif kind == "m.room.avatar":
+                room.avatar_url = _str(content.get("url")) or room.avatar_url
             elif kind == "m.room.member" and event.get("state_key") == self.own_user_id:
                 room.inviter = _str(event.get("sender")) or None
                 room.invite_direct = invite_is_direct(content)
@@ -235,5 +250,7 @@ class RoomList:
         room.typing = list(state.typing)
         room.receipts = dict(state.receipts)
         room.members.update({uid: m.display_name or "" for uid, m in state.members.items()})
+        room.avatars = {uid: m.avatar_url for uid, m in state.members.items() if m.avatar_url}
+        room.avatar_url = state.avatar_url
         room.member_count = state.joined_count or len(state.members)
         room.power_levels = state.power_levels

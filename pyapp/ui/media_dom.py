@@ -14,7 +14,7 @@ import logging
 import js
 from pyodide.ffi import create_once_callable
 
-from pyapp.client.media import INLINE_IMAGE_TYPES, MAX_DIMENSION
+from pyapp.client.media import INLINE_IMAGE_TYPES, MAX_DIMENSION, avatar_path
 from pyapp.client.service import MediaUnavailable
 from pyapp.client.uploads import PendingFile
 
@@ -237,3 +237,37 @@ def files_of(data_transfer) -> list:
         return []
     files = data_transfer.files
     return [files.item(i) for i in range(int(files.length))] if files else []
+
+
+def fill_avatars(root, service, loader: MediaLoader, room_id: str | None) -> None:
+    """Put people's and rooms' pictures into the avatars drawn since the last render
+    (`data-avatar-user` / `data-avatar-room`): fetched as authenticated thumbnails, shown over
+    the initials once loaded; without one, or when it fails, the initials stay."""
+    rooms = getattr(service, "rooms", None)
+    if rooms is None:
+        return
+    for el in root.querySelectorAll(".omc-avatar:not([data-avatar-done])"):
+        el.setAttribute("data-avatar-done", "")
+        user_id, room = el.getAttribute("data-avatar-user"), el.getAttribute("data-avatar-room")
+        if user_id:
+            url = rooms.avatar_of(str(user_id), room_id)
+        elif room:
+            found = rooms.rooms.get(str(room))
+            url = found.avatar_url if found is not None else None
+        else:
+            continue
+        path = avatar_path(url)
+        if path is None:
+            continue
+        img = _h("img", "omc-avatar-img", alt="")
+        img.hidden = True
+
+        def loaded(*_, img=img):
+            img.hidden = False
+
+        def failed(_text, img=img):
+            img.remove()  # the initials stay
+
+        img.addEventListener("load", create_once_callable(loaded))
+        el.append(img)
+        loader.show(img, path, failed)

@@ -18,7 +18,9 @@ from pyodide.ffi import create_proxy
 from . import notifier, sanitize
 from .media_dom import (EMPTY_PASTE, NOT_A_FILE, Lightbox, MediaLoader, files_of,
                         media_element, pending_file)
+from .media_dom import fill_avatars
 from .message_menu import MessageMenu
+from .people import initials as initials_of
 from .viewmodel import (CHAT, INVITED, OAUTH, REACT, SIGNED_OUT_SCREEN, ChatViewModel, DayView,
                         GapView, MembersView, MessageView, StartView, ViewState)
 
@@ -707,6 +709,7 @@ class ChatView:
         self._render_mentions(state)
         self._draw_pills()
         self._room_id = state.room_id
+        fill_avatars(self.root, self.vm.service, self.loader, state.room_id)
         self._last_screen = state.screen
 
     def _render_mentions(self, state: ViewState) -> None:
@@ -823,8 +826,7 @@ class ChatView:
         if item.selected:
             button.setAttribute("aria-current", "true")
         top = h("span", "omc-room-top")
-        if item.dm:
-            top.append(_avatar(item.initials, item.person))
+        top.append(_avatar(item.initials, item.person, None if item.dm else item.room_id))
         top.append(h("span", "omc-room-name", item.name), h("span", "omc-room-when", item.when))
         bottom = h("span", "omc-room-bottom")
         bottom.append(h("span", "omc-room-preview", item.preview))
@@ -964,13 +966,15 @@ class ChatView:
             self._maybe_load_earlier()
 
 
-def _avatar(initials: str, user_id: str | None):
+def _avatar(initials: str, user_id: str | None, room_id: str | None = None):
     """The initials avatar. `data-avatar-user` is where an image of the person can be put
     (it goes inside, over the initials, once it has loaded)."""
     avatar = h("span", "omc-avatar", aria_hidden="true")
     avatar.append(h("span", "omc-avatar-initials", initials))
     if user_id:
         avatar.setAttribute("data-avatar-user", user_id)
+    elif room_id:
+        avatar.setAttribute("data-avatar-room", room_id)  # the room's own picture
     return avatar
 
 
@@ -1054,7 +1058,10 @@ def _fill_item(li, item, loader=None) -> None:
     parts = []
     if item.first_in_group:
         meta = h("div", "omc-msg-meta")
-        meta.append(h("span", "omc-sender", "You" if item.mine else item.sender_name),
+        # Its initials are drawn by CSS (data-initials): the meta's text stays the name.
+        avatar = h("span", "omc-avatar omc-avatar--msg", aria_hidden="true",
+                   data_initials=initials_of(item.sender_name), data_avatar_user=item.sender_id)
+        meta.append(avatar, h("span", "omc-sender", "You" if item.mine else item.sender_name),
                     h("time", "omc-time", item.time_text))
         parts.append(meta)
     bubble = h("div", "omc-bubble")

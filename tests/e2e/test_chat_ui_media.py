@@ -17,6 +17,7 @@ import zlib
 import pytest
 from playwright.sync_api import expect
 
+from pyapp.identity import BOT_LOCALPART
 from pyapp.server.matrix_proxy import add_matrix_proxy
 from pyapp.server.web import CONFIG_KEY, make_app
 from tests.e2e.chat_ui_support import (LIVE_TIMEOUT_MS, chat, expect_message, make_room,
@@ -250,5 +251,59 @@ def test_odd_media_events_from_another_client_each_show_a_contained_result(
     for label, name in (("Video", "clip.mp4"), ("Audio", "voice.ogg")):
         card = c_.locator(".omc-file", has_text=name)
         expect(card.locator(".omc-file-kind")).to_have_text(label)
+    assert not any("evil.example" in u for u in page.requests)
+    no_token_in_urls(page)
+
+
+def test_avatars_of_people_and_rooms_show_over_their_initials(synapse, make_user, proxied_web,
+                                                              new_page):
+    a_name, a_pw, a = make_user("alice")
+    _, _, b = make_user("bob")
+    _, _, c = make_user("carol")
+    room_id = make_room(synapse, a["access_token"], "group", "media-avatars", [b, c],
+                        name="Avatars")
+    bob_pic = upload(synapse, b["access_token"], png(64, 64), "image/png", "bob.png")
+    room_pic = upload(synapse, a["access_token"], png(48, 48), "image/png", "room.png")
+    status, body = synapse.request(
+        "PUT", f"/_matrix/client/v3/profile/{b['user_id']}/avatar_url", {"avatar_url": bob_pic},
+        token=b["access_token"])
+    assert status == 200, body
+    # Carol's avatar is not a Matrix media address: never fetched, her initials stay.
+    status, body = synapse.request(
+        "PUT", f"/_matrix/client/v3/rooms/{room_id}/state/m.room.member/{c['user_id']}",
+        {"membership": "join", "avatar_url": "https://evil.example/carol.png"},
+        token=c["access_token"])
+    assert status == 200, body
+    bot = synapse.register_user(BOT_LOCALPART, "pw-bot")  # the room's creator (make_room)
+    status, body = synapse.request(
+        "PUT", f"/_matrix/client/v3/rooms/{room_id}/state/m.room.avatar/", {"url": room_pic},
+        token=bot["access_token"])
+    assert status == 200, body
+    put(synapse, room_id, b["access_token"], "hi-b", {"msgtype": "m.text", "body": "from bob"})
+    put(synapse, room_id, c["access_token"], "hi-c", {"msgtype": "m.text", "body": "from carol"})
+
+    page = new_page()
+    open_and_sign_in(page, f"{proxied_web}/messages.html", a_name, a_pw)
+    expect_message(page, "from carol")
+    loaded = ("(sel) => [...document.querySelectorAll(sel)].filter(i => !i.hidden && i.complete"
+              " && i.naturalWidth > 0).length")
+
+    def count(selector: str) -> int:
+        return page.evaluate(f"({loaded})({json.dumps(selector)})")
+
+    room_avatar = f'om-chat .omc-rooms [data-avatar-room="{room_id}"] img'
+    bob_in_timeline = f'om-chat .omc-msg [data-avatar-user="{b["user_id"]}"] img'
+    page_until(page, f"({loaded})({json.dumps(room_avatar)}) === 1", LIVE_TIMEOUT_MS,
+               "the room's picture in the room list")
+    page_until(page, f"({loaded})({json.dumps(bob_in_timeline)}) === 1", LIVE_TIMEOUT_MS,
+               "Bob's picture beside his message")
+    bob_in_panel = f'om-chat .omc-members [data-avatar-user="{b["user_id"]}"] img'
+    page_until(page, f"({loaded})({json.dumps(bob_in_panel)}) === 1", LIVE_TIMEOUT_MS,
+               "Bob's picture in the member panel")
+    carol = f'om-chat [data-avatar-user="{c["user_id"]}"]'
+    assert page.locator(carol).count() >= 1
+    assert count(carol + " img") == 0 and page.locator(carol + " img").count() == 0
+    assert page.evaluate(f"document.querySelector({json.dumps(room_avatar)}).src"
+                         ).startswith("blob:")
     assert not any("evil.example" in u for u in page.requests)
     no_token_in_urls(page)

@@ -143,3 +143,28 @@ def test_upload_content_then_url():
     assert media.upload_content("notes", None, 5)["msgtype"] == FILE
     assert media.upload_content("clip.mp4", "video/mp4", 5)["msgtype"] == "m.video"
     assert "w" not in media.upload_content("a.png", "image/png", 5, 0, 0)["info"]
+
+
+def test_avatar_paths_only_for_mxc():
+    assert media.avatar_path("mxc://s/a") == \
+        "/_matrix/client/v1/media/thumbnail/s/a?width=96&height=96&method=crop"
+    for url in ("https://evil.example/a.png", None, 3, "mxc://s"):
+        assert media.avatar_path(url) is None
+
+
+def test_avatars_are_read_from_member_and_room_state():
+    from pyapp.client.rooms import RoomList
+
+    rooms = RoomList("@me:hs")
+    member = {"type": "m.room.member", "state_key": "@bob:hs", "sender": "@bob:hs",
+              "event_id": "$m", "content": {"membership": "join", "displayname": "Bob",
+                                            "avatar_url": "mxc://hs/bob"}}
+    avatar = {"type": "m.room.avatar", "state_key": "", "sender": "@bob:hs",
+              "event_id": "$a", "content": {"url": "mxc://hs/room"}}
+    rooms.apply_sync({"rooms": {"join": {"!r:hs": {"state": {"events": [member, avatar]}}}}})
+    assert rooms.rooms["!r:hs"].avatar_url == "mxc://hs/room"
+    assert rooms.avatar_of("@bob:hs") == "mxc://hs/bob"
+    assert rooms.avatar_of("@carol:hs") is None
+    changed = dict(member, event_id="$m2", content={"membership": "join", "displayname": "Bob"})
+    rooms.apply_sync({"rooms": {"join": {"!r:hs": {"timeline": {"events": [changed]}}}}})
+    assert rooms.avatar_of("@bob:hs") is None  # removed: the initials again
