@@ -803,6 +803,10 @@ class ChatService:
         large for the server, empty)."""
         if self.session is None:
             raise ValueError("This conversation is not available.")
+        if self.is_encrypted(room_id):
+            # Encrypted attachments are not built yet: the file would sit unencrypted in the
+            # server's media store beside an encrypted message.
+            raise ValueError("Files cannot be sent in encrypted conversations yet.")
         return await self.uploads.send(room_id, file)
 
     def cancel_upload(self, room_id: str, txn_id: str) -> bool:

@@ -133,3 +133,16 @@ async def test_sign_out_stops_uploads():
     h.outbox.discard()
     await task
     assert not h.sent and not h.local()
+
+
+async def test_no_file_goes_unencrypted_into_an_encrypted_room():
+    from pyapp.client.service import ChatConfig, ChatService
+
+    service = ChatService(ChatConfig("http://hs"), None, MemoryStorage())
+    service.session = object()
+    service.is_encrypted = lambda room_id: True
+    called = []
+    service.uploads.send = lambda *a: called.append(a)
+    with pytest.raises(ValueError, match="encrypted conversations"):
+        await service.send_file("!r", file())
+    assert not called
