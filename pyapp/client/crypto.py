@@ -48,6 +48,24 @@ KEYS_UPLOAD, KEYS_QUERY, KEYS_CLAIM, TO_DEVICE, SIGNATURE_UPLOAD, ROOM_MESSAGE, 
     "KeysBackup")
 
 
+# Why a message can never be read on this device, in a member's words, by the code the
+# engine gives (a withheld code from the sender, or a failure of the ciphertext itself). The
+# timeline shows them for events marked with `unsigned.om_unreadable` (set here, after any
+# such mark from the server has been removed, so the server cannot choose the words).
+UNREADABLE_KEY = "om_unreadable"
+UNREADABLE = {
+    "m.unverified": "This message can't be read here: the sender's app only shares keys "
+                    "with verified devices.",
+    "m.blacklisted": "This message can't be read here: the sender's app blocked this device.",
+    "m.unauthorised": "This message was sent before you could read this conversation.",
+    "m.unavailable": "This message's key is not available to this device.",
+    "m.no_olm": "This message can't be read here: the sender's device could not reach "
+                "this one securely.",
+    "broken": "This message can't be read: it was not encrypted in a way this device "
+              "can open.",
+}
+
+
 class EngineError(Exception):
     """The engine failed (could not load, or refused an operation)."""
 
@@ -55,9 +73,10 @@ class EngineError(Exception):
 class Undecryptable(Exception):
     """The engine cannot decrypt this event (yet): `waiting` when the key may still come."""
 
-    def __init__(self, reason: str, waiting: bool = True):
+    def __init__(self, reason: str, waiting: bool = True, withheld: str | None = None):
         super().__init__(reason)
         self.waiting = waiting
+        self.withheld = withheld  # the sender's withheld code (m.unverified, ...), if any
 
 
 @dataclass
@@ -398,12 +417,18 @@ class CryptoSession:
                     events[i] = clear
 
     async def _decrypt_one(self, room_id: str, event: dict) -> dict | None:
+        unsigned = event.get("unsigned")
+        if isinstance(unsigned, dict):
+            unsigned.pop(UNREADABLE_KEY, None)  # only ours counts
         try:
             decrypted = await self.engine.decrypt(room_id, event)
         except Undecryptable as e:
             log.info("Cannot decrypt %s yet: %s", event.get("event_id"), e)
             if e.waiting:
-                self._remember(room_id, event)
+                self._remember(room_id, event)  # a late key or a withheld one may still come
+            if e.withheld or not e.waiting:
+                code = e.withheld if e.withheld in UNREADABLE else "broken"
+                event.setdefault("unsigned", {})[UNREADABLE_KEY] = code
             return None
         except Exception:  # noqa: BLE001  (one event's failure costs only that event)
             log.exception("Decrypting %s failed", event.get("event_id"))

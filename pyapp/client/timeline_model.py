@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Union
 
+from .crypto import UNREADABLE, UNREADABLE_KEY
 from .media import Media, media_of
 from .sync_events import event_problem
 
@@ -460,13 +461,16 @@ class TimelineModel:
         elif kind == "m.room.member":
             self._add_member(event, position)
         elif kind == "m.room.encrypted":
+            # Waiting for its key, unless the crypto layer found it can never be read here.
+            why = UNREADABLE.get(_dict(event.get("unsigned")).get(UNREADABLE_KEY),
+                                 WAITING_FOR_KEY)
             self._seen.add(event_id)
             self._insert(position, Message(
-                key=event_id, sender=event["sender"], body=WAITING_FOR_KEY, event_id=event_id,
+                key=event_id, sender=event["sender"], body=why, event_id=event_id,
                 ts=_ts(event.get("origin_server_ts")), msgtype=UNDECRYPTED))
             self._key_of[event_id] = event_id
             # What _render falls back to while relations (reactions) arrive for it first.
-            self._contents[event_id] = {"body": WAITING_FOR_KEY, "msgtype": UNDECRYPTED}
+            self._contents[event_id] = {"body": why, "msgtype": UNDECRYPTED}
 
     def _add_member(self, event: dict, position: int) -> None:
         user_id, membership = _str(event.get("state_key")), _str(event["content"].get("membership"))

@@ -54,6 +54,26 @@ class NioPeer:
                 user_id)}
         return self.run(check())
 
+    def wait_encrypted(self, room_id: str, timeout: float = 30) -> None:
+        """nio's sync has seen the room and its m.room.encryption (before that, nio would
+        send in the clear or refuse)."""
+        async def known():
+            room = self.client.rooms.get(room_id)
+            return room is not None and room.encrypted
+        deadline = time.monotonic() + timeout
+        while not self.run(known()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the nio peer never saw {room_id} encrypted")
+            time.sleep(0.05)  # polling another thread's state
+
+    def rotate(self, room_id: str) -> None:
+        """Start a new Megolm session on the next send. nio shares a session only when it
+        makes one: a device that appears later gets no key until the session rotates (a
+        limitation of nio 0.26's OlmMachine.should_share_group_session, not of the spec)."""
+        async def drop():
+            self.client.olm.outbound_group_sessions.pop(room_id, None)
+        self.run(drop())
+
     def send(self, room_id: str, text: str) -> str:
         async def send():
             response = await self.client.room_send(

@@ -94,6 +94,10 @@ class FakeEngine:
 
     async def decrypt(self, room_id, event):
         content = event["content"]
+        if content.get("session_id") == "broken":
+            raise Undecryptable("bad ciphertext", waiting=False)
+        if str(content.get("session_id")).startswith("withheld:"):
+            raise Undecryptable("withheld", withheld=content["session_id"].split(":", 1)[1])
         if content.get("session_id") not in self.keys:
             raise Undecryptable("missing room key")
         return json.loads(content["ciphertext"])

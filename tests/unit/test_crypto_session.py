@@ -9,7 +9,7 @@ import json
 import pytest
 
 from pyapp.client.crypto import (
-    ENCRYPTED, KEYS_BACKUP, KEYS_CLAIM, ROOM_MESSAGE, TO_DEVICE, CryptoSession, EngineError,
+    ENCRYPTED, UNREADABLE, KEYS_BACKUP, KEYS_CLAIM, ROOM_MESSAGE, TO_DEVICE, CryptoSession, EngineError,
     EngineRequest, request_http,
 )
 from pyapp.client.timeline_model import UNDECRYPTED, WAITING_FOR_KEY, TimelineModel
@@ -209,3 +209,20 @@ def test_decrypted_events_take_the_place_of_their_placeholders():
     assert not model.decrypted([{"type": "m.room.message", "event_id": "$e", "sender": BOB,
                                  "content": {"msgtype": "m.text", "body": "replayed"}}])
     assert model.message("$e").body == "now readable"
+
+
+async def test_a_message_that_can_never_be_read_says_why_and_the_server_cannot_choose_the_words():
+    session, provider, http, _, tasks = make()
+    await session.on_sync(sync(state={ROOM: [encryption_state(ROOM)]}))
+    await settle(tasks)
+    forged = encrypted_event("$f", BOB, "s-later", unsigned={"om_unreadable": "m.blacklisted"})
+    body = sync({ROOM: [encrypted_event("$b", BOB, "broken"),
+                        encrypted_event("$w", BOB, "withheld:m.unauthorised"),
+                        encrypted_event("$x", BOB, "withheld:m.made-up"), forged]}, batch="s2")
+    await session.on_sync(body)
+    model = TimelineModel()
+    model.apply_sync(body["rooms"]["join"][ROOM]["timeline"])
+    assert [model.message(e).body for e in ("$b", "$w", "$x", "$f")] == [
+        UNREADABLE["broken"], UNREADABLE["m.unauthorised"], UNREADABLE["broken"],
+        WAITING_FOR_KEY]
+    assert "$b" not in session.pending and "$w" in session.pending  # a key may still come

@@ -144,6 +144,19 @@
         // the user meets encryption: a dynamic import is the one way a module loads under the
         // page's CSP, and Python cannot write one.
         _cryptoModule() { return import(staticBase + "vendor/matrix-sdk-crypto-wasm/index.mjs"); },
+        // Settles a promise into {ok, value} / {ok: false, error}: handlers attached from
+        // Python never see the engine's rejections (its error objects are not Errors).
+        _settle(promise) {
+            return Promise.resolve(promise).then((value) => ({ ok: true, value }),
+                                                 (error) => ({ ok: false, error }));
+        },
+        // Calls target[name](...args) from a fresh task (not inside Python's call into JS:
+        // the engine's error paths never settled when entered from there), settled as above.
+        _call(target, name, args) {
+            return new Promise((resolve) => setTimeout(resolve, 0))
+                .then(() => target[name](...args))
+                .then((value) => ({ ok: true, value }), (error) => ({ ok: false, error }));
+        },
     };
     window.omChat = omChat;
 
