@@ -150,10 +150,10 @@
             return Promise.resolve(promise).then((value) => ({ ok: true, value }),
                                                  (error) => ({ ok: false, error }));
         },
-        // Calls target[name](...args) from a fresh task (not inside Python's call into JS:
+        // Calls target[name](...args) from a microtask (not inside Python's call into JS:
         // the engine's error paths never settled when entered from there), settled as above.
         _call(target, name, args) {
-            return new Promise((resolve) => setTimeout(resolve, 0))
+            return Promise.resolve()
                 .then(() => target[name](...args))
                 .then((value) => ({ ok: true, value }), (error) => ({ ok: false, error }));
         },
