@@ -176,6 +176,9 @@ def plan_memberships(state: RoomState, members: dict[str, Member], scope: Iterab
     return actions, waiting
 
 
+MEGOLM = "m.megolm.v1.aes-sha2"
+
+
 @dataclass(frozen=True)
 class RoomSettings:
     room_version: str = "12"
@@ -184,8 +187,12 @@ class RoomSettings:
 
 def create_room_body(kind: str, slug: str, tenant: str, name: str, description: str,
                      created_by: str, initial_levels: dict[str, int], policy: PowerPolicy,
-                     settings: RoomSettings) -> dict[str, Any]:
+                     settings: RoomSettings, encrypted: bool = False) -> dict[str, Any]:
+    """`encrypted`: the entity's "encrypted chat" setting; the room is end-to-end encrypted
+    from its first event (m.room.encryption in the initial state, megolm)."""
     locked = policy.locked_state
+    encryption = [{"type": "m.room.encryption", "state_key": "",
+                   "content": {"algorithm": MEGOLM}}] if encrypted else []
     return {
         "preset": "private_chat",
         "visibility": "private",
@@ -201,6 +208,7 @@ def create_room_body(kind: str, slug: str, tenant: str, name: str, description: 
              "content": {"history_visibility": settings.history_visibility}},
             {"type": ROOM_METADATA_TYPE, "state_key": "",
              "content": room_metadata(kind, slug, tenant, created_by)},
+            *encryption,
         ],
         "power_level_content_override": {
             "users": dict(initial_levels),

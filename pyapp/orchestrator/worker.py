@@ -375,7 +375,8 @@ class Orchestrator:
         ready = [m for m in members.values() if m.matrix_ready]
         levels = desired_levels(kind, ready, cfg.policy)
         body = create_room_body(kind, slug, tenant, entity["name"], entity["description"],
-                                entity["created_by"], levels, cfg.policy, cfg.rooms)
+                                entity["created_by"], levels, cfg.policy, cfg.rooms,
+                                encrypted=bool(entity.get("encrypted")))
         # Members known at creation are invited by createRoom itself: one request, not N.
         invite = sorted(m.user_id for m in ready if m.role != BANNED)
         body["invite"] = invite

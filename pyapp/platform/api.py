@@ -252,8 +252,11 @@ def _create(kind: str):
         tenant, me = current_user(request)
         data = await body(request)
         p = request.app[PLATFORM]
+        encrypted = data.get("encrypted", False)
+        if not isinstance(encrypted, bool):
+            raise ApiError(400, "invalid_input", "'encrypted' must be true or false")
         ent, ids = p.create_entity(tenant, kind, _str(data, "slug"), _str(data, "name"), me,
-                                   _str(data, "description", required=False))
+                                   _str(data, "description", required=False), encrypted)
         status, err = await settle(request, ids)
         if status == "failed":
             p.delete_entity(tenant, kind, ent["slug"])

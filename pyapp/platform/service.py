@@ -175,7 +175,8 @@ class Platform:
 
     # -- events and groups -------------------------------------------------------------
     def create_entity(self, tenant: str, kind: str, slug: str, name: str, creator: str,
-                      description: str = "") -> tuple[dict, list[int]]:
+                      description: str = "", encrypted: bool = False
+                      ) -> tuple[dict, list[int]]:
         kind, slug = _kind(kind), _slug(slug, f"{kind} slug")
         if not (name or "").strip():
             raise PlatformError("name is required")
@@ -186,8 +187,9 @@ class Platform:
                      (tenant, kind, slug)):
                 raise Conflict(f"{kind} {slug!r} already exists")
             c.execute("INSERT INTO entities (tenant, kind, slug, name, description, created_by, "
-                      "created_at) VALUES (?,?,?,?,?,?,?)",
-                      (tenant, kind, slug, name.strip(), description or "", creator, time.time()))
+                      "created_at, encrypted) VALUES (?,?,?,?,?,?,?,?)",
+                      (tenant, kind, slug, name.strip(), description or "", creator, time.time(),
+                       1 if encrypted else 0))
             c.execute("INSERT INTO memberships (tenant, kind, entity_slug, user_slug, role) "
                       "VALUES (?,?,?,?,?)", (tenant, kind, slug, creator, CREATOR_ROLE[kind]))
             ids = [outbox.enqueue(c, tenant, kind, slug, outbox.CREATE_ROOM)]

@@ -84,6 +84,9 @@ CREATE TABLE IF NOT EXISTS room_leases (
 # Columns added after a table first shipped: (table, column, definition).
 ADDED_COLUMNS = [
     ("room_leases", "generation", "BIGINT NOT NULL DEFAULT 0"),
+    # The "encrypted chat" setting of an event or group: its room is made with
+    # m.room.encryption in the initial state (one-way: the spec has no turning it off).
+    ("entities", "encrypted", "INTEGER NOT NULL DEFAULT 0"),
 ]
 
 

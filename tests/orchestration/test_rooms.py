@@ -60,6 +60,7 @@ async def test_create_event_room_with_state_and_levels(store, orch_synapse, make
     assert s[(ROOM_METADATA_TYPE, "")] == {"entity_type": "event", "entity_slug": "js-workshop",
                                            "tenant_id": tenant, "created_by": "alice"}
     assert s[("m.room.create", "")]["room_version"] == "12"
+    assert ("m.room.encryption", "") not in s  # the "encrypted chat" setting is off
     pl = s[("m.room.power_levels", "")]
     assert pl["users"] == {uid("alice", tenant): 75}  # the bot, creator in v12, is not listed
     # Inviting takes the bot's level: the creator (75) and organizers cannot bring people in.
@@ -75,6 +76,20 @@ async def test_create_event_room_with_state_and_levels(store, orch_synapse, make
     p.reconcile(tenant, "event", "js-workshop")
     await orch.drain()
     assert p.entity(tenant, "event", "js-workshop")["matrix_room_id"] == room_id
+
+
+async def test_the_encrypted_chat_setting_makes_the_room_encrypted_from_its_creation(
+        store, orch_synapse, make_orchestrator, tenant):
+    hs = orch_synapse
+    p = Platform(store)
+    setup_users(p, hs, tenant, "alice")
+    orch = make_orchestrator(store)
+    p.create_entity(tenant, "group", "secret-club", "Secret club", "alice", encrypted=True)
+    await orch.drain()
+    room_id = p.entity(tenant, "group", "secret-club")["matrix_room_id"]
+    assert raw_state(hs, room_id)[("m.room.encryption", "")] == {
+        "algorithm": "m.megolm.v1.aes-sha2"}
+    assert p.entity(tenant, "group", "secret-club")["encrypted"] == 1
 
 
 async def test_attend_role_change_cancel(store, orch_synapse, make_orchestrator, tenant):
