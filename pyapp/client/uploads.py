@@ -109,7 +109,10 @@ class Uploads:
     def cancel(self, room_id: str, txn_id: str) -> bool:
         """Stop an upload (or drop a failed one): the message goes."""
         upload = self._uploads.pop(txn_id, None)
-        if upload is None or upload.room_id != room_id:
+        if upload is None:
+            return self._drop_restored(room_id, txn_id)
+        if upload.room_id != room_id:
+            self._uploads[txn_id] = upload
             return False
         if upload.task is not None:
             upload.task.cancel()
@@ -117,6 +120,17 @@ class Uploads:
         if room is not None:
             room.timeline.discard_echo(txn_id)
         self.previews.pop(txn_id, None)
+        self.outbox._save()
+        self.outbox._emit(room_id)
+        return True
+
+    def _drop_restored(self, room_id: str, txn_id: str) -> bool:
+        """A file message that came back from before a reload without its file: it can only
+        go (the user attaches the file again)."""
+        room = self.outbox._room(room_id)
+        if room is None or not media.needs_upload(room.timeline.echo_content(txn_id)):
+            return False
+        room.timeline.discard_echo(txn_id)
         self.outbox._save()
         self.outbox._emit(room_id)
         return True

@@ -1099,6 +1099,10 @@ def _fill_item(li, item, loader=None) -> None:
         status.append(h("span", "omc-msg-error", item.error or "Not sent."),
                       h("button", "omc-btn omc-btn--small", "Retry", type="button",
                         data_action="retry-message", data_key=item.key))
+        if item.media is not None:  # a file: may be dropped instead (attached again)
+            status.append(h("button", "omc-btn omc-btn--link omc-btn--small", "Remove",
+                            type="button", data_action="cancel-upload", data_key=item.key,
+                            aria_label=f"Remove the unsent {item.media.name}"))
         parts.append(status)
     if item.seen_by:
         parts.append(h("div", "omc-seen", item.seen_by))

@@ -162,6 +162,31 @@ def test_upload_progress_cancel_limit_and_empty_paste(synapse, make_user, proxie
     cdp.send("Network.emulateNetworkConditions", {
         "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
 
+    # Offline: the upload fails, stays as a failed message, and Retry sends it once online;
+    # another failed one can be removed instead.
+    def offline(flag: bool) -> None:
+        cdp.send("Network.emulateNetworkConditions", {
+            "offline": flag, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+
+    for name in ("retried.png", "removed.png"):
+        (tmp_path / name).write_bytes(png(30, 20))
+    offline(True)
+    chat(page).locator("input[type=file]").set_input_files(str(tmp_path / "retried.png"))
+    failed = chat(page).locator(".omc-msg[data-status=failed]")
+    expect(failed).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
+    expect(failed.locator(".omc-msg-error")).to_have_text(
+        "Not sent: the upload failed (no connection).")
+    chat(page).locator("input[type=file]").set_input_files(str(tmp_path / "removed.png"))
+    expect(failed).to_have_count(2, timeout=LIVE_TIMEOUT_MS)
+    offline(False)
+    chat(page).get_by_role("button", name="Remove the unsent removed.png").click()
+    expect(failed).to_have_count(1)
+    failed.get_by_role("button", name="Retry").click()
+    expect(chat(page).locator(".omc-msg.is-mine[data-status=sent]")).to_have_count(
+        1, timeout=60_000)
+    [retried] = stored_media(synapse, room_id, a["access_token"])
+    assert retried["body"] == "retried.png" and retried["url"].startswith("mxc://")
+
     # Over the server's limit (m.upload.size): refused before a byte is uploaded.
     status, config = synapse.request("GET", "/_matrix/client/v1/media/config",
                                      token=a["access_token"])
@@ -174,7 +199,7 @@ def test_upload_progress_cancel_limit_and_empty_paste(synapse, make_user, proxie
     chat(page).locator("input[type=file]").set_input_files(str(huge))
     expect(chat(page).locator(".omc-composer .omc-composer-error")).to_contain_text(
         "“huge.bin” is 50 MB; this server accepts files up to 50 MB.", timeout=LIVE_TIMEOUT_MS)
-    expect(chat(page).locator(".omc-msg")).to_have_count(0)
+    expect(chat(page).locator(".omc-msg")).to_have_count(1)  # the retried picture only
 
     # An empty file and an empty paste: said, nothing sent.
     chat(page).locator("input[type=file]").set_input_files(
@@ -193,7 +218,8 @@ def test_upload_progress_cancel_limit_and_empty_paste(synapse, make_user, proxie
     assert sum("/media/v3/upload" in u for u in page.requests) == uploads_before
     send(page, "still here")
     expect_message(page, "still here")
-    assert stored_media(synapse, room_id, a["access_token"]) == []
+    assert [m["body"] for m in stored_media(synapse, room_id, a["access_token"])] == \
+        ["retried.png"]
     no_token_in_urls(page)
 
 

@@ -122,6 +122,9 @@ async def test_after_a_reload_an_unfinished_upload_is_failed_not_sent():
     await again.outbox.retry("!r", message.txn_id)
     await asyncio.sleep(0.01)
     assert not again.sent
+    # It can be removed (nothing else could be done with it), and is gone from storage.
+    assert Files(again).uploads.cancel("!r", message.txn_id)
+    assert not again.local() and again.stored() is None
 
 
 async def test_sign_out_stops_uploads():
