@@ -49,7 +49,8 @@ def stored_event_json(synapse, room_id: str) -> list[dict]:
     """The room's events as Synapse stored them (its SQLite database, not an API view)."""
     [database] = synapse.data_dir.glob("*.db")
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
-        rows = db.execute("SELECT json FROM event_json WHERE room_id = ?", (room_id,)).fetchall()
+        rows = db.execute("SELECT j.json FROM event_json j JOIN events e USING (event_id) "
+                          "WHERE j.room_id = ? ORDER BY e.stream_ordering", (room_id,)).fetchall()
     return [json.loads(row[0]) for row in rows]
 
 
@@ -143,3 +144,48 @@ def _wait(page, predicate, what: str, timeout_ms: int = BOOT_TIMEOUT_MS) -> None
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         page.wait_for_timeout(100)
+
+
+def test_a_later_member_reads_what_follows_their_join_and_the_key_rotates_when_they_leave(
+        synapse, make_user, web_server, new_page, peer):
+    a_name, a_pw, a = make_user("alice")
+    room_id = make_room(synapse, a["access_token"], "event", "e2e-late", [])
+    encrypt_room(synapse, room_id)
+    page = new_page()
+    open_and_sign_in(page, f"{web_server}/event.html?slug=e2e-late", a_name, a_pw)
+    send(page, "only me so far")
+    expect(chat(page).locator(".omc-msg[data-status=sent]", has_text="only me so far")
+           ).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
+
+    late, n = peer()
+    bot = synapse.register_user(BOT_LOCALPART, "pw-bot")
+    status, body = synapse.request("POST", f"/_matrix/client/v3/rooms/{room_id}/invite",
+                                   {"user_id": n["user_id"]}, token=bot["access_token"])
+    assert status == 200, body
+    late.join(room_id)
+    late.wait_encrypted(room_id)
+    _wait(page, lambda: _browser_sees(page, room_id, n["user_id"], "join"), "the join in the browser")
+    send(page, "welcome, late one")
+    assert late.wait_for("welcome, late one")[1] == a["user_id"]
+
+    status, body = synapse.request("POST", f"/_matrix/client/v3/rooms/{room_id}/leave", {},
+                                   token=n["access_token"])
+    assert status == 200, body
+    _wait(page, lambda: _browser_sees(page, room_id, n["user_id"], "leave"), "the leave in the browser")
+    send(page, "after the late one left")
+    expect(chat(page).locator(".omc-msg[data-status=sent]", has_text="after the late one left")
+           ).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
+    sessions = [e["content"]["session_id"] for e in stored_event_json(synapse, room_id)
+                if e["type"] == "m.room.encrypted"]
+    assert len(sessions) == 3 and sessions[1] != sessions[2], sessions  # a new room key
+    assert not [t for _, _, t in late.received if t == "after the late one left"]
+
+
+def _browser_sees(page, room_id: str, user_id: str, membership: str) -> bool:
+    return page.evaluate("(c) => window.omChat.runPython(c)", f"""
+from pyapp.client.service import ChatService
+from pyapp.client.timeline_model import MemberChange
+room = ChatService._shared.room({room_id!r})
+any(isinstance(i, MemberChange) and i.user_id == {user_id!r} and i.membership == {membership!r}
+    for i in (room.timeline.items() if room else []))
+""")
