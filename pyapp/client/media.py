@@ -91,7 +91,8 @@ def safe_filename(name: Any, fallback: str = "file") -> str:
     extension kept)."""
     text = name if isinstance(name, str) else ""
     text = _INVISIBLE.sub("", text)
-    text = "".join(c for c in text if unicodedata.category(c)[0] != "C")
+    text = "".join(" " if c.isspace() else c for c in text
+                   if c.isspace() or unicodedata.category(c)[0] != "C")
     text = re.split(r"[/\\]", text)[-1].strip().lstrip(".").strip()
     text = re.sub(r"\s+", " ", text)
     if len(text) > MAX_NAME:

@@ -62,7 +62,7 @@ def test_display_box_scales_down_and_keeps_a_sliver_visible():
     ("C:\\Users\\me\\report.pdf", "report.pdf"),
     ("photo\u202egpj.exe", "photogpj.exe"),
     ("in\u2066visible\u2069\u200f.txt", "invisible.txt"),
-    ("a\x00b\nc.txt", "abc.txt"),
+    ("a\x00b\nc.txt", "ab c.txt"),
     (".bashrc", "bashrc"),
     ("/", "file"),
     ("", "file"),

@@ -33,3 +33,16 @@ def test_files_videos_and_uploads():
                                      "info": {"mimetype": "image/png"}}), 0.426, "blob:x")
     assert uploading.picture and uploading.local_url == "blob:x"
     assert uploading.progress_percent == 43 and uploading.download is None
+
+
+def test_the_room_list_says_a_file_was_sent_under_its_safe_name():
+    from pyapp.client.rooms import Room
+    from pyapp.ui.parts.rooms import preview_text
+
+    room = Room("!r")
+    room.members = {"@bob:hs": "Bob"}
+    room.timeline.apply_sync({"events": [{
+        "type": "m.room.message", "sender": "@bob:hs", "event_id": "$1",
+        "origin_server_ts": 1, "content": {"msgtype": "m.image", "url": "mxc://s/m",
+                                           "body": "../x/\u202eevil.png\nsecond line"}}]})
+    assert preview_text(room, "@me:hs") == "Bob: Image: evil.png second line"

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from pyapp.client.media import summary as media_summary
 from pyapp.client.rooms import Room
 
 from ..format import Clock, member_name
@@ -37,7 +38,10 @@ def preview_text(room: Room, me: str | None) -> str:
         return ""
     last = messages[-1]
     who = "You" if last.sender == me else member_name(room, last.sender)
-    return f"{who}: {last.body}".splitlines()[0]
+    # A file's body is its name as the sender gave it: the safe name, said as a file.
+    text = media_summary(last.media) if getattr(last, "media", None) and not last.redacted \
+        else last.body
+    return (f"{who}: {text}".splitlines() or [""])[0]
 
 
 class RoomListPart:
