@@ -189,3 +189,23 @@ room = ChatService._shared.room({room_id!r})
 any(isinstance(i, MemberChange) and i.user_id == {user_id!r} and i.membership == {membership!r}
     for i in (room.timeline.items() if room else []))
 """)
+
+
+def test_when_the_engine_cannot_load_encrypted_rooms_say_so_and_plain_rooms_work(
+        synapse, make_user, web_server, new_page):
+    a_name, a_pw, a = make_user("alice")
+    room_id = make_room(synapse, a["access_token"], "event", "e2e-blocked", [])
+    encrypt_room(synapse, room_id)
+    make_room(synapse, a["access_token"], "event", "plain-beside", [])
+    page = new_page()
+    page.route(f"**/{ENGINE}", lambda route: route.abort())  # offline, or blocked
+    open_and_sign_in(page, f"{web_server}/event.html?slug=e2e-blocked", a_name, a_pw)
+    send(page, "must not go out in the clear")
+    expect(chat(page).locator(".omc-msg[data-status=failed]")).to_contain_text(
+        "Encryption is not available", timeout=LIVE_TIMEOUT_MS)
+    assert not [e for e in stored_event_json(synapse, room_id)
+                if "in the clear" in json.dumps(e)]
+    page.goto(f"{web_server}/event.html?slug=plain-beside")
+    send(page, "plain still works")
+    expect(chat(page).locator(".omc-msg[data-status=sent]", has_text="plain still works")
+           ).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
