@@ -1,6 +1,8 @@
 """End-to-end encryption in the browser against the real Synapse, with an independent encrypted
 peer (CPython matrix-nio + vodozemac, tests/e2e/crypto_peer.py): messages cross both ways in a
-megolm room and show as text; what Synapse stores holds no plaintext; the engine is not loaded
+megolm room and show as text; what Synapse stores holds no plaintext; a reload decrypts again as
+the same device and sign-out deletes the keys; a later member reads what follows their join and
+the key rotates when they leave; a blocked engine fails sends clearly; the engine is not loaded
 for a user without encrypted rooms."""
 
 from __future__ import annotations
