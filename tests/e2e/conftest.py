@@ -47,6 +47,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    # A container's /dev/shm is often 64 MiB: a renderer holding Pyodide's wasm memory
+    # outgrows it and the page crashes ("Page crashed" seen in CI); /tmp has room.
+    "--disable-dev-shm-usage",
     # Without it Chromium still resolves Google hosts for its own services.
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1",
 ]
