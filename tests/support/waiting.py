@@ -6,12 +6,13 @@ import asyncio
 import time
 
 
-async def until(predicate, timeout: float = 20.0, what: str = "condition") -> None:
+async def until(predicate, timeout: float = 20.0, what: str = "condition",
+                interval: float = 0.02) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(interval)
 
 
 def page_until(page, expression: str, timeout_ms: float = 30_000, what: str | None = None) -> None:

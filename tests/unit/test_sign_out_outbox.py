@@ -14,19 +14,7 @@ from pyapp.client.storage import MemoryStorage
 from pyapp.ui.format import Clock
 from pyapp.ui.viewmodel import CHAT, SIGNED_OUT_SCREEN, ChatViewModel, MessageView
 
-from .ui_fake_homeserver import FakeHomeserver
-
-BOT = "@openmeet-bot:localhost"
-NOW = 1_700_000_600.0
-
-
-async def until(predicate, timeout=3.0):
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.005)
+from .ui_fake_homeserver import BOT, NOW, FakeHomeserver, until
 
 
 @pytest.fixture

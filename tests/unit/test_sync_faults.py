@@ -18,20 +18,9 @@ from pyapp.client.sync_events import clean_sync
 from pyapp.ui.format import UNKNOWN_DAY, Clock
 from pyapp.ui.viewmodel import CHAT, ChatViewModel, DayView, MessageView
 
-from .ui_fake_homeserver import FakeHomeserver
+from .ui_fake_homeserver import BOT, NOW, FakeHomeserver, until
 
-BOT = "@openmeet-bot:localhost"
-NOW = 1_700_000_600.0
 YEAR_10000_MS = 253_402_300_800_000  # 10000-01-01T00:00:00Z
-
-
-async def until(predicate, timeout=3.0):
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.005)
 
 
 def event_meta(slug):

@@ -12,20 +12,7 @@ from pyapp.ui.format import Clock
 from pyapp.ui.viewmodel import (CHAT, CHECKING, JOINING, LOADING, NOT_FOUND, SIGNED_OUT_SCREEN,
                                 ChatViewModel, DayView, MessageView)
 
-from .ui_fake_homeserver import FakeHomeserver
-
-BOT = "@openmeet-bot:localhost"
-NOW = 1_700_000_600.0  # seconds; fake messages are stamped just before this
-
-
-async def until(predicate, timeout=3.0):
-    """Wait for a condition the service reaches asynchronously (never a fixed sleep)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.005)
+from .ui_fake_homeserver import BOT, NOW, FakeHomeserver, until
 
 
 class ManualTimers:

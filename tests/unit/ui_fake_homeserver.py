@@ -8,13 +8,21 @@ test act as other users and inject faults.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from pyapp.client.transport import HttpResponse, TransportError
+from tests.support import waiting
 
 META = "com.openmeet.room.metadata"
+BOT = "@openmeet-bot:localhost"
+NOW = 1_700_000_600.0  # seconds; fake messages are stamped just before this
+
+# The fake answers within the same event loop: a short poll and a short limit keep a
+# failing test quick.
+until = functools.partial(waiting.until, timeout=3.0, interval=0.005)
 
 
 def _display(user_id):
