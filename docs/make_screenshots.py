@@ -8,8 +8,9 @@ The conversation is seeded through the real Synapse by a CPython client speaking
 demo user, with the contents the chat itself sends (pyapp.client.actions, pyapp.client.markdown,
 pyapp.client.mentions): Markdown (bold, a link, a code span), a reply, an edit, reactions and a
 mention of alice (highlighted in her view); and a direct chat bob started with alice the
-standard way (pyapp.client.direct), opened from the event page's attendee list. The
-screenshots are taken as alice. Emoji need a colour emoji font (Debian: fonts-noto-color-emoji).
+standard way (pyapp.client.direct), opened from the event page's attendee list, where bob
+sends a picture (uploaded to the homeserver, the content the chat sends: pyapp.client.media,
+shown in alice's view through authenticated media). The screenshots are taken as alice. Emoji need a colour emoji font (Debian: fonts-noto-color-emoji).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from benchmarks.chat import CHROMIUM, CHROMIUM_ARGS, READY, signed_in_context  #
 from pyapp.client.direct import DIRECT_TYPE, create_body, with_room  # noqa: E402
 from pyapp.client.actions import edit_content, reaction_content, reply_content  # noqa: E402
 from pyapp.client.markdown import text_content  # noqa: E402
+from pyapp.client.media import UPLOAD_PATH, upload_content, with_url  # noqa: E402
 from pyapp.client.mentions import Pill, message_content  # noqa: E402
 from pyapp.platform.demo import DEMO_PASSWORD, DEMO_TENANT  # noqa: E402
 from pyapp.platform.service import Platform  # noqa: E402
@@ -111,6 +113,26 @@ class Demo:
         pill = Pill(self.user_ids[who], name or who)
         return self.send(user, kind, message_content(text.replace("@Name", pill.text), [pill]))
 
+    def picture(self, user: str, kind: str, name: str, png: bytes, size: tuple[int, int]) -> str:
+        """An image message, uploaded as the chat uploads it."""
+        import json
+        import urllib.request
+        self._token(user)
+        req = urllib.request.Request(f"{self.hs.base_url}{UPLOAD_PATH}?filename={name}",
+                                     data=png, method="POST")
+        req.add_header("Content-Type", "image/png")
+        req.add_header("Authorization", f"Bearer {self.tokens[user]}")
+        with urllib.request.urlopen(req, timeout=30) as response:
+            mxc = json.loads(response.read())["content_uri"]
+        return self.send(user, kind, with_url(upload_content(name, "image/png", len(png), *size),
+                                              mxc))
+
+    def read(self, user: str, kind: str, event_id: str) -> None:
+        status, body = self.hs.request(
+            "POST", f"/_matrix/client/v3/rooms/{self.room(user, kind)}/receipt/m.read/{event_id}",
+            {}, token=self.tokens[user])
+        assert status == 200, body
+
     def edit(self, user: str, kind: str, event_id: str, text: str) -> str:
         return self.send(user, kind, edit_content(text, event_id))
 
@@ -121,7 +143,10 @@ class Demo:
 def seed(demo: Demo) -> None:
     demo.dm("bob", "alice")  # first: the event's and group's chats stay the newest
     demo.say("bob", "dm", "Alice, could you open the doors at 18:15? My train is late.")
-    demo.say("alice", "dm", "Sure, I'll be there early. Safe travels!")
+    demo.picture("bob", "dm", "side-door.png", side_door(), (480, 270))
+    demo.say("bob", "dm", "The side door, please: the main one stays locked.")
+    answer = demo.say("alice", "dm", "Sure, I'll be there early. Safe travels!")
+    demo.read("alice", "dm", answer)  # she answered on her phone, which read bob's messages
     for user in ("alice", "bob", "carol"):  # everyone in first: one "joined" line on top
         for kind in ROOMS:
             demo.room(user, kind)
@@ -142,6 +167,27 @@ def seed(demo: Demo) -> None:
                sprint, "bob")
     for user, key in (("alice", "🙌"), ("carol", "🙌")):
         demo.react(user, "group", sprint, key)
+
+
+def side_door() -> bytes:
+    """A small drawn picture: the venue's side door (a PNG made here, no stock photo)."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (480, 270), "#bfe3f5")
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((0, 200, 480, 270), fill="#8fbf6a")  # grass
+    draw.rectangle((60, 70, 420, 215), fill="#d98b5f", outline="#8a4b2a", width=3)  # wall
+    draw.polygon([(40, 75), (240, 15), (440, 75)], fill="#7a3b2e")  # roof
+    for x in (90, 170, 330):
+        draw.rectangle((x, 100, x + 50, 140), fill="#fff6c8", outline="#8a4b2a", width=2)
+    draw.rectangle((250, 130, 300, 215), fill="#3f5f8f", outline="#26324a", width=3)  # door
+    draw.ellipse((288, 170, 294, 176), fill="#f2d16b")
+    draw.polygon([(400, 175), (340, 175), (340, 163), (312, 185), (340, 207), (340, 195),
+                  (400, 195)], fill="#ffffff", outline="#26324a")  # arrow to the door
+    draw.text((335, 145), "side door", fill="#26324a")
+    out = io.BytesIO()
+    img.save(out, "PNG", optimize=True)
+    return out.getvalue()
 
 
 def optimise(png: bytes) -> bytes:
@@ -198,6 +244,8 @@ def main() -> None:
                     page.get_by_role("button", name="Message Bob Example").click()
                     page.locator("#site-dm om-chat .omc-body", has_text="Safe travels").wait_for(
                         timeout=30_000)
+                    page.locator("#site-dm om-chat .omc-picture-img[src]").wait_for(
+                        timeout=30_000)  # bob's picture, fetched as authenticated media
                 png = page.screenshot(full_page=viewport["width"] < 500)
                 (OUT / f"{name}.png").write_bytes(optimise(png))
                 page.close()
