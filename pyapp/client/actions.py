@@ -50,10 +50,19 @@ def reply_content(body: str, target_id: str, target_sender: str | None,
     return content
 
 
-def edit_content(body: str, target_id: str) -> dict:
-    new = text_content(body)
+def edit_content(body: str, target_id: str, new: dict | None = None,
+                 mentioned_before=()) -> dict:
+    """The replacement of my message `target_id` by `body`; `new` is its content when it
+    holds mentions (pyapp.client.mentions.message_content). The new content names everyone
+    mentioned; the edit itself only those not mentioned before, so that fixing a typo does
+    not notify the same people again (the spec's rule for edits)."""
+    new = new if new is not None else text_content(body)
     content = {"msgtype": "m.text", "body": "* " + body, "m.new_content": new,
                "m.relates_to": {"rel_type": "m.replace", "event_id": target_id}}
+    if "m.mentions" in new or mentioned_before:
+        new.setdefault("m.mentions", {})
+        named = new["m.mentions"].get("user_ids", [])
+        content["m.mentions"] = {"user_ids": [u for u in named if u not in mentioned_before]}
     if "formatted_body" in new:  # the fallback for clients without edits, formatted alike
         content["format"] = new["format"]
         content["formatted_body"] = "* " + new["formatted_body"]

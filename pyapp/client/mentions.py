@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from .markdown import HTML_FORMAT, to_html
 
@@ -187,6 +187,28 @@ def message_content(text: str, pills=()) -> dict:
     content["formatted_body"] = _SLOT_RE.sub(lambda m: link(order[int(m.group(1))]), rendered)
     content["m.mentions"] = {"user_ids": [p.user_id for p in present]}
     return content
+
+
+_LINK = re.compile(r'<a\s+href="' + re.escape(MATRIX_TO) + r'([^"#?]+)"\s*>([^<]*)</a>')
+_ENTITIES = {"&lt;": "<", "&gt;": ">", "&quot;": '"', "&#39;": "'", "&#x27;": "'", "&amp;": "&"}
+
+
+def pills_in(body: str, formatted_body: str | None) -> list[Pill]:
+    """The pills of a message as this composer wrote it (`@Name` in the body, a matrix.to
+    link to the user named Name in the HTML): what editing it gives back to the composer, so
+    that its mentions survive the edit."""
+    if not isinstance(body, str) or not isinstance(formatted_body, str):
+        return []
+    found: list[Pill] = []
+    for href, text in _LINK.findall(formatted_body):
+        user_id = unquote(href)
+        name = re.sub("|".join(map(re.escape, _ENTITIES)), lambda m: _ENTITIES[m.group(0)], text)
+        if not user_id.startswith("@") or ":" not in user_id or not name:
+            continue
+        pill = Pill(user_id, name)
+        if pill not in found and _find(body, pill.text, 0) >= 0:
+            found.append(pill)
+    return found
 
 
 def mentions_user(content: dict, user_id: str | None, names=()) -> bool:

@@ -858,8 +858,10 @@ class ChatService:
         room = self.room(room_id)
         return room.timeline.message(event_id) if room is not None else None
 
-    async def edit(self, room_id: str, event_id: str, body: str) -> Action | None:
-        """Replace the text of my message `event_id` (None: nothing changed)."""
+    async def edit(self, room_id: str, event_id: str, body: str,
+                   mentions: list | None = None) -> Action | None:
+        """Replace the text of my message `event_id` (None: nothing changed); `mentions` are
+        the composer's pills, as for send_text."""
         target = self._message(room_id, event_id)
         if target is None or target.sender != self.user_id or target.redacted:
             raise ValueError("Only your own messages can be edited.")
@@ -868,8 +870,15 @@ class ChatService:
             raise ValueError(problem)
         if body == target.body:
             return None
-        return await self.outbox.send_action(room_id, "m.room.message",
-                                             actions.edit_content(body, event_id), "Edit")
+        before = [p.user_id for p in _pills_of(target)]
+        new = _mention_content(body, mentions) if mentions else None
+        return await self.outbox.send_action(
+            room_id, "m.room.message", actions.edit_content(body, event_id, new, before), "Edit")
+
+    def pills_of(self, room_id: str, event_id: str) -> list:
+        """The mention pills of my message `event_id`, for the composer editing it."""
+        target = self._message(room_id, event_id)
+        return _pills_of(target) if target is not None else []
 
     async def toggle_reaction(self, room_id: str, event_id: str, key: str) -> Action | None:
         """React with `key`, or take my `key` reaction back (redacting it). None: nothing to
@@ -981,6 +990,14 @@ class ChatService:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _pills_of(message: Message) -> list:
+    try:
+        return mentions.pills_in(message.body, message.formatted_body)
+    except Exception:  # noqa: BLE001  (an edit without its pills still sends the text)
+        log.exception("Could not read the mentions of a message")
+        return []
 
 
 def _mention_content(body: str, pills: list) -> dict | None:

@@ -561,6 +561,10 @@ class ChatViewModel:
         message = self.timeline.editable(room, self.service.user_id, key)
         if message is None:
             return False
+        pills_of = getattr(self.service, "pills_of", None)
+        if pills_of is not None:  # its mentions stay mentions in the edited text
+            self.mentions.pills.setdefault(room.room_id, []).extend(
+                pills_of(room.room_id, message.event_id))
         self.composer.start_edit(room.room_id, message.event_id, message.key, message.body)
         return True
 

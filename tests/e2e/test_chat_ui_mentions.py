@@ -1,5 +1,6 @@
 """Mentions and notifications in Chromium against the real Synapse: Bob mentions Alice with
-the @ picker (keyboard) → the stored event names her (m.mentions, matrix.to link), her
+the @ picker (keyboard) → the stored event names her (m.mentions, matrix.to link), and still
+does once he edits it (without telling her again); her
 timeline highlights it, the homeserver's highlight count shows in her chat's header and on
 the host page's navigation (om-chat:unread), and with her page hidden a browser notification
 is raised, whose click brings the chat back; permission is asked only after her gesture.
@@ -115,6 +116,26 @@ def test_bob_mentions_alice_highlight_count_nav_badge_and_notification(
     assert event["content"]["m.mentions"] == {"user_ids": [a["user_id"]]}
     assert f'<a href="https://matrix.to/#/{a["user_id"]}">Alice Liddell</a>' in \
         event["content"]["formatted_body"]
+
+    # Edited (ArrowUp in the empty composer), the pill stays a pill and the message a mention.
+    box.press("ArrowUp")
+    expect(box).to_have_value("look @Alice Liddell there")
+    expect(pill).to_have_text("@Alice Liddell")
+    box.fill("look @Alice Liddell, over there")
+    box.press("Enter")
+    expect_message(bob, "look Alice Liddell, over there")
+    # in Alice's view (so stored), still a mention
+    expect(chat(alice).locator(".omc-msg.is-mention", has_text="Liddell, over there")
+           ).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
+    edited = synapse.request(
+        "GET", f"/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=5",
+        token=a["access_token"])[1]["chunk"]
+    edit = next(e["content"] for e in edited
+                if e["content"].get("m.relates_to", {}).get("rel_type") == "m.replace")
+    assert edit["m.new_content"]["m.mentions"] == {"user_ids": [a["user_id"]]}
+    assert f'<a href="https://matrix.to/#/{a["user_id"]}">Alice Liddell</a>, over there' in \
+        edit["m.new_content"]["formatted_body"]
+    assert edit["m.mentions"] == {"user_ids": []}  # she was told once, not again
 
     mention = chat(alice).locator(".omc-msg.is-mention")
     expect(mention).to_have_count(1, timeout=LIVE_TIMEOUT_MS)

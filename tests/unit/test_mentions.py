@@ -100,3 +100,13 @@ def test_spans_mark_where_the_pills_are():
     bob, bobby = Pill("@bob:hs", "Bob"), Pill("@bobby:hs", "Bob T")
     assert m.spans("@Bob T and @Bob, @Bobby", [bob, bobby]) == [(0, 6), (11, 15)]
     assert m.spans("nothing", [bob]) == []
+
+
+def test_pills_in_reads_back_the_pills_a_message_was_written_with():
+    bob, amp = Pill("@bob_demo:hs", "Bob"), Pill("@x_demo:hs", "A & <B>")
+    content = m.message_content("@Bob and @A & <B>, **hi**", [bob, amp])
+    assert m.pills_in(content["body"], content["formatted_body"]) == [bob, amp]
+    # a link whose "@name" is not in the body (another client's wording), or not to a user
+    assert m.pills_in("Bob: hi", '<a href="https://matrix.to/#/@bob_demo:hs">Bob</a>: hi') == []
+    assert m.pills_in("@room", '<a href="https://matrix.to/#/!r:hs">room</a>') == []
+    assert m.pills_in("@Bob", None) == [] and m.pills_in("@Bob", "@Bob") == []

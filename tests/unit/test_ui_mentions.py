@@ -274,3 +274,43 @@ async def test_a_reload_knows_muted_rooms_from_the_stored_sync_before_the_networ
         assert second.notify_level(room) == "mute"
     finally:
         await browser.close()
+
+
+async def test_editing_a_message_keeps_its_pills_and_notifies_only_the_newly_mentioned(world):
+    service, model = await ready(world)
+    type_text(model, "@bo")
+    await until(lambda: len(model.state.mention_options) == 2)
+    model.on_key("Enter")
+    type_text(model, "@Bob see you at 6")
+    model.send()
+    await until(lambda: len(world.hs.sent) == 1)
+    original = world.hs.sent[0]["event_id"]
+    await until(lambda: any(isinstance(i, MessageView) and i.event_id == original
+                            for i in model.state.items))
+    model.set_draft("")
+    assert model.on_key("ArrowUp") is True
+    await until(lambda: model.state.draft == "@Bob see you at 6")
+    type_text(model, "@Bob see you at 7")  # a typo fixed: the pill stays
+    model.send()
+    await until(lambda: len(world.hs.sent) == 2)
+    edit = world.hs.sent[1]["content"]
+    link = f'<a href="https://matrix.to/#/{world.bob}">Bob</a>'
+    assert edit["m.new_content"]["m.mentions"] == {"user_ids": [world.bob]}
+    assert edit["m.new_content"]["formatted_body"] == f"{link} see you at 7"
+    assert edit["m.mentions"] == {"user_ids": []}  # bob was told already
+    await until(lambda: any(isinstance(i, MessageView) and i.body == "@Bob see you at 7"
+                            for i in model.state.items))
+    # a second edit mentions bobby too: only bobby is newly mentioned
+    model.set_draft("")
+    model.on_key("ArrowUp")
+    await until(lambda: model.state.draft == "@Bob see you at 7")
+    type_text(model, "@Bob see you at 7 @bobb")
+    await until(lambda: [o.name for o in model.state.mention_options] == ["Bobby"])
+    model.on_key("Enter")
+    await until(lambda: model.state.draft == "@Bob see you at 7 @Bobby ")
+    model.send()
+    await until(lambda: len(world.hs.sent) == 3)
+    edit = world.hs.sent[2]["content"]
+    assert edit["m.new_content"]["m.mentions"] == {"user_ids": [world.bob, world.bobby]}
+    assert edit["m.mentions"] == {"user_ids": [world.bobby]}
+    assert edit["formatted_body"].startswith(f"* {link} see you at 7 <a href=")

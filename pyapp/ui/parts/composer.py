@@ -141,7 +141,7 @@ class ComposerPart:
             elif target.kind == REPLYING:
                 await self._send_text(room_id, body, reply_to=target.event_id, **extra)
             else:
-                await self._edit_text(room_id, target.event_id, body)
+                await self._edit_text(room_id, target.event_id, body, **extra)
         except ValueError as e:
             if pills and self._give_back_pills is not None:
                 self._give_back_pills(room_id, pills)
