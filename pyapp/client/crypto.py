@@ -384,6 +384,12 @@ class CryptoSession:
                 needed = True
         for room_id in _dict(_dict(body.get("rooms")).get("leave")):
             self._members.pop(room_id, None)
+        # An invitation to an encrypted room (a DM, say): the engine loads while the user
+        # reads it, so this device's keys are on the server before the first message after
+        # the join is encrypted (a device whose keys come later never gets that one's key).
+        for room in _dict(_dict(body.get("rooms")).get("invite")).values():
+            if encryption_of(_events(_dict(room).get("invite_state"))) is not None:
+                needed = True
         return needed
 
     async def _feed(self) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from pyapp.client.crypto import ENCRYPTION_STATE, MEGOLM
 from pyapp.identity import matrix_user_id, parse_user_id, split_user_id
 
 DIRECT_TYPE = "m.direct"
@@ -80,8 +81,12 @@ def pick_dm(direct: dict[str, list[str]], user_id: str,
 
 def create_body(user_id: str) -> dict:
     """The createRoom request of a DM with `user_id`: the spec's way, so other clients see a DM
-    (the invite carries `is_direct`; both people get the same power)."""
-    return {"preset": "trusted_private_chat", "is_direct": True, "invite": [user_id]}
+    (the invite carries `is_direct`; both people get the same power). A DM is end-to-end
+    encrypted from its first event (m.room.encryption in the initial state, as Element does):
+    a private conversation never has a plaintext beginning, and the setting is one-way."""
+    return {"preset": "trusted_private_chat", "is_direct": True, "invite": [user_id],
+            "initial_state": [{"type": ENCRYPTION_STATE, "state_key": "",
+                               "content": {"algorithm": MEGOLM}}]}
 
 
 def same_community(me: str | None, other: str) -> bool:

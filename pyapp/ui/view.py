@@ -90,10 +90,7 @@ class ChatView:
             self.conn = h("span", "omc-conn", role="status")
             self.header_sign_out = h("button", "omc-btn omc-btn--link omc-btn--small",
                                      "Sign out", type="button", data_action="sign-out")
-            self.lock = h("span", "omc-lock", "🔒", role="img", aria_label="Encrypted",
-                          title="Messages here are end-to-end encrypted: only the members' "
-                                "devices can read them, not the server.")
-            self.lock.hidden = True
+            self.lock = _lock()
             end = h("span", "omc-header-end")
             self.header_mentions = h("span", "omc-mention-count omc-header-mentions")
             self.header_mentions.hidden = True
@@ -188,9 +185,10 @@ class ChatView:
         if layout.panes:
             head = h("div", "omc-conv-head")
             self.conv_title = h("h2", "omc-conv-title")
+            self.conv_lock = _lock()  # the dashboard has no header: its lock is here
             head.append(h("button", "omc-btn omc-btn--link omc-back", "‹ Chats", type="button",
                           data_action="pane-list", aria_label="Back to chats"),
-                        self.conv_title,
+                        self.conv_title, self.conv_lock,
                         h("button", "omc-btn omc-btn--link omc-info-toggle", "Info",
                           type="button", data_action="pane-info"))
             conv.append(head)
@@ -683,6 +681,7 @@ class ChatView:
             self._render_info(state)
         if layout.panes:
             self.conv_title.textContent = state.title if state.room_id else ""
+            show(self.conv_lock, state.encrypted and bool(state.room_id))
         if layout.session_bar:
             self.session_who.textContent = \
                 f"Signed in as {state.user_id}" if state.user_id else ""
@@ -964,6 +963,14 @@ class ChatView:
             self.vm.set_at_bottom(True)
         if state.screen == CHAT:
             self._maybe_load_earlier()
+
+
+def _lock():
+    lock = h("span", "omc-lock", "🔒", role="img", aria_label="Encrypted",
+             title="Messages here are end-to-end encrypted: only the members' "
+                   "devices can read them, not the server.")
+    lock.hidden = True
+    return lock
 
 
 def _avatar(initials: str, user_id: str | None, room_id: str | None = None):

@@ -4,6 +4,7 @@ exchange messages, and opening it again reuses the room (m.direct as the server 
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from urllib.parse import quote
@@ -15,6 +16,7 @@ from pyapp.identity import BOT_LOCALPART
 from tests.e2e.axe import assert_accessible
 from tests.e2e.chat_ui_support import (BOOT_TIMEOUT_MS, LIVE_TIMEOUT_MS, chat, expect_message,
                                        make_room, open_and_sign_in, send, sign_in)
+from tests.e2e.test_chat_ui_encryption import _wait, device_keys_uploaded, stored_event_json
 
 pytestmark = pytest.mark.e2e
 
@@ -24,6 +26,14 @@ def m_direct(synapse, user: dict) -> dict:
         "GET", f"/_matrix/client/v3/user/{quote(user['user_id'])}/account_data/m.direct",
         token=user["access_token"])
     return body if status == 200 else {}
+
+
+def room_state(synapse, user: dict, room_id: str, event_type: str) -> dict:
+    status, body = synapse.request(
+        "GET", f"/_matrix/client/v3/rooms/{quote(room_id)}/state/{event_type}/",
+        token=user["access_token"])
+    assert status == 200, body
+    return body
 
 
 def member_state(synapse, user: dict, room_id: str, member: str) -> dict:
@@ -90,10 +100,22 @@ def test_a_dm_from_the_member_panel_is_an_invitation_then_a_conversation_and_is_
     invitation.get_by_role("button", name="Accept").click()
     expect(chat(bob_page).locator(".omc-conv-title")).to_have_text(f"Ali {suffix}",
                                                                     timeout=LIVE_TIMEOUT_MS)
+    # Encrypted by default: megolm from the room's first event, the engine loaded in both
+    # browsers (Bob's while he read the invitation, so his device had keys to receive).
+    assert room_state(synapse, ali, dm_id, "m.room.encryption") == {
+        "algorithm": "m.megolm.v1.aes-sha2"}
+    _wait(bob_page, lambda: device_keys_uploaded(synapse, ali["access_token"], bob["user_id"]),
+          "Bob's device keys on the server")
     send(alice, "Hi Bob, a word in private?")
     expect_message(bob_page, "Hi Bob, a word in private?")
     send(bob_page, "Sure")
     expect_message(alice, "Sure")
+    for page in (alice, bob_page):
+        expect(chat(page).locator(".omc-conv-head .omc-lock")).to_be_visible()
+    stored = stored_event_json(synapse, dm_id)
+    assert [e["type"] for e in stored if e["type"].startswith("m.room.message")
+            or e["type"] == "m.room.encrypted"] == ["m.room.encrypted"] * 2
+    assert not [e for e in stored if "private" in json.dumps(e) or "Sure" in json.dumps(e)]
     assert m_direct(synapse, bob) == {ali["user_id"]: [dm_id]}  # Bob's client listed it too
 
     # Back to the event's room: "Message" on Bob again opens the same DM.

@@ -66,6 +66,27 @@ async def test_an_encrypted_room_loads_the_engine_without_holding_up_the_sync():
         == [(ROOM, ["hi"])]
 
 
+async def test_an_invitation_to_an_encrypted_room_loads_the_engine_before_the_join():
+    """So this device's keys are on the server before the inviter's first message after the
+    join is encrypted; an invitation to a plain room loads nothing."""
+    session, provider, http, _, tasks = make()
+    plain = {"type": "m.room.join_rules", "state_key": "", "sender": BOB,
+             "content": {"join_rule": "invite"}}
+    body = sync()
+    body["rooms"]["invite"] = {"!plain:x": {"invite_state": {"events": [plain]}}}
+    await session.on_sync(body)
+    await settle(tasks)
+    assert provider.opened == []
+    stripped = {k: v for k, v in encryption_state("!dm:x").items()
+                if k in ("type", "state_key", "sender", "content")}
+    body = sync(batch="s2")
+    body["rooms"]["invite"] = {"!dm:x": {"invite_state": {"events": [plain, stripped]}}}
+    await session.on_sync(body)
+    await settle(tasks)
+    assert session.ready and "/_matrix/client/v3/keys/upload" in http.paths("POST")
+    assert not session.is_encrypted("!dm:x")  # not joined yet: nothing to encrypt there
+
+
 async def test_keys_in_a_sync_decrypt_its_events_in_place_keeping_the_servers_envelope():
     session, provider, http, _, tasks = make()
     await session.on_sync(sync(state={ROOM: [encryption_state(ROOM)]}))

@@ -41,8 +41,11 @@ def test_the_dm_to_reuse_is_a_joined_one_where_the_other_person_still_is():
 
 
 def test_a_new_dm_is_made_the_standard_way():
-    assert create_body(BOB) == {"preset": "trusted_private_chat", "is_direct": True,
-                                "invite": [BOB]}
+    assert create_body(BOB) == {
+        "preset": "trusted_private_chat", "is_direct": True, "invite": [BOB],
+        # Encrypted from the first event: no plaintext beginning, never turned off.
+        "initial_state": [{"type": "m.room.encryption", "state_key": "",
+                           "content": {"algorithm": "m.megolm.v1.aes-sha2"}}]}
     assert invite_is_direct({"membership": "invite", "is_direct": True})
     assert not invite_is_direct({"membership": "invite", "is_direct": "yes"})
     assert not invite_is_direct(None)

@@ -10,7 +10,9 @@ from pyapp.ui.viewmodel import CHAT, INVITED, JOINING, NOT_FOUND
 
 from .test_ui_viewmodel import BOT, NOW, signed_in, until, world  # noqa: F401  (fixture)
 
-DM_BODY = {"preset": "trusted_private_chat", "is_direct": True, "invite": ["@bob_t1:localhost"]}
+DM_BODY = {"preset": "trusted_private_chat", "is_direct": True, "invite": ["@bob_t1:localhost"],
+           "initial_state": [{"type": "m.room.encryption", "state_key": "",
+                              "content": {"algorithm": "m.megolm.v1.aes-sha2"}}]}
 
 
 async def test_message_from_the_member_panel_makes_a_dm_once_then_reuses_it(world):
