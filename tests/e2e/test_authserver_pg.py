@@ -12,9 +12,7 @@ import asyncio
 import dataclasses
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 import threading
 import urllib.error
 import urllib.request
@@ -30,7 +28,7 @@ from pyapp.client.transport import AiohttpTransport
 from pyapp.server.auth_server import AuthServer
 from pyapp.server.synapse import free_port
 from tests.e2e.test_oauth_cpython import REDIRECT, new_user, sign_in, whoami
-from tests.orchestration.pg import PostgresCluster, find_pg_bin
+from tests.orchestration.pg import temporary_cluster
 from tests.support.oauth_stack import OAuthStack, sign_in_over_http
 
 pytestmark = pytest.mark.e2e
@@ -40,19 +38,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def pg():
-    if find_pg_bin() is None:
-        if os.environ.get("REQUIRE_POSTGRES"):
-            pytest.fail("PostgreSQL is required (./run.sh test installs it)")
-        pytest.skip("PostgreSQL not installed")
-    # Not under pytest's temp tree: the cluster runs as the postgres account when we are root.
-    base = Path(tempfile.mkdtemp(prefix="pyapp-authserver-pg-"))
-    cluster = PostgresCluster(base)
-    try:
-        cluster.start()
+    with temporary_cluster("pyapp-authserver-pg-") as cluster:
         yield cluster
-    finally:
-        cluster.stop()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

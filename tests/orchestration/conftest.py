@@ -6,23 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import secrets
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
 from pyapp.identity import bot_user_id
 from pyapp.orchestrator.appservice import config_from_registration, ensure_registration
 from pyapp.orchestrator.worker import Orchestrator
-from pyapp.platform.service import Platform
 from pyapp.platform.store import Store
 from pyapp.server.synapse import Synapse, SynapseOptions, free_port
 
-from .pg import PostgresCluster, find_pg_bin
+from .pg import temporary_cluster
 
 
 @pytest.fixture(scope="session")
@@ -91,23 +86,9 @@ def any_store(request) -> Store:
 def pg_cluster(tmp_path_factory):
     """A real PostgreSQL server from Debian's packages, in a temporary directory.
 
-    Skipped only where PostgreSQL is not installed and REQUIRE_POSTGRES is unset; run.sh sets
-    it, so CI fails instead of silently skipping."""
-    if find_pg_bin() is None:
-        if os.environ.get("REQUIRE_POSTGRES"):
-            pytest.fail("REQUIRE_POSTGRES is set but no PostgreSQL server binaries were found")
-        pytest.skip("PostgreSQL server not installed")
-    # Not under pytest's temp tree: the cluster runs as the postgres account when we are root,
-    # and any pytest starting meanwhile on this machine makes /tmp/pytest-of-<user> private
-    # again (initdb or the server then fails to reach its directory).
-    base = Path(tempfile.mkdtemp(prefix="pyapp-orch-pg-"))
-    cluster = PostgresCluster(base)
-    try:
-        cluster.start()
+    Skipped only where PostgreSQL is not installed and REQUIRE_POSTGRES is unset."""
+    with temporary_cluster("pyapp-orch-pg-") as cluster:
         yield cluster
-    finally:
-        cluster.stop()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture

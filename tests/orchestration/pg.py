@@ -10,7 +10,11 @@ import os
 import pwd
 import shutil
 import subprocess
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 from pyapp.server.synapse import free_port
 
@@ -72,3 +76,24 @@ class PostgresCluster:
             self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
         except subprocess.CalledProcessError:
             pass
+
+
+@contextmanager
+def temporary_cluster(prefix: str):
+    """A started cluster in a fresh directory, removed afterwards. Skips where PostgreSQL is
+    not installed, unless REQUIRE_POSTGRES is set (run.sh sets it, so CI fails instead)."""
+    if find_pg_bin() is None:
+        if os.environ.get("REQUIRE_POSTGRES"):
+            pytest.fail("REQUIRE_POSTGRES is set but no PostgreSQL server binaries were found")
+        pytest.skip("PostgreSQL server not installed")
+    # Not under pytest's temp tree: the cluster runs as the postgres account when we are root,
+    # and any pytest starting meanwhile on this machine makes /tmp/pytest-of-<user> private
+    # again (initdb or the server then fails to reach its directory).
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    cluster = PostgresCluster(base)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(base, ignore_errors=True)
