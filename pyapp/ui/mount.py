@@ -180,7 +180,26 @@ async def _start() -> ChatService:
         await _choose_sign_in(_sign_in.oauth)
     _watch_network(service)
     _start_notifier(service)
+    _tell_loader_when_synced(service)
     return service
+
+
+def _tell_loader_when_synced(service: ChatService) -> None:
+    """The loader's background work (the memory snapshot, web/chat/om-chat.js) waits until the
+    chat has shown its rooms: started earlier, it slowed the first render."""
+    import js
+
+    loader = getattr(js.window, "omChat", None)
+    if loader is None or not hasattr(loader, "_synced"):
+        return
+
+    def changed(_change) -> None:
+        if service.synced:
+            unsubscribe()
+            # After the views' own listeners have drawn this change.
+            asyncio.get_event_loop().call_soon(loader._synced)
+
+    unsubscribe = service.subscribe(changed)
 
 
 _notifier = None

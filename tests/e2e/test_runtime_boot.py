@@ -353,6 +353,12 @@ def _signed_in_with_a_snapshot(page, synapse, make_user, web_server, slug):
     # A worker makes the snapshot after the chat is up; the first visit itself is unchanged.
     page_until(page, SNAPSHOT_SETTLED, timeout_ms=BOOT_TIMEOUT_MS)
     assert page.evaluate("window.omChat.snapshot") == "stored"
+    # ...and only once the chat has shown its rooms (here: after the sign-in's first sync),
+    # so that its second Python never competes with the first sync and render.
+    synced, worker_started = page.evaluate("""[window.omChat.timings.synced,
+        performance.getEntriesByType('resource')
+            .find(e => e.name.includes('om-chat-snapshot.js')).startTime]""")
+    assert synced is not None and worker_started > synced
     return room_id, user
 
 

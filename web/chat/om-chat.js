@@ -21,7 +21,8 @@
  *   step         current boot step id (see STEPS)
  *   timings      ms since navigation: bootStart, loaderImported (pyodide.mjs evaluated),
  *                runtimeReady (loadPyodide resolved), packagesReady (our wheels installed),
- *                pythonReady, mounted; importSeconds (Python's `import nio` + our client)
+ *                pythonReady, mounted, synced (the chat first showed its rooms);
+ *                importSeconds (Python's `import nio` + our client)
  *   ready        Promise, resolves when Python and the chat libraries are loaded
  *   mounted      Promise, resolves when mount_all() has returned
  *   signOut()    -> Promise: the host's user signed out of the host (the platform), so the chat
@@ -74,6 +75,8 @@
 
     let resolveReady, rejectReady, resolveMounted, rejectMounted;
     const ready = new Promise((res, rej) => { resolveReady = res; rejectReady = rej; });
+    let resolveSynced;
+    const synced = new Promise((res) => { resolveSynced = res; });
     const mounted = new Promise((res, rej) => { resolveMounted = res; rejectMounted = rej; });
     // Nobody may be listening yet; failures are shown in the elements and via om-chat:error.
     ready.catch(() => {});
@@ -139,6 +142,10 @@
             }
         },
         _failed(message, details) { fail(message, details); },
+        _synced() {
+            if (omChat.timings.synced === undefined) omChat.timings.synced = performance.now();
+            resolveSynced();
+        },
         _sanitizer() { return loadSanitizer(); },
         // The Matrix crypto engine's module (pyapp.browser.crypto_engine), imported only when
         // the user meets encryption: a dynamic import is the one way a module loads under the
@@ -325,7 +332,9 @@
         } finally {
             if (omChat.bootMode === "snapshot" && omChat.state === "failed") dropSnapshot();
         }
-        if (omChat.bootMode === "normal" && omChat.state === "mounted") makeSnapshot(pyodide);
+        if (omChat.bootMode === "normal" && omChat.state === "mounted") {
+            afterFirstRooms().then(() => makeSnapshot(pyodide));
+        }
     }
 
     // -- memory snapshot --------------------------------------------------------------------
@@ -340,6 +349,12 @@
     const SNAPSHOT_CACHE = "om-chat-python-snapshot";
     const SNAPSHOT_FORMAT = 2; // bump when what a snapshot holds changes without a new build
     const snapshotWorkerURL = new URL("om-chat-snapshot.js", scriptURL).href;
+    // The snapshot's second Python takes a core for seconds. Started at mount, it competed with
+    // the first sync's answer, its storing and its render (on 2 cores: 0.1-0.8 s later "ready"
+    // on a first visit, measured with benchmarks/first_visit.py), so it waits until the chat
+    // has shown its rooms (pyapp.ui.mount calls _synced), or SNAPSHOT_LATEST_MS after mounting
+    // when that never comes (signed out), and then for an idle moment.
+    const SNAPSHOT_LATEST_MS = 15000;
     let snapshotKey = null;
     omChat.snapshot = "none"; // none | restored | rejected | making | stored | failed | unavailable
 
@@ -445,6 +460,14 @@
             dropSnapshot();
             return null;
         }
+    }
+
+    function afterFirstRooms() {
+        const late = new Promise((res) => setTimeout(res, SNAPSHOT_LATEST_MS));
+        return Promise.race([synced, late]).then(() => new Promise((res) => {
+            if ("requestIdleCallback" in window) requestIdleCallback(() => res(), { timeout: 2000 });
+            else setTimeout(res, 0);
+        }));
     }
 
     function dropSnapshot() {
