@@ -101,6 +101,9 @@ class WasmEngine:
         self._m = module
         self._machine = machine
         self._handle = handle  # the store: its IndexedDB connection closes when both are freed
+        from pyapp.browser.backup_engine import WasmBackup
+
+        self.backup = WasmBackup(self)  # key backup and cross-signing (pyapp.client.key_backup)
 
     def _users(self, users: list[str]):
         import js

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Protocol
 from urllib.parse import quote
 
+from .key_backup import KeyBackup
+
 log = logging.getLogger(__name__)
 
 ENCRYPTED = "m.room.encrypted"
@@ -230,8 +232,14 @@ class CryptoSession:
     def __init__(self, http: HttpRequest, load_engine: Callable[[], Awaitable[CryptoEngine]],
                  on_decrypted: Callable[[str, list[dict]], None],
                  spawn: Callable[[Awaitable[Any]], None],
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, user_id: str = "",
+                 on_backup_change: Callable[[], None] = lambda: None):
         self._http = http
+        self.user_id = user_id
+        self._on_backup_change = on_backup_change
+        # The server-side key backup (pyapp.client.key_backup), made when the engine is
+        # ready if it can back up keys (its `backup` attribute).
+        self.backup: KeyBackup | None = None
         self._load_engine = load_engine
         self._on_decrypted = on_decrypted
         self._spawn = spawn
@@ -275,6 +283,8 @@ class CryptoSession:
             await self._decrypt_sync(body)
             if had_keys and self.pending:
                 await self._retry_pending(exclude=body)
+            if had_keys:
+                await self._upload_backup()
 
     def on_stored(self, body: dict) -> None:
         """A stored sync shown after a reload: its crypto parts were fed when it came, its
@@ -308,9 +318,12 @@ class CryptoSession:
             claim = await engine.missing_sessions(members)
             if claim is not None:
                 await self._send(claim)
-            for request in await engine.share_room_key(room_id, members):
+            shared = await engine.share_room_key(room_id, members)
+            for request in shared:
                 await self._send(request)
-            return await engine.encrypt(room_id, event_type, content)
+            encrypted = await engine.encrypt(room_id, event_type, content)
+            await self._upload_backup()  # a new room key, if one was made
+            return encrypted
 
     async def close(self) -> None:
         """Sign-out: the engine lets go of its store (the caller deletes it)."""
@@ -355,6 +368,26 @@ class CryptoSession:
                 await self._retry_pending()
             except Exception:  # noqa: BLE001  (the next sync feeds and retries again)
                 log.exception("Starting the encryption engine's work failed")
+            await self._start_backup(engine)
+
+    async def _start_backup(self, engine: CryptoEngine) -> None:
+        """Under the lock: the key backup starts with the engine (made or asked for)."""
+        backup_engine = getattr(engine, "backup", None)
+        if backup_engine is None or not self.user_id:
+            return
+        self.backup = KeyBackup(self._http, backup_engine, self.user_id, self._send,
+                                self._lock, on_change=self._on_backup_change,
+                                on_restored=self._retry_pending)
+        await self.backup.start()
+        await self._upload_backup()
+
+    async def _upload_backup(self) -> None:
+        """Under the lock: new room keys (made or received) go to the backup."""
+        if self.backup is not None:
+            try:
+                await self.backup.upload()
+            except Exception:  # noqa: BLE001  (the engine keeps them for the next try)
+                log.exception("Backing up room keys failed")
 
     async def _wait_engine(self) -> CryptoEngine:
         if self.engine is not None:
@@ -489,6 +522,8 @@ class CryptoSession:
         if response.status != 200:
             log.warning("%s refused: HTTP %s %s", request.kind, response.status,
                         response.body[:200])
+            return
+        if not request.id:  # nothing to tell (a bootstrap's signature upload)
             return
         await self.engine.mark_sent(request, response.body.decode("utf-8", "replace")
                                     if isinstance(response.body, bytes) else response.body)

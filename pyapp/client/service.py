@@ -332,7 +332,8 @@ class ChatService:
             self.crypto = CryptoSession(
                 self.client.http.request,
                 lambda: provider.open(session.user_id, session.device_id),
-                on_decrypted=self._on_decrypted, spawn=self._spawn)
+                on_decrypted=self._on_decrypted, spawn=self._spawn, user_id=session.user_id,
+                on_backup_change=lambda: self._emit("crypto"))
 
     async def _drop_crypto(self) -> None:
         """Signing out deletes this device's keys from the browser with its store."""

@@ -13,13 +13,14 @@ import asyncio
 import logging
 
 import js
-from pyodide.ffi import create_proxy
+from pyodide.ffi import create_proxy, to_js
 
 from . import notifier, sanitize
 from .media_dom import (EMPTY_PASTE, NOT_A_FILE, Lightbox, MediaLoader, files_of,
                         media_element, pending_file)
 from .media_dom import fill_avatars
 from .message_menu import MessageMenu
+from .parts.key_backup import FILE_NAME as KEY_FILE_NAME
 from .people import initials as initials_of
 from .viewmodel import (CHAT, INVITED, OAUTH, REACT, SIGNED_OUT_SCREEN, ChatViewModel, DayView,
                         GapView, MembersView, MessageView, StartView, ViewState)
@@ -118,6 +119,8 @@ class ChatView:
         self.confirm.append(self.confirm_text, confirm_buttons)
         self.confirm.hidden = True
         root.append(self.confirm)
+
+        self._build_key_backup(root)
 
         main = h("div", "omc-main")
         root.append(main)
@@ -289,6 +292,88 @@ class ChatView:
         self._watch_visibility()
         if layout.room_list:
             self._follow_url()
+
+    def _build_key_backup(self, root) -> None:
+        """The recovery key shown once, or asked for on a new browser
+        (pyapp.ui.parts.key_backup)."""
+        uid = self.uid
+        box = self.keys = h("section", "omc-keys", role="region",
+                            aria_labelledby=f"{uid}-keys-title")
+        self.keys_title = h("h2", "omc-keys-title", id=f"{uid}-keys-title")
+        self.keys_text = h("p", "omc-keys-text")
+        # Shown once: the key, a download of it as a text file, and the confirmation.
+        self.keys_show = h("div", "omc-keys-show")
+        self.keys_value = h("code", "omc-recovery-key", aria_label="Your recovery key")
+        self.keys_download = h("a", "omc-btn omc-btn--small", "Download",
+                               download=KEY_FILE_NAME)
+        self._keys_url = None
+        actions = h("span", "omc-keys-actions")
+        actions.append(self.keys_download,
+                       h("button", "omc-btn omc-btn--small omc-btn--primary", "I have saved it",
+                         type="button", data_action="recovery-key-saved"))
+        self.keys_show.append(self.keys_value, actions)
+        # Asked on a new browser: the key, or skip.
+        self.keys_form = h("form", "omc-keys-form", novalidate="")
+        self.keys_input = h("input", "omc-input omc-keys-input", id=f"{uid}-recovery",
+                            autocomplete="off", autocapitalize="none", spellcheck="false")
+        self.keys_error = h("p", "omc-keys-error", role="alert")
+        self.keys_submit = h("button", "omc-btn omc-btn--small omc-btn--primary",
+                             "Unlock messages", type="submit")
+        form_actions = h("span", "omc-keys-actions")
+        form_actions.append(self.keys_submit,
+                            h("button", "omc-btn omc-btn--small", "Skip for now", type="button",
+                              data_action="recovery-key-skip"))
+        self.keys_form.append(h("label", "omc-label", "Recovery key", for_=f"{uid}-recovery"),
+                              self.keys_input, self.keys_error, form_actions)
+        self.keys_later = h("button", "omc-btn omc-btn--small", "Enter recovery key",
+                            type="button", data_action="recovery-key-ask")
+        box.append(self.keys_title, self.keys_text, self.keys_show, self.keys_form,
+                   self.keys_later)
+        box.hidden = True
+        root.append(box)
+        self._keys_sig = None
+
+        def submit(event):
+            event.preventDefault()
+            self.vm.enter_recovery_key(self.keys_input.value)
+        self._on(self.keys_form, "submit", submit)
+
+    def _render_key_backup(self, state: ViewState) -> None:
+        view = state.key_backup
+        sig = None if view is None else (view.mode, view.recovery_key, view.error)
+        if sig == self._keys_sig:
+            return
+        self._keys_sig = sig
+        show(self.keys, view is not None)
+        if view is None:
+            self._drop_key_url()
+            return
+        self.keys.dataset.mode = view.mode
+        self.keys_title.textContent = view.title
+        show(self.keys_title, bool(view.title))
+        self.keys_text.textContent = view.text
+        show(self.keys_show, view.mode == "show")
+        if view.mode == "show":
+            self.keys_value.textContent = view.recovery_key
+            self._drop_key_url()
+            blob = js.Blob.new(to_js([view.file_text]), to_js({"type": "text/plain"},
+                                                            dict_converter=js.Object.fromEntries))
+            self._keys_url = js.URL.createObjectURL(blob)
+            self.keys_download.href = self._keys_url
+        else:
+            self.keys_value.textContent = ""
+            self._drop_key_url()
+        show(self.keys_form, view.mode in ("ask", "restoring"))
+        self.keys_input.disabled = self.keys_submit.disabled = view.mode == "restoring"
+        self.keys_error.textContent = view.error or ""
+        show(self.keys_error, bool(view.error))
+        show(self.keys_later, view.mode == "skipped")
+
+    def _drop_key_url(self) -> None:
+        if self._keys_url is not None:
+            js.URL.revokeObjectURL(self._keys_url)
+            self._keys_url = None
+            self.keys_download.removeAttribute("href")
 
     def _notify_select(self, where: str):
         """All messages / mentions only / mute for the room shown (the user's push rules)."""
@@ -564,6 +649,12 @@ class ChatView:
             vm.message_member(target.getAttribute("data-user"))
         elif action.startswith("pane-"):
             vm.show_pane(action[5:])
+        elif action == "recovery-key-saved":
+            vm.recovery_key_saved()
+        elif action == "recovery-key-skip":
+            vm.skip_recovery_key()
+        elif action == "recovery-key-ask":
+            vm.ask_recovery_key()
         elif action == "sign-out":
             asyncio.ensure_future(vm.sign_out())
         elif action == "sign-out-confirm":
@@ -660,6 +751,7 @@ class ChatView:
         self.confirm_text.textContent = state.sign_out_question or ""
         self.banner_text.textContent = state.banner or ""
         self._render_login(state)
+        self._render_key_backup(state)
         show(self.notice, state.screen not in (CHAT, SIGNED_OUT_SCREEN, INVITED))
         self.notice_text.textContent = state.notice
         invitation = state.invitation if state.screen == INVITED else None

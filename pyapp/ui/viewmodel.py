@@ -28,6 +28,7 @@ from .format import Clock, member_name
 from .modes import MODES, Mode
 from .parts.composer import EDITING, ComposerPart
 from .parts.info import InfoPanelPart, InfoView, MemberItem
+from .parts.key_backup import KeyBackupView, key_backup_view
 from .parts.mention_picker import MentionOption, MentionPicker
 from .parts.rooms import RoomItem, RoomListPart
 from .parts.session import LoginView, SessionPart, SignInOptions
@@ -108,6 +109,8 @@ class ViewState:
     caret: tuple[int, int] | None = None
     notify_level: str = "all"  # the shown room's: all | mentions | mute
     mentions: int = 0  # unread mentions of me over all my rooms (the header's badge)
+    # The key backup's panel: the recovery key shown once, or asked for on a new browser.
+    key_backup: KeyBackupView | None = None
 
 
 def _default_timer(delay: float, fn: Callable[[], None]):
@@ -353,6 +356,7 @@ class ChatViewModel:
                 state.invitation = self._invitation(invite)
                 state.title = state.invitation.text
         if screen == CHAT:
+            state.key_backup = key_backup_view(self._key_backup())
             me = service.user_id
             dm_partner = getattr(service.rooms, "dm_partner", None)
             if self.room_list is not None:
@@ -677,6 +681,39 @@ class ChatViewModel:
         if message is None or message.txn_id is None:
             return False
         return self.service.cancel_upload(room.room_id, message.txn_id)
+
+    # -- the key backup (pyapp.ui.parts.key_backup) -------------------------------------
+    def _key_backup(self):
+        crypto = getattr(self.service, "crypto", None)
+        return getattr(crypto, "backup", None)
+
+    def recovery_key_saved(self) -> None:
+        backup = self._key_backup()
+        if backup is not None:
+            backup.confirm_saved()
+            self.invalidate()
+
+    def skip_recovery_key(self) -> None:
+        backup = self._key_backup()
+        if backup is not None:
+            backup.skip()
+            self.invalidate()
+
+    def ask_recovery_key(self) -> None:
+        backup = self._key_backup()
+        if backup is not None:
+            backup.ask_again()
+            self.invalidate()
+
+    def enter_recovery_key(self, text: str) -> asyncio.Future | None:
+        backup = self._key_backup()
+        if backup is None:
+            return None
+
+        async def restore():
+            await backup.restore(text)
+            self.invalidate()
+        return self._spawn(restore())
 
     def retry_connection(self) -> None:
         self.service.retry_now()

@@ -1,0 +1,50 @@
+"""What the member sees of the key backup (pyapp.client.key_backup), in words that need no
+knowledge of keys: the recovery key shown once when encryption is set up (with a download and
+"I have saved it"), the question for it on a new browser (or skip, then what cannot be read
+yet and a way back), and a wrong key's error. The service's crypto session holds the state;
+this only words it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyapp.client import key_backup as kb
+
+SHOW_TITLE = "Save your recovery key"
+SHOW_TEXT = ("Your messages in encrypted chats are backed up, locked with this recovery key. "
+             "You will need it to read them when you sign in on another browser or device. "
+             "It is shown only this once: download it or copy it somewhere safe, like a "
+             "password manager.")
+ASK_TITLE = "Read your earlier encrypted messages"
+ASK_TEXT = ("You signed in on a new browser. To read messages from before, enter the "
+            "recovery key you saved when encryption was set up.")
+SKIPPED_TEXT = ("Encrypted messages sent before you signed in on this browser can't be read "
+                "here until you enter your recovery key. New messages can be read as usual.")
+RESTORING_TEXT = "Unlocking your earlier messages…"
+FILE_NAME = "chat-recovery-key.txt"
+
+
+@dataclass
+class KeyBackupView:
+    mode: str  # show | ask | restoring | skipped
+    title: str
+    text: str
+    recovery_key: str | None = None
+    file_text: str | None = None  # what "Download" saves
+    error: str | None = None
+
+
+def key_backup_view(backup) -> KeyBackupView | None:
+    """The panel for a KeyBackup (None: nothing to show)."""
+    if backup is None:
+        return None
+    if backup.state == kb.SHOW_KEY and backup.recovery_key:
+        return KeyBackupView("show", SHOW_TITLE, SHOW_TEXT, recovery_key=backup.recovery_key,
+                             file_text=kb.recovery_key_file(backup.recovery_key, backup.user_id))
+    if backup.state == kb.ASK_KEY:
+        return KeyBackupView("ask", ASK_TITLE, ASK_TEXT, error=backup.error)
+    if backup.state == kb.RESTORING:
+        return KeyBackupView("restoring", ASK_TITLE, RESTORING_TEXT)
+    if backup.state == kb.SKIPPED:
+        return KeyBackupView("skipped", "", SKIPPED_TEXT)
+    return None
