@@ -35,6 +35,17 @@ THUMB_WIDTH, THUMB_HEIGHT = 640, 480
 # Image types a browser shows in <img> without running anything: the others are offered as
 # files (an SVG is a document).
 INLINE_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+# Video and audio a browser plays in <video>/<audio> (others are offered as files); whether
+# this one file plays is known only once the browser tries (then it falls back to the file).
+PLAYABLE_TYPES = {
+    "m.video": frozenset({"video/mp4", "video/webm", "video/ogg", "video/quicktime"}),
+    "m.audio": frozenset({"audio/mpeg", "audio/mp3", "audio/ogg", "audio/opus", "audio/wav",
+                          "audio/x-wav", "audio/wave", "audio/webm", "audio/mp4", "audio/aac",
+                          "audio/x-m4a", "audio/flac", "audio/x-flac"}),
+}
+# A player fetches the whole file at once (authenticated media cannot be streamed into
+# <video> without a token in its URL): larger ones are offered as files to download.
+MAX_PLAYER_BYTES = 16 * 1024 * 1024
 
 _MXC = re.compile(r"^mxc://([A-Za-z0-9.\-]+(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?)"
                   r"/([A-Za-z0-9_\-]+)$")
@@ -154,6 +165,15 @@ class Media:
         if self.kind == IMAGE:
             return self.mimetype is None or self.mimetype in INLINE_IMAGE_TYPES
         return False
+
+    @property
+    def playable(self) -> bool:
+        """Played inline (a video or audio of a type browsers play, not too large to fetch
+        whole); else offered as a file."""
+        types = PLAYABLE_TYPES.get(self.kind)
+        return types is not None and self.mxc is not None and self.problem is None \
+            and (self.mimetype is None or self.mimetype in types) \
+            and (self.size is None or self.size <= MAX_PLAYER_BYTES)
 
 
 def media_of(content: Any) -> Media | None:

@@ -48,6 +48,8 @@ def content_security_policy(homeserver: str | None, security: PageSecurity) -> s
         "script-src 'self' 'wasm-unsafe-eval'",
         "style-src 'self'",
         f"img-src {images}",
+        # video and audio play from the blob: URLs their authenticated downloads become
+        "media-src 'self' blob:",
         f"connect-src {connect}",
         "object-src 'none'",
         "base-uri 'none'",

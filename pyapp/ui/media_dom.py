@@ -18,24 +18,14 @@ from pyapp.client.media import INLINE_IMAGE_TYPES, MAX_DIMENSION, avatar_path
 from pyapp.client.service import MediaUnavailable
 from pyapp.client.uploads import PendingFile
 
-from .parts.media import THUMBNAIL_FAILED, MediaView
+from .dom import h
+from .parts.media import PLAY_FAILED, THUMBNAIL_FAILED, MediaView
 
 log = logging.getLogger(__name__)
 
 EMPTY_PASTE = "There is nothing to paste: the clipboard holds no text and no file."
 NOT_A_FILE = "Only files can be dropped here."
 MAX_BLOBS = 200  # downloaded pictures kept as blob: URLs (then the oldest are revoked)
-
-
-def _h(tag, cls=None, text=None, **attrs):
-    el = js.document.createElement(tag)
-    if cls:
-        el.className = cls
-    if text is not None:
-        el.textContent = text
-    for name, value in attrs.items():
-        el.setAttribute(name.rstrip("_").replace("_", "-"), str(value))
-    return el
 
 
 class MediaLoader:
@@ -85,7 +75,7 @@ class MediaLoader:
     async def save(self, path: str, name: str) -> None:
         """Download a file and hand it to the browser under its own (safe) name."""
         url = await self.url(path)
-        link = _h("a", href=url, download=name)
+        link = h("a", href=url, download=name)
         link.hidden = True
         js.document.body.append(link)
         link.click()
@@ -94,63 +84,102 @@ class MediaLoader:
 
 def media_element(item: MediaView, key: str, loader: MediaLoader):
     """The body of a media message."""
-    box = _h("div", f"omc-media omc-media--{item.kind.split('.')[-1]}")
+    box = h("div", f"omc-media omc-media--{item.kind.split('.')[-1]}")
     if item.problem:
-        box.append(_h("p", "omc-media-problem", item.problem),
-                   _h("span", "omc-file-name", item.name))
+        box.append(h("p", "omc-media-problem", item.problem),
+                   h("span", "omc-file-name", item.name))
+    elif item.player:
+        box.append(_player(item, key, loader))
     elif item.picture:
         box.append(_picture(item, key, loader, box))
     else:
         box.append(_file_card(item, key))
     if item.progress is not None:
-        bar = _h("div", "omc-upload")
+        bar = h("div", "omc-upload")
         label = f"Uploading {item.name}"
-        bar.append(_h("progress", "omc-upload-bar", max="100",
-                      value=str(item.progress_percent), aria_label=label),
-                   _h("span", "omc-upload-text", f"{item.progress_percent}%"),
-                   _h("button", "omc-btn omc-btn--small", "Cancel", type="button",
-                      data_action="cancel-upload", data_key=key,
-                      aria_label=f"Cancel the upload of {item.name}"))
+        bar.append(h("progress", "omc-upload-bar", max="100",
+                     value=str(item.progress_percent), aria_label=label),
+                   h("span", "omc-upload-text", f"{item.progress_percent}%"),
+                   h("button", "omc-btn omc-btn--small", "Cancel", type="button",
+                     data_action="cancel-upload", data_key=key,
+                     aria_label=f"Cancel the upload of {item.name}"))
         box.append(bar)
     return box
 
 
 def _picture(item: MediaView, key: str, loader: MediaLoader, box):
-    button = _h("button", "omc-picture", type="button", data_action="open-media",
-                data_key=key, aria_label=f"{item.label} {item.name}: open full size")
+    button = h("button", "omc-picture", type="button", data_action="open-media",
+               data_key=key, aria_label=f"{item.label} {item.name}: open full size")
     button.style.width = f"{item.width}px"
     button.style.height = f"{item.height}px"
-    img = _h("img", "omc-picture-img", alt=item.name, width=item.width, height=item.height,
-             decoding="async")
+    img = h("img", "omc-picture-img", alt=item.name, width=item.width, height=item.height,
+            decoding="async")
     button.append(img)
     if item.local_url:
         img.src = item.local_url
         return button
 
     def failed(text: str) -> None:
-        if not button.isConnected:
-            return
-        notice = _h("div", "omc-media-failed")
-        notice.append(_h("p", "omc-media-problem", text), _h("span", "omc-file-name", item.name))
-        if item.download:
-            notice.append(_h("button", "omc-btn omc-btn--small", "Download", type="button",
-                             data_action="download-media", data_key=key,
-                             aria_label=f"Download {item.name}"))
-        button.replaceWith(notice)
+        if button.isConnected:
+            button.replaceWith(_failed(item, key, text))
 
     loader.show(img, item.thumbnail, failed)
     return button
 
 
-def _file_card(item: MediaView, key: str):
-    card = _h("div", "omc-file")
-    card.append(_h("span", "omc-file-kind", item.label),
-                _h("span", "omc-file-name", item.name),
-                _h("span", "omc-file-size", item.size_text))
+def _failed(item: MediaView, key: str, text: str):
+    """In place of a picture or player that cannot be shown: why, and the file to download."""
+    notice = h("div", "omc-media-failed")
+    notice.append(h("p", "omc-media-problem", text), h("span", "omc-file-name", item.name))
     if item.download:
-        card.append(_h("button", "omc-btn omc-btn--small", "Download", type="button",
-                       data_action="download-media", data_key=key,
-                       aria_label=f"Download {item.name}"))
+        notice.append(h("button", "omc-btn omc-btn--small", "Download", type="button",
+                        data_action="download-media", data_key=key,
+                        aria_label=f"Download {item.name}"))
+    return notice
+
+
+def _player(item: MediaView, key: str, loader: MediaLoader):
+    """<video>/<audio> with controls, fed the whole file as a blob: URL once downloaded (the
+    token stays in a header); a file the browser cannot play falls back to its download."""
+    player = h(item.player, f"omc-player omc-player--{item.player}", controls="",
+               preload="metadata", aria_label=f"{item.label} {item.name}")
+    if item.player == "video":
+        player.setAttribute("playsinline", "")
+        player.style.width = f"{item.width}px"
+        player.style.height = f"{item.height}px"
+
+    wrap = h("div", "omc-player-wrap")
+    wrap.append(player, h("span", "omc-file-name", item.name))
+
+    def failed(*_):
+        if wrap.isConnected:
+            wrap.replaceWith(_failed(item, key, PLAY_FAILED[item.kind]))
+
+    player.addEventListener("error", create_once_callable(failed))
+
+    def done(f: asyncio.Future) -> None:
+        if f.cancelled() or f.exception() is not None:
+            failed()
+        else:
+            player.src = f.result()
+    loader.url(item.download).add_done_callback(done)
+    if item.poster:
+        def poster(f: asyncio.Future) -> None:  # without it the first frame shows
+            if not f.cancelled() and f.exception() is None:
+                player.poster = f.result()
+        loader.url(item.poster).add_done_callback(poster)
+    return wrap
+
+
+def _file_card(item: MediaView, key: str):
+    card = h("div", "omc-file")
+    card.append(h("span", "omc-file-kind", item.label),
+                h("span", "omc-file-name", item.name),
+                h("span", "omc-file-size", item.size_text))
+    if item.download:
+        card.append(h("button", "omc-btn omc-btn--small", "Download", type="button",
+                      data_action="download-media", data_key=key,
+                      aria_label=f"Download {item.name}"))
     return card
 
 
@@ -159,16 +188,16 @@ class Lightbox:
     closes it and gives focus back."""
 
     def __init__(self, on):
-        self.el = _h("div", "omc-lightbox", role="dialog", aria_modal="true",
-                     aria_label="Image")
+        self.el = h("div", "omc-lightbox", role="dialog", aria_modal="true",
+                    aria_label="Image")
         self.el.hidden = True
-        self.img = _h("img", "omc-lightbox-img", alt="")
-        self.status = _h("p", "omc-lightbox-status", role="status")
-        self.save = _h("button", "omc-btn omc-btn--small", "Download", type="button",
-                       data_action="download-media")
-        self.close_button = _h("button", "omc-btn omc-btn--small", "Close", type="button",
-                               data_action="close-media")
-        bar = _h("div", "omc-lightbox-bar")
+        self.img = h("img", "omc-lightbox-img", alt="")
+        self.status = h("p", "omc-lightbox-status", role="status")
+        self.save = h("button", "omc-btn omc-btn--small", "Download", type="button",
+                      data_action="download-media")
+        self.close_button = h("button", "omc-btn omc-btn--small", "Close", type="button",
+                              data_action="close-media")
+        bar = h("div", "omc-lightbox-bar")
         bar.append(self.status, self.save, self.close_button)
         self.el.append(self.img, bar)
         self._return_to = None
@@ -259,7 +288,7 @@ def fill_avatars(root, service, loader: MediaLoader, room_id: str | None) -> Non
         path = avatar_path(url)
         if path is None:
             continue
-        img = _h("img", "omc-avatar-img", alt="")
+        img = h("img", "omc-avatar-img", alt="")
         img.hidden = True
 
         def loaded(*_, img=img):

@@ -13,21 +13,11 @@ import js
 
 from pyapp.client.actions import DEFAULT_REACTIONS, MAX_REACTION_KEY
 
+from .dom import h
 from .parts.timeline import DELETE, EDIT, REACT, REPLY
 
 NEXT_KEYS = ("ArrowDown", "ArrowRight")
 PREVIOUS_KEYS = ("ArrowUp", "ArrowLeft")
-
-
-def _el(tag: str, cls: str | None = None, text: str | None = None, **attrs):
-    el = js.document.createElement(tag)
-    if cls:
-        el.className = cls
-    if text is not None:
-        el.textContent = text
-    for name, value in attrs.items():
-        el.setAttribute(name.rstrip("_").replace("_", "-"), str(value))
-    return el
 
 
 class MessageMenu:
@@ -38,16 +28,16 @@ class MessageMenu:
         self.key: str | None = None  # the message the menu is open for
         self.button = None
         # The menu holds menu items only; the "other emoji" field is beside it, in the wrap.
-        self.wrap = _el("div", "omc-menu-wrap")
+        self.wrap = h("div", "omc-menu-wrap")
         self.wrap.hidden = True
-        self.el = _el("div", "omc-menu", role="menu", id=f"{uid}-menu",
-                      aria_label="Message actions")
-        self.custom = _el("form", "omc-menu-custom")
-        self.custom_input = _el("input", "omc-input omc-menu-input", id=f"{uid}-emoji",
-                                maxlength=str(MAX_REACTION_KEY), autocomplete="off")
-        self.custom.append(_el("label", "omc-sr-only", "Emoji to react with", for_=f"{uid}-emoji"),
+        self.el = h("div", "omc-menu", role="menu", id=f"{uid}-menu",
+                    aria_label="Message actions")
+        self.custom = h("form", "omc-menu-custom")
+        self.custom_input = h("input", "omc-input omc-menu-input", id=f"{uid}-emoji",
+                              maxlength=str(MAX_REACTION_KEY), autocomplete="off")
+        self.custom.append(h("label", "omc-sr-only", "Emoji to react with", for_=f"{uid}-emoji"),
                            self.custom_input,
-                           _el("button", "omc-btn omc-btn--small", "React", type="submit"))
+                           h("button", "omc-btn omc-btn--small", "React", type="submit"))
         self.custom.hidden = True
         self.wrap.append(self.el, self.custom)
         on(self.wrap, "keydown", self._on_keydown)
@@ -104,7 +94,7 @@ class MessageMenu:
         if REPLY in item.actions:
             entries.append(self._item("Reply", "reply"))
         if REACT in item.actions:
-            row = _el("div", "omc-menu-emoji", role="group", aria_label="React")
+            row = h("div", "omc-menu-emoji", role="group", aria_label="React")
             row.append(*[self._item(emoji, "react", emoji, aria_label=f"React with {emoji}")
                          for emoji in DEFAULT_REACTIONS])
             entries += [row, self._item("Other emoji…", "react-other")]
@@ -117,8 +107,8 @@ class MessageMenu:
 
     @staticmethod
     def _item(text: str, action: str, value: str = "", cls: str = "", **attrs):
-        return _el("button", f"omc-menu-item {cls}".strip(), text, type="button",
-                   role="menuitem", tabindex="-1", data_menu=action, data_value=value, **attrs)
+        return h("button", f"omc-menu-item {cls}".strip(), text, type="button",
+                 role="menuitem", tabindex="-1", data_menu=action, data_value=value, **attrs)
 
     def _items(self) -> list:
         return list(self.el.querySelectorAll("[role=menuitem]"))

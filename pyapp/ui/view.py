@@ -16,6 +16,7 @@ import js
 from pyodide.ffi import create_proxy, to_js
 
 from . import notifier, sanitize
+from .dom import h
 from .media_dom import (EMPTY_PASTE, NOT_A_FILE, Lightbox, MediaLoader, files_of,
                         media_element, pending_file)
 from .media_dom import fill_avatars
@@ -31,17 +32,6 @@ NARROW_PX = 700  # below this width the dashboard shows one pane at a time
 PINNED_SLACK_PX = 48  # "at the bottom" tolerance, so sub-pixel scroll positions still count
 LOAD_AHEAD_PX = 400  # earlier messages are asked for this far before the top is reached
 ROOM_PARAM = "room"  # the dashboard's selected room, in the page's URL
-
-
-def h(tag: str, cls: str | None = None, text: str | None = None, **attrs):
-    el = js.document.createElement(tag)
-    if cls:
-        el.className = cls
-    if text is not None:
-        el.textContent = text
-    for name, value in attrs.items():
-        el.setAttribute(name.rstrip("_").replace("_", "-"), str(value))
-    return el
 
 
 def show(el, visible: bool) -> None:

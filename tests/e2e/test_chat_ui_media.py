@@ -8,10 +8,15 @@ this machine, no token in any URL, and the conversation around them still shows.
 
 from __future__ import annotations
 
+import base64
+import io
 import json
+import math
 import os
+import re
 import struct
 import urllib.request
+import wave
 import zlib
 
 import pytest
@@ -274,11 +279,90 @@ def test_odd_media_events_from_another_client_each_show_a_contained_result(
         c_.get_by_role("button", name="Download passgpj.exe").click()
     assert got.value.suggested_filename == "passgpj.exe"
     assert open(got.value.path(), "rb").read() == b"hello file"
-    for label, name in (("Video", "clip.mp4"), ("Audio", "voice.ogg")):
-        card = c_.locator(".omc-file", has_text=name)
-        expect(card.locator(".omc-file-kind")).to_have_text(label)
+    # A video and an audio whose files are not media: the player gives way to the download.
+    for kind, name in (("video", "clip.mp4"), ("audio", "voice.ogg")):
+        failed = c_.locator(".omc-media-failed", has_text=name)
+        expect(failed.locator(".omc-media-problem")).to_have_text(
+            f"This {kind} cannot be played here.", timeout=LIVE_TIMEOUT_MS)
+        expect(failed.get_by_role("button", name=f"Download {name}")).to_be_visible()
     assert not any("evil.example" in u for u in page.requests)
     no_token_in_urls(page)
+
+
+# A short WebM recorded by the browser itself (no video tool on the machine): a canvas
+# changing colour, through MediaRecorder; base64 back to the test.
+RECORD_WEBM = """async () => {
+    const canvas = document.createElement('canvas');
+    canvas.width = 160; canvas.height = 120;
+    const g = canvas.getContext('2d');
+    const recorder = new MediaRecorder(canvas.captureStream(10), {mimeType: 'video/webm'});
+    const chunks = [];
+    recorder.ondataavailable = e => chunks.push(e.data);
+    const stopped = new Promise(resolve => recorder.onstop = resolve);
+    recorder.start();
+    for (let i = 0; i < 8; i++) {
+        g.fillStyle = `hsl(${i * 40}, 80%, 50%)`;
+        g.fillRect(0, 0, 160, 120);
+        await new Promise(resolve => requestAnimationFrame(() => setTimeout(resolve, 50)));
+    }
+    recorder.stop();
+    await stopped;
+    const bytes = new Uint8Array(await new Blob(chunks).arrayBuffer());
+    let text = '';
+    for (const b of bytes) text += String.fromCharCode(b);
+    return btoa(text);
+}"""
+
+
+def wav(seconds: float, rate: int = 8000) -> bytes:
+    """A sine tone as 16-bit mono PCM WAV."""
+    frames = b"".join(struct.pack("<h", int(12000 * math.sin(2 * math.pi * 440 * n / rate)))
+                      for n in range(int(seconds * rate)))
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(rate)
+        w.writeframes(frames)
+    return out.getvalue()
+
+
+def test_video_and_audio_from_another_client_play_inline(synapse, make_user, proxied_web,
+                                                          new_page):
+    a_name, a_pw, a = make_user("alice")
+    _, _, c = make_user("carol")
+    room_id = make_room(synapse, a["access_token"], "event", "media-play", [c])
+    page = new_page()
+    webm = base64.b64decode(page.evaluate(RECORD_WEBM))
+    assert webm[:4] == b"\x1aE\xdf\xa3", webm[:8]  # an EBML (WebM) file
+    token = c["access_token"]
+    clip = upload(synapse, token, webm, "video/webm", "clip.webm")
+    tone = upload(synapse, token, wav(0.5), "audio/wav", "tone.wav")
+    put(synapse, room_id, token, "play0", {
+        "msgtype": "m.video", "body": "clip.webm", "url": clip,
+        "info": {"mimetype": "video/webm", "w": 160, "h": 120, "size": len(webm)}})
+    put(synapse, room_id, token, "play1", {
+        "msgtype": "m.audio", "body": "tone.wav", "url": tone, "info": {"mimetype": "audio/wav"}})
+    put(synapse, room_id, token, "play2", {"msgtype": "m.text", "body": "after the players"})
+
+    open_and_sign_in(page, f"{proxied_web}/event.html?slug=media-play", a_name, a_pw)
+    expect_message(page, "after the players")
+    c_ = chat(page)
+    video, audio = c_.get_by_label("Video clip.webm"), c_.get_by_label("Audio tone.wav")
+    for player, tag in ((video, "VIDEO"), (audio, "AUDIO")):
+        expect(player).to_have_attribute("src", re.compile("^blob:"), timeout=LIVE_TIMEOUT_MS)
+        expect(player).to_have_attribute("controls", "")
+        assert player.evaluate("e => e.tagName") == tag
+    # Both played by the browser: their metadata read from the downloaded files.
+    page_until(page, "(() => { const v = document.querySelector('om-chat video.omc-player');"
+                     " return v && v.readyState >= 1 && v.videoWidth === 160; })()",
+               LIVE_TIMEOUT_MS, "the video's metadata")
+    page_until(page, "(() => { const a = document.querySelector('om-chat audio.omc-player');"
+                     " return a && a.readyState >= 1 && Math.abs(a.duration - 0.5) < 0.05; })()",
+               LIVE_TIMEOUT_MS, "the audio's metadata")
+    box = video.bounding_box()
+    assert box["width"] <= 320 and box["height"] <= 240, box
+    expect(c_.locator(".omc-media-failed")).to_have_count(0)
+    no_token_in_urls(page)
+    assert not page.page_errors
 
 
 def test_avatars_of_people_and_rooms_show_over_their_initials(synapse, make_user, proxied_web,

@@ -26,6 +26,7 @@ def test_policy_allows_own_scripts_wasm_and_the_homeserver_only():
     assert csp["frame-ancestors"] == ["'none'"]
     assert csp["object-src"] == ["'none'"] and csp["base-uri"] == ["'none'"]
     assert csp["default-src"] == ["'self'"]
+    assert csp["media-src"] == ["'self'", "blob:"]  # players fed by authenticated downloads
 
 
 def test_same_origin_homeserver_adds_nothing_and_framing_follows_the_config():
