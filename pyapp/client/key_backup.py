@@ -10,7 +10,8 @@ made, and never leaves the browser otherwise.
 
 The cross-signing private keys travel with the backup: encrypted by the engine to the
 backup's public key (the same public-key scheme as the backed-up room keys), in the account
-data `com.openmeet.cross_signing_keys`. A second browser that is given the recovery key
+data `com.openmeet.cross_signing_keys` (which also notes whether the member confirmed saving
+the recovery key: until then a reload shows it again). A second browser that is given the recovery key
 therefore also gets the self-signing key and signs its own device, so the user's devices
 trust each other. (The spec's secret storage, m.secret_storage, needs AES-CTR/HMAC code the
 engine does not offer; this project writes no cryptography, so it uses what the engine has.)
@@ -242,11 +243,19 @@ class KeyBackup:
         self.cross_signing: str | None = None  # "set up" | "trusted" | why not
 
     # -- the member's answers ---------------------------------------------------------
-    def confirm_saved(self) -> None:
-        """"I have saved it": the recovery key is not shown (nor kept) any more."""
-        if self.state == SHOW_KEY:
-            self.recovery_key = None
-            self._set(ON)
+    async def confirm_saved(self) -> None:
+        """"I have saved it": the recovery key is not shown (nor kept) any more. Until then
+        it is shown again after a reload (the account data says it was not saved yet)."""
+        if self.state != SHOW_KEY:
+            return
+        self.recovery_key = None
+        self._set(ON)
+        try:
+            secrets = await self._account_data() or {}
+            secrets["saved"] = True
+            await self._request("PUT", self._secrets_path(), secrets)
+        except Exception:  # noqa: BLE001  (shown once more after a reload: no harm)
+            log.exception("Could not note that the recovery key was saved")
 
     def skip(self) -> None:
         if self.state == ASK_KEY:
@@ -324,6 +333,13 @@ class KeyBackup:
                 if version != self.version:
                     await self._engine.save_backup_key(private, self.version)
                 await self._engine.enable_backup(self._public_key, self.version)
+                secrets = await self._account_data()
+                if secrets is not None and secrets.get("saved") is False \
+                        and secrets.get("version") == self.version:
+                    # Made here, and the page went before "I have saved it": shown again.
+                    self.recovery_key = encode_recovery_key(unb64(private))
+                    self._set(SHOW_KEY)
+                    return
                 self._set(ON)
                 return
             self._set(ASK_KEY)
@@ -387,13 +403,13 @@ class KeyBackup:
         await engine.save_backup_key(private, version)
         await engine.enable_backup(public, version)
         self.version, self._public_key = version, public
+        secrets: dict = {"version": version, "saved": False}
         keys = await engine.export_cross_signing()
         if keys:
             secret = engine.encrypt_to(public, json.dumps(keys))
-            await self._request(
-                "PUT", f"/_matrix/client/v3/user/{_q(self.user_id)}/account_data/{SECRETS_TYPE}",
-                {"version": version, "algorithm": ALGORITHM, "ciphertext": secret.ciphertext,
-                 "mac": secret.mac, "ephemeral": secret.ephemeral})
+            secrets.update(algorithm=ALGORITHM, ciphertext=secret.ciphertext, mac=secret.mac,
+                           ephemeral=secret.ephemeral)
+        await self._request("PUT", self._secrets_path(), secrets)
         self.recovery_key = encode_recovery_key(unb64(private))
         self._set(SHOW_KEY)
 
@@ -423,6 +439,18 @@ class KeyBackup:
         await self._send(bootstrap.signatures)
         self.cross_signing = "set up"
 
+    def _secrets_path(self) -> str:
+        return f"/_matrix/client/v3/user/{_q(self.user_id)}/account_data/{SECRETS_TYPE}"
+
+    async def _account_data(self) -> dict | None:
+        response = await self._http("GET", self._secrets_path(), timeout=30)
+        if response.status == 404:
+            return None
+        data = _json(response) if response.status == 200 else None
+        if not isinstance(data, dict):
+            raise BackupHttpError(f"the account data could not be read (HTTP {response.status})")
+        return data
+
     async def _published_master_key(self) -> bool:
         body = await self._request("POST", "/_matrix/client/v3/keys/query",
                                    {"device_keys": {self.user_id: []}})
@@ -440,10 +468,7 @@ class KeyBackup:
     async def _trust_this_device(self, private: str) -> None:
         """Take the cross-signing keys from the account data (opened with the recovery key)
         and sign this device with them."""
-        response = await self._http(
-            "GET", f"/_matrix/client/v3/user/{_q(self.user_id)}/account_data/{SECRETS_TYPE}",
-            timeout=30)
-        data = _json(response) if response.status == 200 else None
+        data = await self._account_data()
         if not isinstance(data, dict) or not all(isinstance(data.get(k), str)
                                                  for k in ("ciphertext", "mac", "ephemeral")):
             self.cross_signing = "no cross-signing keys in the backup"

@@ -690,7 +690,7 @@ class ChatViewModel:
     def recovery_key_saved(self) -> None:
         backup = self._key_backup()
         if backup is not None:
-            backup.confirm_saved()
+            self._spawn(backup.confirm_saved())
             self.invalidate()
 
     def skip_recovery_key(self) -> None:

@@ -228,21 +228,29 @@ async def test_the_first_device_makes_the_backup_and_shows_the_recovery_key_once
         engine.cross_signing)
     assert await backup.upload() == 2
     assert set(server.keys["!r:localhost"]["sessions"]) == {"s1", "s2", "s3"}
-    backup.confirm_saved()
-    assert backup.state == kb.ON and backup.recovery_key is None
-    assert changes[-1] == kb.ON
+    # A reload before "I have saved it" shows the same key again; after it, never.
+    engine.enabled = None
+    reloaded, _ = make(server, engine)
+    await reloaded.start()
+    assert reloaded.state == kb.SHOW_KEY and reloaded.recovery_key == backup.recovery_key
+    await reloaded.confirm_saved()
+    assert reloaded.state == kb.ON and reloaded.recovery_key is None
+    assert server.account_data[kb.SECRETS_TYPE]["saved"] is True
+    again, _ = make(server, engine)
+    await again.start()
+    assert again.state == kb.ON and again.recovery_key is None
 
 
 async def test_a_device_that_has_the_key_backs_up_without_asking():
     server, engine = FakeServer(), FakeBackupEngine(keys=["s1"])
     first, _ = make(server, engine)
     await first.start()
+    await first.confirm_saved()
     engine.enabled = None  # a reload: the engine starts with backups off
     again, _ = make(server, engine)
     await again.start()
     assert again.state == kb.ON and again.recovery_key is None
     assert engine.enabled == (server.backup["auth_data"]["public_key"], "1")
-    assert [m for m, p in server.calls].count("POST") >= 1
     assert sum(1 for m, p in server.calls if m == "POST" and p.endswith("/version")) == 1
 
 
@@ -309,7 +317,7 @@ async def test_existing_cross_signing_keys_of_another_app_are_not_replaced():
     assert backup.state == kb.SHOW_KEY
     assert server.master["keys"] == {"ed25519:X": "X"}
     assert "not replaced" in backup.cross_signing
-    assert kb.SECRETS_TYPE not in server.account_data
+    assert "ciphertext" not in server.account_data[kb.SECRETS_TYPE]  # no keys to carry
 
 
 async def test_a_backup_of_an_unknown_algorithm_is_said_not_overwritten():
@@ -324,3 +332,97 @@ async def test_a_backup_of_an_unknown_algorithm_is_said_not_overwritten():
 def test_the_download_file_holds_the_key_and_says_what_it_is_for():
     text = kb.recovery_key_file("EsT1 abcd", ME)
     assert "EsT1 abcd" in text and ME in text and "another browser" in text
+
+
+# -- with the crypto session (pyapp.client.crypto) ------------------------------------------
+class LinkedBackup(FakeBackupEngine):
+    """The backup side of a crypto_fakes.FakeEngine: its room keys are the engine's."""
+
+    def __init__(self, engine):
+        super().__init__()
+        self.engine = engine
+
+    @property
+    def room_keys(self):
+        return sorted(self.engine.keys)
+
+    @room_keys.setter
+    def room_keys(self, value):
+        pass
+
+    async def import_backup(self, private, version, rooms):
+        count = 0
+        for room in rooms.values():
+            for sid in room["sessions"]:
+                self.engine.keys.add(sid)
+                self.backed_up.add(sid)
+                count += 1
+        return count
+
+
+def crypto_session(server, members):
+    from pyapp.client.crypto import CryptoSession
+    from tests.unit.crypto_fakes import FakeEngine, FakeHttp, FakeProvider
+
+    engine = FakeEngine()
+    engine.backup = LinkedBackup(engine)
+    rest = FakeHttp(members)
+
+    async def http(method, path, body=None, headers=None, timeout=None, auth=True):
+        response = await server(method, path, body)
+        if response.status == 404 and b"M_UNRECOGNIZED" in response.body:
+            return await rest(method, path, body, headers, timeout, auth)
+        return response
+
+    healed, tasks = [], []
+    session = CryptoSession(http, lambda: FakeProvider(engine).open(ME, "DEV"),
+                            on_decrypted=lambda room, events: healed.append((room, events)),
+                            spawn=lambda coro: tasks.append(asyncio.ensure_future(coro)),
+                            user_id=ME)
+    return session, engine, healed, tasks
+
+
+async def test_the_crypto_session_backs_up_keys_as_they_come_and_a_new_device_heals_with_them():
+    from tests.unit.crypto_fakes import encrypted_event, encryption_state, room_key, sync
+
+    room, bob = "!r:localhost", "@bob:localhost"
+    server = FakeServer()
+    first, engine, _, tasks = crypto_session(server, {room: [ME, bob]})
+    await first.on_sync(sync({room: []}, state={room: [encryption_state(room)]}))
+    while tasks:
+        await tasks.pop(0)
+    assert first.backup.state == kb.SHOW_KEY and server.backup is not None
+    recovery_key = first.backup.recovery_key
+
+    # A key received from another device, and the one made to send: both reach the backup.
+    await first.on_sync(sync({room: [encrypted_event("$1", bob, "s-bob")]},
+                             to_device=[room_key("s-bob")], batch="s2"))
+    assert "s-bob" in server.keys[room]["sessions"]
+    await first.encrypt(room, "m.room.message", {"msgtype": "m.text", "body": "mine"})
+    assert engine.session_of[room] in server.keys[room]["sessions"]
+
+    # A new device: the earlier message waits, then heals when the recovery key is given.
+    second, engine2, healed, tasks2 = crypto_session(server, {room: [ME, bob]})
+    await second.on_sync(sync({room: [encrypted_event("$1", bob, "s-bob")]},
+                              state={room: [encryption_state(room)]}))
+    while tasks2:
+        await tasks2.pop(0)
+    assert second.backup.state == kb.ASK_KEY and "$1" in second.pending
+    assert await second.backup.restore(recovery_key)
+    assert [(r, [e["event_id"] for e in events]) for r, events in healed] == [(room, ["$1"])]
+    assert not second.pending
+
+
+async def test_engines_without_a_backup_side_make_no_backup():
+    from pyapp.client.crypto import CryptoSession
+    from tests.unit.crypto_fakes import FakeHttp, FakeProvider, encryption_state, sync
+
+    provider, tasks = FakeProvider(), []
+    session = CryptoSession(FakeHttp({}), lambda: provider.open(ME, "DEV"),
+                            on_decrypted=lambda *a: None,
+                            spawn=lambda coro: tasks.append(asyncio.ensure_future(coro)),
+                            user_id=ME)
+    await session.on_sync(sync({"!r:x": []}, state={"!r:x": [encryption_state("!r:x")]}))
+    while tasks:
+        await tasks.pop(0)
+    assert session.ready and session.backup is None
