@@ -108,7 +108,7 @@ class ViewState:
     mention_options: list[MentionOption] = field(default_factory=list)
     caret: tuple[int, int] | None = None
     notify_level: str = "all"  # the shown room's: all | mentions | mute
-    mentions: int = 0  # unread mentions of me over all my rooms (the header's badge)
+    mentions: int = 0  # unread mentions of me in the rooms this chat shows (the header's badge)
     # The key backup's panel: the recovery key shown once, or asked for on a new browser.
     key_backup: KeyBackupView | None = None
 
@@ -367,8 +367,13 @@ class ChatViewModel:
             partner = dm_partner(room.room_id) if room is not None and dm_partner else None
             if partner:
                 state.title = member_name(room, partner)
-            totals = getattr(service, "unread_totals", None)
-            state.mentions = totals()[1] if totals else 0
+            # The header counts the mentions of what this chat shows: its list's rooms, or
+            # its one room (the host page gets every room's through om-chat:unread).
+            if self.room_list is not None:
+                state.mentions = sum(r.mentions for r in state.rooms)
+            elif room is not None:
+                badge = getattr(service, "badge", None)
+                state.mentions = badge(room)[1] if badge else room.highlights
             if room is not None:
                 state.encrypted = service.is_encrypted(room.room_id)
                 bot = getattr(service.rooms, "bot_user_id", None)

@@ -314,3 +314,26 @@ async def test_editing_a_message_keeps_its_pills_and_notifies_only_the_newly_men
     assert edit["m.new_content"]["m.mentions"] == {"user_ids": [world.bob, world.bobby]}
     assert edit["m.mentions"] == {"user_ids": [world.bobby]}
     assert edit["formatted_body"].startswith(f"* {link} see you at 7 <a href=")
+
+
+async def test_the_header_counts_the_mentions_of_the_rooms_it_shows_only(world):
+    """The sidebar shows one room: its header's @N is that room's, not every room's; the
+    dashboard's is the sum of its list's badges (the host's total stays om-chat:unread's)."""
+    other = world.hs.create_room("Elsewhere", BOT, metadata={
+        "entity_type": "group", "entity_slug": "elsewhere", "tenant_id": "t1"})
+    world.hs.join(other, world.alice)
+    world.hs.join(other, world.bob)
+    service, sidebar = await ready(world)
+    dashboard = world.vm(service, "dashboard", "all", None)
+    world.hs.rooms[world.room].highlights = 1
+    world.hs.rooms[other].highlights = 2
+    world.hs.post(world.room, world.bob, "@Alice here")
+    world.hs.post(other, world.bob, "@Alice there")
+    await until(lambda: service.unread_totals()[1] == 3)
+    await until(lambda: sidebar.state.mentions == 1)
+    assert sidebar.state.mentions == 1
+    await until(lambda: dashboard.state.rooms and dashboard.state.mentions == 3)
+    assert sum(r.mentions for r in dashboard.state.rooms) == 3
+    await service.set_notify_level(other, "mute")  # a muted room's mentions count nowhere
+    await until(lambda: dashboard.state.mentions == 1)
+    assert sidebar.state.mentions == 1 and service.unread_totals()[1] == 1

@@ -55,6 +55,7 @@ class FakeRoom:
         self.typing: list[str] = []
         self.receipts: dict[str, str] = {}
         self.ephemeral_pos = 0
+        self.highlights = 0  # the server's highlight count for the syncing user (mentions)
 
 
 class FakeHomeserver:
@@ -320,7 +321,8 @@ class FakeHomeserver:
                         {"type": "m.receipt", "content": _receipts(room.receipts)},
                     ]},
                     "account_data": {"events": []},
-                    "unread_notifications": {"notification_count": 0, "highlight_count": 0},
+                    "unread_notifications": {"notification_count": room.highlights,
+                                             "highlight_count": room.highlights},
                     "summary": {"m.joined_member_count": sum(
                         1 for s in room.members.values() if s == "join")},
                 }
