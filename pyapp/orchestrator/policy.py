@@ -72,10 +72,11 @@ class RoomState:
     power_levels: dict[str, Any]
     memberships: dict[str, tuple[str, str]]  # user_id -> (membership, sender)
     metadata: dict[str, Any] | None
+    encryption: dict[str, Any] | None = None  # m.room.encryption content, if the room has it
 
     @classmethod
     def from_events(cls, events: Iterable[dict]) -> "RoomState":
-        version, creators, pl, members, meta = "1", set(), {}, {}, None
+        version, creators, pl, members, meta, encryption = "1", set(), {}, {}, None, None
         for e in events:
             t, sk, content = e.get("type"), e.get("state_key"), e.get("content") or {}
             if t == "m.room.create":
@@ -87,7 +88,9 @@ class RoomState:
                 members[sk] = (content.get("membership"), e.get("sender"))
             elif t == ROOM_METADATA_TYPE and sk == "":
                 meta = content
-        return cls(version, frozenset(creators), pl, members, meta)
+            elif t == "m.room.encryption" and sk == "":
+                encryption = content
+        return cls(version, frozenset(creators), pl, members, meta, encryption)
 
     @property
     def creators_unbounded(self) -> bool:
@@ -221,6 +224,16 @@ def create_room_body(kind: str, slug: str, tenant: str, name: str, description: 
                 "m.room.tombstone", "m.room.server_acl", ROOM_METADATA_TYPE)},
         },
     }
+
+
+def plan_encryption(state: RoomState, encrypted: bool) -> dict[str, Any] | None:
+    """The m.room.encryption content to send when the entity's "encrypted chat" setting is on
+    and its room is not encrypted yet (a room made before the setting was turned on); None
+    otherwise. Never the other way: the spec has no turning encryption off, so a room that
+    has it keeps it whatever the setting says."""
+    if not encrypted or state.encryption:
+        return None
+    return {"algorithm": MEGOLM}
 
 
 def audit_room(state: RoomState, kind: str, slug: str, tenant: str,

@@ -16,7 +16,7 @@ from pyapp.orchestrator import outbox
 from pyapp.orchestrator.appservice import OrchestratorConfig
 from pyapp.orchestrator.matrix import MatrixBot, MatrixCallError
 from pyapp.orchestrator.policy import (BANNED, CREATOR_POWER_VERSIONS, Member, RoomState, create_room_body, desired_levels,
-                                       plan_memberships, plan_power_levels)
+                                       plan_encryption, plan_memberships, plan_power_levels)
 from pyapp.orchestrator.outbox import Lease, LeaseLost
 from pyapp.orchestrator.retry import FAILED, OK, PENDING, Backoff, Outcome, transition, unexpected
 from pyapp.platform.store import Store
@@ -301,6 +301,13 @@ class Orchestrator:
                               f"/_matrix/client/v3/rooms/{_q(room_id)}/state/m.room.power_levels/",
                               new_pl)
         self.fault("after_power_levels")
+        encryption = plan_encryption(state, bool(entity.get("encrypted"))) if full else None
+        if encryption is not None:
+            # The organizer turned the setting on for an existing room (one-way).
+            self._fence(lease)
+            await self.bot.ok("turn on encryption", "PUT",
+                              f"/_matrix/client/v3/rooms/{_q(room_id)}/state/m.room.encryption/",
+                              encryption)
         actions, _waiting = plan_memberships(state, members, scope, bot_id, full=full)
         failures: dict[str, Outcome] = {}
         sem = asyncio.Semaphore(self.membership_concurrency)
@@ -393,7 +400,9 @@ class Orchestrator:
                 {**body["power_level_content_override"], "users": levels},
                 {bot: ("join", bot), **{u: ("invite", bot) for u in invite}},
                 next(e["content"] for e in body["initial_state"]
-                     if e["type"] == ROOM_METADATA_TYPE))
+                     if e["type"] == ROOM_METADATA_TYPE),
+                next((e["content"] for e in body["initial_state"]
+                      if e["type"] == "m.room.encryption"), None))
         elif isinstance(r.body, dict) and r.body.get("errcode") == "M_ROOM_IN_USE":
             # A previous run created it and died before recording it: adopt, never duplicate.
             alias = room_alias(kind, slug, tenant, cfg.server_name)

@@ -18,7 +18,8 @@ from aiohttp import web
 from pyapp.identity import matrix_user_id, room_alias
 from pyapp.orchestrator.retry import DONE, FAILED
 from pyapp.platform import csrf
-from pyapp.platform.service import (CrossTenant, NotFound, Platform, PlatformError)
+from pyapp.platform.service import (MANAGER_ROLES, CrossTenant, NotFound, Platform,
+                                    PlatformError)
 from pyapp.platform.sessions import DEFAULT_TTL, Sessions
 from pyapp.platform.throttle import LoginThrottle, Throttled
 
@@ -161,6 +162,10 @@ def entity_view(request: web.Request, tenant: str, kind: str, slug: str, me: str
                "matrix_user_id": matrix_user_id(m["slug"], tenant, sn) if sn else None,
                "matrix_ready": bool(m["matrix_ready"])} for m in members],
         "my_role": mine,
+        # The "encrypted chat" setting; managers may turn it on (one-way), see _encryption.
+        "encrypted": bool(e.get("encrypted")),
+        "can_manage": mine in MANAGER_ROLES[kind]
+        or bool(me and p.user(tenant, me)["is_platform_admin"]),
     }
     view["is_attending" if kind == "event" else "is_member"] = mine not in (None, "banned")
     return view
@@ -312,6 +317,29 @@ def _role(kind: str):
     return handler
 
 
+def _encryption(kind: str):
+    """PUT {"encrypted": true}: the organizer turns end-to-end encryption on for the room
+    (one-way: `false` is refused, as the spec has no turning it off)."""
+    async def handler(request: web.Request) -> web.Response:
+        tenant, me = current_user(request)
+        slug = request.match_info["slug"]
+        data = await body(request)
+        if data.get("encrypted") is not True:
+            raise ApiError(400, "one_way", "Encryption can only be turned on: once a chat is "
+                           "encrypted it stays encrypted.")
+        p = request.app[PLATFORM]
+        ids = p.turn_on_encryption(tenant, kind, slug, me)
+        status, err = ("applied", None) if not ids else await settle(request, ids)
+        if status == "failed":
+            p.undo_encryption(tenant, kind, slug, ids)
+            raise ApiError(502, "homeserver_refused",
+                           f"the homeserver refused, encryption is still off: {err}")
+        view = entity_view(request, tenant, kind, slug, me)
+        view["matrix"] = {"status": status}
+        return _json(view, 200 if status == "applied" else 202)
+    return handler
+
+
 def add_platform_routes(app: web.Application, platform: Platform, *, secret: bytes | str,
                         server_name: str | None = None, orchestrator=None,
                         sync_timeout: float = 5.0,
@@ -358,3 +386,4 @@ def add_platform_routes(app: web.Application, platform: Platform, *, secret: byt
         r.add_route(lmethod, f"/api/{plural}/{{slug}}/{leave}",
                     _own_membership(kind, joining=False))
         r.add_put(f"/api/{plural}/{{slug}}/{member}/{{user}}/role", _role(kind))
+        r.add_put(f"/api/{plural}/{{slug}}/encryption", _encryption(kind))

@@ -308,6 +308,34 @@ class Platform:
             ids = [outbox.enqueue(c, tenant, kind, slug, outbox.SYNC_MEMBER, target)]
         return (None if prev is None else prev["role"]), ids
 
+    def turn_on_encryption(self, tenant: str, kind: str, slug: str, actor: str) -> list[int]:
+        """The "encrypted chat" setting, turned on by the entity's managers (or a platform
+        admin) for a room that exists: the orchestrator sends m.room.encryption. One-way (the
+        spec has no turning it off), so there is no turning the setting off either. Nothing
+        to do (no outbox item) when it is on already."""
+        with self.store.tx() as c:
+            ent = self._entity_in_tx(c, tenant, kind, slug)
+            a = self._user(c, tenant, actor)
+            role = c.one("SELECT role FROM memberships WHERE tenant = ? AND kind = ? AND "
+                         "entity_slug = ? AND user_slug = ?", (tenant, kind, slug, actor))
+            if not a["is_platform_admin"] and (role is None
+                                               or role["role"] not in MANAGER_ROLES[kind]):
+                raise Forbidden(f"only the {kind}'s {' or '.join(MANAGER_ROLES[kind])} "
+                                "can turn on encryption")
+            if ent["encrypted"]:
+                return []
+            c.execute("UPDATE entities SET encrypted = 1 WHERE tenant = ? AND kind = ? AND "
+                      "slug = ?", (tenant, kind, slug))
+            return [outbox.enqueue(c, tenant, kind, slug, outbox.SYNC_ROOM)]
+
+    def undo_encryption(self, tenant: str, kind: str, slug: str, failed_ids: list[int]) -> None:
+        """The homeserver refused m.room.encryption: the setting is off again, as the room."""
+        with self.store.tx() as c:
+            c.execute("UPDATE entities SET encrypted = 0 WHERE tenant = ? AND kind = ? AND "
+                      "slug = ?", (tenant, kind, slug))
+            marks = ",".join("?" * len(failed_ids))
+            c.execute(f"DELETE FROM outbox WHERE id IN ({marks})", tuple(failed_ids))
+
     def revert_membership(self, tenant: str, kind: str, slug: str, user: str,
                           prev_role: str | None, failed_ids: list[int]) -> None:
         """Put a membership back as it was after the homeserver refused the change."""

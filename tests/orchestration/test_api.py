@@ -147,3 +147,59 @@ async def test_homeserver_refusal_leaves_nothing_half_done(store, orch_synapse,
     finally:
         await c.close()
         await orch.stop()
+
+
+async def test_an_organizer_turns_on_encryption_for_an_existing_room_and_it_stays_on(
+        store, orch_synapse, make_orchestrator, tenant):
+    """The "encrypted chat" setting of an existing event: only its managers may turn it on,
+    the bot then sends m.room.encryption; turning it off is refused (one-way, per the spec);
+    turning it on again changes nothing."""
+    from .test_rooms import raw_state
+
+    hs = orch_synapse
+    p = Platform(store)
+    p.create_tenant(tenant)
+    for slug in ("olga", "pete"):
+        p.create_user(tenant, slug, slug.title(), password=DEMO_PASSWORD, matrix_ready=True)
+        hs.register_user(f"{slug}_{tenant}", DEMO_PASSWORD)
+    p.create_entity(tenant, "event", "quiet-talk", "Quiet talk", "olga")
+    p.join(tenant, "event", "quiet-talk", "pete")
+    orch = make_orchestrator(store)
+    orch.start()
+    c = await client_for(store, orch, hs)
+    try:
+        await login(c, tenant, "pete")
+        ev = await (await c.get("/api/events/quiet-talk")).json()
+        assert ev["encrypted"] is False and ev["can_manage"] is False
+        room = await until(lambda: p.entity(tenant, "event", "quiet-talk")["matrix_room_id"],
+                           what="the event's room")
+        r = await c.put("/api/events/quiet-talk/encryption", json={"encrypted": True})
+        assert r.status == 403, await r.text()
+
+        await login(c, tenant, "olga")
+        ev = await (await c.get("/api/events/quiet-talk")).json()
+        assert ev["encrypted"] is False and ev["can_manage"] is True
+        r = await c.put("/api/events/quiet-talk/encryption", json={"encrypted": False})
+        assert r.status == 400 and (await r.json())["error"] == "one_way"
+        assert ("m.room.encryption", "") not in raw_state(hs, room)
+
+        r = await c.put("/api/events/quiet-talk/encryption", json={"encrypted": True})
+        assert r.status == 200, await r.text()
+        assert (await r.json())["encrypted"] is True
+        assert raw_state(hs, room)[("m.room.encryption", "")] == {
+            "algorithm": "m.megolm.v1.aes-sha2"}
+        events_before = hs.request("GET", f"/_synapse/admin/v1/rooms/{room}",
+                                   token=hs.admin_token)[1]["state_events"]
+        r = await c.put("/api/events/quiet-talk/encryption", json={"encrypted": True})
+        assert r.status == 200 and (await r.json())["encrypted"] is True
+        r = await c.put("/api/events/quiet-talk/encryption", json={"encrypted": False})
+        assert r.status == 400
+        # A later full reconcile does not send it again.
+        p.reconcile(tenant, "event", "quiet-talk")
+        await orch.drain()
+        assert hs.request("GET", f"/_synapse/admin/v1/rooms/{room}",
+                          token=hs.admin_token)[1]["state_events"] == events_before
+        assert p.entity(tenant, "event", "quiet-talk")["encrypted"] == 1
+    finally:
+        await c.close()
+        await orch.stop()

@@ -9,7 +9,7 @@ import pytest
 from pyapp.identity import (IdentityError, matrix_localpart, parse_user_id, room_alias,
                             should_auto_accept)
 from pyapp.orchestrator.policy import (Action, Member, PowerPolicy, RoomState, desired_levels,
-                                       plan_memberships, plan_power_levels)
+                                       plan_encryption, plan_memberships, plan_power_levels)
 from pyapp.orchestrator.retry import (DONE, FAILED, PENDING, Backoff, ItemState, Outcome,
                                       classify, transition, unexpected)
 from pyapp.platform.service import CrossTenant, Platform, check_password, hash_password
@@ -102,6 +102,17 @@ def test_membership_plan():
     # A per-user change (they attended again) re-invites someone who left on their own.
     actions, _ = plan_memberships(st, members, {"@left:hs"}, BOT, full=False)
     assert actions == [Action("invite", "@left:hs")]
+
+
+def test_encryption_is_planned_only_to_turn_it_on():
+    plain = RoomState.from_events([{"type": "m.room.create", "state_key": "", "sender": BOT,
+                                    "content": {"room_version": "12"}}])
+    encrypted = RoomState.from_events([{"type": "m.room.encryption", "state_key": "",
+                                        "content": {"algorithm": "m.megolm.v1.aes-sha2"}}])
+    assert plan_encryption(plain, True) == {"algorithm": "m.megolm.v1.aes-sha2"}
+    assert plan_encryption(plain, False) is None
+    assert plan_encryption(encrypted, True) is None
+    assert plan_encryption(encrypted, False) is None  # one-way: never turned off
 
 
 def test_classify():

@@ -1,6 +1,6 @@
 // The event page's own script (a file, not inline: the pages' CSP allows no inline script).
 (async () => {
-  const { h, api, query, boot, signInForm, chatElement, personItem } = window.site;
+  const { h, api, query, boot, signInForm, chatElement, personItem, encryptionControl } = window.site;
   const slug = query("slug", "python-meetup");
   const chatSlot = document.getElementById("event-chat");
   const name = document.getElementById("event-name");
@@ -58,6 +58,10 @@
     name.textContent = event.name;
     description.textContent = event.description || "";
     attendees.replaceChildren(...event.attendees.map((a) => personItem(a, ["creator", "organizer"])));
+    if (decideChat) {
+      const control = encryptionControl("events", event);
+      document.getElementById("event-encryption").replaceChildren(...(control ? [control] : []));
+    }
     if (!decideChat) return;
     if (event.is_attending) showChat(event.tenant, false);
     else showAttendBanner(event);

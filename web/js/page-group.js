@@ -1,6 +1,6 @@
 // The group page's own script (a file, not inline: the pages' CSP allows no inline script).
 (async () => {
-  const { h, api, query, boot, signInForm, chatElement, personItem } = window.site;
+  const { h, api, query, boot, signInForm, chatElement, personItem, encryptionControl } = window.site;
   const slug = query("slug", "pythonistas");
   const tabs = document.getElementById("tabs");
 
@@ -63,6 +63,8 @@
   document.title = `${group.name} · OpenMeet demo`;
   name.textContent = group.name;
   document.getElementById("group-description").textContent = group.description || "No description yet.";
+  const control = encryptionControl("groups", group);
+  if (control) document.getElementById("panel-about").append(control);
   document.getElementById("group-members").replaceChildren(...group.members.map((m) =>
     personItem(m, ["owner", "admin", "banned"])));
   const events = await api("GET", "events");

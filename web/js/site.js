@@ -170,5 +170,46 @@
         return li;
     }
 
-    window.site = { h, api, query, boot, renderNav, signInForm, chatElement, openDirectChat, personItem };
+    /* The "encrypted chat" setting of an event or group, for its organizers only (others see
+       the lock in the chat's header). Turning it on is one-way, as in Matrix itself: the page
+       says so and asks once more before doing it. */
+    function encryptionControl(plural, entity) {
+        if (!entity.can_manage) return null;
+        const box = h("section", { class: "site-encryption", "aria-labelledby": "enc-title" });
+        const status = h("p", { class: "site-encryption-status", role: "status" });
+        const error = h("p", { class: "site-error", role: "alert", hidden: "" });
+        const turnOn = h("button", { type: "button", class: "site-btn" }, "Turn on encryption…");
+        const warning = h("div", { class: "site-encryption-confirm", hidden: "" },
+            h("p", {}, "Once turned on, encryption cannot be turned off for this chat. Only " +
+                       "members' devices will read new messages and files; the server and the " +
+                       "platform will not. Members who join later will not read what was sent " +
+                       "before they joined."),
+            h("button", { type: "button", class: "site-btn site-btn--primary" }, "Turn on for good"),
+            h("button", { type: "button", class: "site-btn site-btn--link" }, "Cancel"));
+        const [confirm, cancel] = warning.querySelectorAll("button");
+        function show(on) {
+            status.textContent = on
+                ? "🔒 On: messages are end-to-end encrypted. This cannot be turned off."
+                : "Off: the chat's server can read its messages.";
+            turnOn.hidden = on;
+            warning.hidden = true;
+        }
+        turnOn.addEventListener("click", () => { warning.hidden = false; turnOn.hidden = true; confirm.focus(); });
+        cancel.addEventListener("click", () => { show(false); turnOn.focus(); });
+        confirm.addEventListener("click", async () => {
+            confirm.disabled = true;
+            error.hidden = true;
+            const r = await api("PUT", `${plural}/${encodeURIComponent(entity.slug)}/encryption`, { encrypted: true });
+            confirm.disabled = false;
+            if (r.ok) { show(true); return; }
+            error.textContent = r.message;
+            error.hidden = false;
+        });
+        box.append(h("h2", { class: "site-h2", id: "enc-title" }, "Chat encryption"), status, turnOn, warning, error);
+        show(entity.encrypted);
+        return box;
+    }
+
+    window.site = { h, api, query, boot, renderNav, signInForm, chatElement, openDirectChat, personItem,
+                    encryptionControl };
 })();
