@@ -285,6 +285,8 @@ class CryptoSession:
                 await self._retry_pending(exclude=body)
             if had_keys:
                 await self._upload_backup()
+        if self.backup is not None and self.backup.should_retry():
+            self._spawn(self._start_backup(self.engine))
 
     def on_stored(self, body: dict) -> None:
         """A stored sync shown after a reload: its crypto parts were fed when it came, its
@@ -368,18 +370,22 @@ class CryptoSession:
                 await self._retry_pending()
             except Exception:  # noqa: BLE001  (the next sync feeds and retries again)
                 log.exception("Starting the encryption engine's work failed")
-            await self._start_backup(engine)
+        await self._start_backup(engine)
 
     async def _start_backup(self, engine: CryptoEngine) -> None:
-        """Under the lock: the key backup starts with the engine (made or asked for)."""
+        """The key backup starts with the engine (found, made or asked for). Not under the
+        lock: its round trips to the homeserver must not hold up syncs and sends (until it
+        is on, it backs nothing up)."""
         backup_engine = getattr(engine, "backup", None)
-        if backup_engine is None or not self.user_id:
+        if backup_engine is None or not self.user_id or self.closed:
             return
-        self.backup = KeyBackup(self._http, backup_engine, self.user_id, self._send,
-                                self._lock, on_change=self._on_backup_change,
-                                on_restored=self._retry_pending)
+        if self.backup is None:
+            self.backup = KeyBackup(self._http, backup_engine, self.user_id, self._send,
+                                    self._lock, on_change=self._on_backup_change,
+                                    on_restored=self._retry_pending, clock=self._clock)
         await self.backup.start()
-        await self._upload_backup()
+        async with self._lock:
+            await self._upload_backup()
 
     async def _upload_backup(self) -> None:
         """Under the lock: new room keys (made or received) go to the backup."""
@@ -514,19 +520,20 @@ class CryptoSession:
         for request in await self.engine.outgoing_requests():
             await self._send(request)
 
-    async def _send(self, request: EngineRequest) -> None:
+    async def _send(self, request: EngineRequest) -> bool:
         """Send one engine request and tell the engine the answer. A refused request is
-        logged and left to the engine, which asks for it again."""
+        logged and left to the engine, which asks for it again (False)."""
         method, path = request_http(request)
         response = await self._http(method, path, request.body, timeout=30)
         if response.status != 200:
             log.warning("%s refused: HTTP %s %s", request.kind, response.status,
                         response.body[:200])
-            return
+            return False
         if not request.id:  # nothing to tell (a bootstrap's signature upload)
-            return
+            return True
         await self.engine.mark_sent(request, response.body.decode("utf-8", "replace")
                                     if isinstance(response.body, bytes) else response.body)
+        return True
 
     async def _room_members(self, room_id: str) -> list[str]:
         """Everyone joined or invited whose devices must get the room key. The sync's

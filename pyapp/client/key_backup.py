@@ -27,6 +27,7 @@ import asyncio
 import base64
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Protocol
 
@@ -36,6 +37,7 @@ ALGORITHM = "m.megolm_backup.v1.curve25519-aes-sha2"
 SECRETS_TYPE = "com.openmeet.cross_signing_keys"
 VERSION_PATH = "/_matrix/client/v3/room_keys/version"
 MAX_UPLOADS = 200  # backup requests sent in one go (the engine batches room keys by 100s)
+RETRY_AFTER_S = 30.0  # a setup that failed (offline, server error) is tried again after this
 
 # States (what the member is shown: pyapp.ui.parts.key_backup).
 IDLE = "idle"          # not started: no encrypted room yet, or the engine is loading
@@ -224,9 +226,10 @@ class KeyBackup:
     messages that were waiting for their keys."""
 
     def __init__(self, http: Http, engine: BackupEngine, user_id: str,
-                 send: Callable[[Any], Awaitable[None]], lock: asyncio.Lock,
+                 send: Callable[[Any], Awaitable[bool]], lock: asyncio.Lock,
                  on_change: Callable[[], None] = lambda: None,
-                 on_restored: Callable[[], Awaitable[None]] | None = None):
+                 on_restored: Callable[[], Awaitable[None]] | None = None,
+                 clock: Callable[[], float] = time.monotonic):
         self._http = http
         self._engine = engine
         self.user_id = user_id
@@ -234,6 +237,8 @@ class KeyBackup:
         self._lock = lock
         self._on_change = on_change
         self._on_restored = on_restored
+        self._clock = clock
+        self._failed_at: float | None = None  # a setup that may work when tried again
         self.state = IDLE
         self.version: str | None = None
         self._public_key: str | None = None  # the server's backup's (auth_data.public_key)
@@ -307,6 +312,11 @@ class KeyBackup:
                 return False
         return True
 
+    def should_retry(self) -> bool:
+        """A setup that failed for the network's or the server's sake is due again."""
+        return self.state == FAILED and self._failed_at is not None \
+            and self._clock() - self._failed_at >= RETRY_AFTER_S
+
     # -- started with the engine ------------------------------------------------------
     async def start(self) -> None:
         """Called (under the crypto session's lock) once the engine is ready: use the
@@ -314,6 +324,7 @@ class KeyBackup:
         for the recovery key."""
         if self.state not in (IDLE, FAILED):
             return
+        self._failed_at = None
         self._set(CHECKING)
         try:
             info = await self._server_backup()
@@ -346,6 +357,7 @@ class KeyBackup:
         except Exception as e:  # noqa: BLE001  (the next engine start tries again)
             log.exception("Setting up the key backup failed")
             self.error = f"Message backup is not available: {e}"
+            self._failed_at = self._clock()
             self._set(FAILED)
 
     async def upload(self) -> int:
@@ -358,7 +370,8 @@ class KeyBackup:
             request = await self._engine.backup_room_keys()
             if request is None:
                 break
-            await self._send(request)
+            if not await self._send(request):
+                break  # refused (backup replaced, server down): asked again after the next keys
             sent += 1
         return sent
 

@@ -12,7 +12,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from pyapp.client.key_backup import ALGORITHM, MALFORMED_KEY, WRONG_KEY, encode_recovery_key
+from pyapp.client.key_backup import (ALGORITHM, MALFORMED_KEY, SECRETS_TYPE, WRONG_KEY,
+                                     encode_recovery_key)
 from pyapp.client.timeline_model import WAITING_FOR_KEY
 from pyapp.ui.parts.key_backup import SKIPPED_TEXT
 from tests.e2e.chat_ui_support import (BOOT_TIMEOUT_MS, LIVE_TIMEOUT_MS, chat, expect_message,
@@ -93,6 +94,9 @@ def test_a_second_browser_reads_earlier_messages_with_the_recovery_key(
     panel.get_by_role("button", name="I have saved it").click()
     expect(panel).to_be_hidden()
     assert recovery_key not in chat(first).inner_text()
+    _wait(first, lambda: synapse.request(
+        "GET", f"/_matrix/client/v3/user/{a['user_id']}/account_data/{SECRETS_TYPE}",
+        token=a["access_token"])[1].get("saved") is True, "'saved' noted in the account data")
     first.reload()
     expect_message(first, "history from alice", timeout=BOOT_TIMEOUT_MS)
     expect(panel).to_be_hidden()

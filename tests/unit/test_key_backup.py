@@ -126,6 +126,8 @@ class FakeServer:
             return self._answer(200, self.backup) if self.backup else \
                 self._answer(404, {"errcode": "M_NOT_FOUND"})
         if path.startswith(base + "/room_keys/keys"):
+            if method == "PUT" and self.backup and f"version={self.backup['version']}" not in path:
+                return self._answer(403, {"errcode": "M_WRONG_ROOM_KEYS_VERSION"})
             if method == "PUT":
                 for room_id, room in data["rooms"].items():
                     self.keys.setdefault(room_id, {"sessions": {}})["sessions"].update(
@@ -157,7 +159,7 @@ class FakeServer:
                             json.dumps(body).encode())
 
 
-def make(server, engine, retried=None):
+def make(server, engine, retried=None, clock=None):
     changes = []
 
     async def send(request):
@@ -165,7 +167,7 @@ def make(server, engine, retried=None):
 
         method, path = request_http(request)
         response = await server(method, path, request.body)
-        assert response.status == 200
+        return response.status == 200
 
     async def on_restored():
         if retried is not None:
@@ -173,7 +175,7 @@ def make(server, engine, retried=None):
 
     backup = kb.KeyBackup(server, engine, ME, send, asyncio.Lock(),
                           on_change=lambda: changes.append(backup.state),
-                          on_restored=on_restored)
+                          on_restored=on_restored, **({"clock": clock} if clock else {}))
     return backup, changes
 
 
@@ -426,3 +428,28 @@ async def test_engines_without_a_backup_side_make_no_backup():
     while tasks:
         await tasks.pop(0)
     assert session.ready and session.backup is None
+
+
+async def test_a_setup_that_failed_offline_is_tried_again_later():
+    now = [0.0]
+    server, engine = FakeServer(), FakeBackupEngine()
+    server.down = True
+    backup, _ = make(server, engine, clock=lambda: now[0])
+    await backup.start()
+    assert backup.state == kb.FAILED and "not available" in backup.error
+    assert not backup.should_retry()
+    now[0] += kb.RETRY_AFTER_S
+    assert backup.should_retry()
+    server.down = False
+    await backup.start()
+    assert backup.state == kb.SHOW_KEY and not backup.should_retry()
+
+
+async def test_uploads_stop_when_the_server_refuses_them():
+    server, engine = FakeServer(), FakeBackupEngine(keys=[f"s{i}" for i in range(10)])
+    backup, _ = make(server, engine)
+    await backup.start()
+    server.backup["version"] = "2"  # another app replaced the backup
+    calls = len(server.calls)
+    assert await backup.upload() == 0
+    assert len(server.calls) == calls + 1  # one refused request, not a loop
