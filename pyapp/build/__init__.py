@@ -5,8 +5,9 @@ static/ is generated, never committed, and rebuilt from pinned inputs only:
   and without the modules a chat page never uses (pyapp.build.stdlib_trim), split into what a
   page imports (python_stdlib.zip) and the rest, fetched on first use (python_stdlib_rest.zip,
   pyapp.browser.stdlib_rest),
-  and a pyodide-lock.json listing ONLY our wheels (sha256 + depends), so `loadPackage("pyapp")`
-  resolves everything by name from this origin.
+  and a pyodide-lock.json listing ONLY our wheels (sha256 + depends): the loader
+  (web/chat/om-chat.js) fetches every wheel it lists, checks its sha256 and puts the wheel file
+  itself on sys.path (zipimport reads the bytecode-only wheels; nothing is unpacked).
 - static/pyodide/wheels/<sha256[:16]>/<wheel>: the wheels, in content-addressed folders, so a
   changed wheel always has a new URL (browsers and caches never serve a stale one).
 - *.br (brotli) and *.gz siblings of compressible files, served by pyapp.server.web when the

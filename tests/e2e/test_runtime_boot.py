@@ -139,6 +139,33 @@ from nio.crypto import attachments
                       "python": "3.14.2", "client": "AsyncClient"}
 
 
+def test_wheels_download_while_python_starts_and_are_imported_unpacked(booted):
+    # Fetched from the boot's start beside Pyodide's files, not after Python is up...
+    started = booted.evaluate("""performance.getEntriesByType('resource')
+        .filter(e => e.name.endsWith('.whl')).map(e => e.startTime)""")
+    assert len(started) == 10  # every wheel of the lock, once
+    assert max(started) < booted.evaluate("window.omChat.timings.runtimeReady")
+    # ...and read where they are (zipimport), nothing unpacked: code, package data (jsonschema's
+    # metaschemas, read at its import) and metadata all come from the archives.
+    found = run(booted, """
+import importlib.metadata, os, nio, jsonschema, markdown_it
+from nio.schemas import validate_json
+try:
+    validate_json({}, {"type": "object", "required": ["a"]})
+    refused = False
+except jsonschema.ValidationError:
+    refused = True
+site = os.path.dirname(os.path.dirname(nio.__file__))
+[nio.__file__, jsonschema.Draft4Validator.META_SCHEMA["id"], refused,
+ importlib.metadata.version("matrix-nio"), sorted(os.listdir(os.path.dirname(site)))]
+""")
+    assert ".whl/nio/" in found[0]
+    assert found[1] == "http://json-schema.org/draft-04/schema#"
+    assert found[2] is True
+    assert found[3] == "0.26.0"
+    assert all(name.endswith(".whl") for name in found[4])
+
+
 def test_nio_gets_names_only_for_the_transports_the_browser_never_runs(booted):
     # pyapp/browser/nio_shims: aiohttp & co. are not downloaded; using one says why it fails
     result = run(booted, """

@@ -18,24 +18,21 @@
  *   | file index (JSON [[path, offset, length], ...], length -1 = folder)
  *   | file contents (offsets relative to their start)
  *
- * Message in: {indexURL, modules, cacheName, key}. Message out: {ok, bytes, ms, skipped} or
+ * Message in: {indexURL, modules, cacheName, key, wheels: [[path, bytes], ...]} (the page's wheel
+ * files, on its sys.path in this order). Message out: {ok, bytes, ms, skipped} or
  * {ok: false, error}.
  */
 self.onmessage = async (event) => {
-    const { indexURL, modules, cacheName, key } = event.data;
+    const { indexURL, modules, cacheName, key, wheels } = event.data;
     const t0 = performance.now();
     try {
         const { loadPyodide } = await import(indexURL + "pyodide.mjs");
         const pyodide = await loadPyodide({ indexURL, _makeSnapshot: true });
-        // loadPackage would record the installed packages in a JS object the snapshot format
-        // refuses ("Unexpected hiwire entry"); unpacking the same wheels leaves no such record.
-        const lock = await (await fetch(indexURL + "pyodide-lock.json")).json();
-        const site = pyodide._api.sitepackages;
-        await Promise.all(Object.values(lock.packages).map(async (p) => {
-            const response = await fetch(new URL(p.file_name, indexURL));
-            if (!response.ok) throw new Error(`${p.file_name}: HTTP ${response.status}`);
-            pyodide.unpackArchive(await response.arrayBuffer(), "wheel", { extractDir: site });
-        }));
+        // As the page did (om-chat.js, installWheels): the wheel files on sys.path, read by
+        // zipimport. (loadPackage would also record the packages in a JS object the snapshot
+        // format refuses: "Unexpected hiwire entry".)
+        for (const [path, bytes] of wheels) pyodide.FS.writeFile(path, bytes, { canOwn: true });
+        pyodide.runPython(`import sys\nsys.path.extend(${JSON.stringify(wheels.map(([path]) => path))})`);
         pyodide.globals.set("_om_modules", pyodide.toPy(modules));
         const skipped = pyodide.runPython(`
 import importlib
@@ -48,7 +45,7 @@ for _m in _om_modules:
 del _m, _om_modules
 _om_skipped`).toJs();
         pyodide.runPython("del _om_skipped");
-        const files = packFolder(pyodide.FS, site);
+        const files = packFolder(pyodide.FS, pyodide._api.sitepackages);
         const snapshot = pack(pyodide.makeMemorySnapshot(), files);
         const cache = await caches.open(cacheName);
         for (const old of await cache.keys()) if (old.url !== key) await cache.delete(old);

@@ -23,7 +23,7 @@
  *                 code that only needs Python should wait for "python-ready")
  *   step         current boot step id (see STEPS)
  *   timings      ms since navigation: bootStart, loaderImported (pyodide.mjs evaluated),
- *                runtimeReady (loadPyodide resolved), packagesReady (our wheels installed),
+ *                runtimeReady (loadPyodide resolved), packagesReady (our wheels on sys.path),
  *                pythonReady, mounted, synced (the chat first showed its rooms);
  *                importSeconds (Python's `import nio` + our client)
  *   ready        Promise, resolves when Python and the chat libraries are loaded
@@ -72,8 +72,6 @@
     // origin like the runtime; imported as a module so no global of the host page changes.
     const sanitizerURL = staticBase + "vendor/dompurify/purify.es.mjs";
     let sanitizer = null;
-    // Resolved by name against static/pyodide/pyodide-lock.json (our wheels only).
-    const PACKAGES = ["pyapp"];
     const MAIN = "from pyapp.ui import boot\nawait boot.main()\n";
 
     let resolveReady, rejectReady, resolveMounted, rejectMounted;
@@ -238,12 +236,12 @@
                     return;
                 }
                 const file = name.slice(name.lastIndexOf("/") + 1);
+                // Our wheels download beside these (see fetchWheels); Python's boot reports
+                // "libraries" itself when it imports them.
                 if (CORE_FILES.includes(file)) {
                     seenCore.add(file);
                     if (seenCore.has("pyodide.asm.wasm") && seenCore.has("python_stdlib.zip")) progress("start");
                     else progress("download", seenCore.size / CORE_FILES.length);
-                } else if (file.endsWith(".whl")) {
-                    progress("libraries");
                 }
             }
         });
@@ -308,6 +306,10 @@
 
     async function startPython() {
         const stored = findSnapshot(); // read while Pyodide's module loads
+        const indexURL = staticBase + "pyodide/";
+        // Without a stored snapshot our wheels are needed: fetched now, while Pyodide loads.
+        let wheels = stored.then((bytes) => (bytes ? null : fetchWheels(indexURL)));
+        wheels.catch(() => {}); // awaited below; a failure is reported there
         let loadPyodide;
         try {
             ({ loadPyodide } = await import(pyodideURL));
@@ -316,14 +318,12 @@
         }
         omChat.timings.loaderImported = performance.now();
         runtimeStarted = true;
-        const indexURL = staticBase + "pyodide/";
         let pyodide = await restoreSnapshot(loadPyodide, indexURL, await stored);
         omChat.bootMode = pyodide ? "snapshot" : "normal";
         if (!pyodide) {
             pyodide = await loadPyodide({ indexURL });
             omChat.timings.runtimeReady = performance.now();
-            // No micropip, no package cache: the wheels come from our lock file, by name.
-            await pyodide.loadPackage(PACKAGES, { messageCallback: (m) => console.debug(m) });
+            installWheels(pyodide, (await wheels) || (await fetchWheels(indexURL)));
         }
         omChat.timings.packagesReady = performance.now();
         // main() reports its own failures through _failed(); the rejection then changes nothing.
@@ -340,6 +340,40 @@
         }
     }
 
+    // -- our wheels -------------------------------------------------------------------------
+    // Every wheel of static/pyodide/pyodide-lock.json (ours and what the chat imports, nothing
+    // else), fetched from the start of the boot beside Pyodide's own files and checked against
+    // the lock's sha256. They go on sys.path as they are: their bytecode-only layout is what
+    // zipimport reads, so nothing is unpacked (Pyodide's loadPackage unpacked them file by file
+    // after Python had started: 0.35-0.65 s of a first visit, measured with
+    // benchmarks/first_visit.py). Resolves to [[file name, bytes], ...].
+    function fetchWheels(indexURL) {
+        const sri = (hex) => "sha256-" + btoa(String.fromCharCode(...hex.match(/../g).map((h) => parseInt(h, 16))));
+        return fetch(indexURL + "pyodide-lock.json")
+            .then((r) => {
+                if (!r.ok) throw new Error(`Could not load pyodide-lock.json (HTTP ${r.status})`);
+                return r.json();
+            })
+            .then((lock) => Promise.all(Object.values(lock.packages).map(async (p) => {
+                const r = await fetch(new URL(p.file_name, indexURL).href, { integrity: sri(p.sha256) });
+                if (!r.ok) throw new Error(`Could not load ${p.file_name} (HTTP ${r.status})`);
+                return [p.file_name.slice(p.file_name.lastIndexOf("/") + 1), new Uint8Array(await r.arrayBuffer())];
+            })));
+    }
+
+    // The wheels as files in site-packages (where the snapshot worker finds them too), each
+    // one on sys.path.
+    let wheelPaths = [];
+    function installWheels(pyodide, wheels) {
+        const site = pyodide._api.sitepackages; // private, as the snapshot's API (pinned)
+        const paths = wheels.map(([name, bytes]) => {
+            pyodide.FS.writeFile(`${site}/${name}`, bytes, { canOwn: true });
+            return `${site}/${name}`;
+        });
+        pyodide.runPython(`import sys\nsys.path.extend(${JSON.stringify(paths)})`);
+        wheelPaths = paths;
+    }
+
     // -- memory snapshot --------------------------------------------------------------------
     // Starting Python, installing our wheels and importing nio + the chat is most of a reload's
     // time. After a normal boot has mounted the chat, om-chat-snapshot.js (a worker) imports the
@@ -350,7 +384,7 @@
     // back to a normal boot and drops the snapshot; a new build has a new id, and storing a
     // snapshot deletes the others.
     const SNAPSHOT_CACHE = "om-chat-python-snapshot";
-    const SNAPSHOT_FORMAT = 2; // bump when what a snapshot holds changes without a new build
+    const SNAPSHOT_FORMAT = 3; // bump when what a snapshot holds changes without a new build
     const snapshotWorkerURL = new URL("om-chat-snapshot.js", scriptURL).href;
     // The snapshot's second Python takes a core for seconds. Started at mount, it competed with
     // the first sync's answer, its storing and its render (on 2 cores: 0.1-0.8 s later "ready"
@@ -501,8 +535,10 @@
         };
         worker.onmessage = (event) => done(event.data);
         worker.onerror = (event) => done({ ok: false, error: event.message || "worker error" });
+        // The worker puts the same wheel files on the same sys.path (no second download).
+        const wheels = wheelPaths.map((path) => [path, pyodide.FS.readFile(path)]);
         worker.postMessage({ indexURL: staticBase + "pyodide/", modules, cacheName: SNAPSHOT_CACHE,
-                             key: snapshotKey });
+                             key: snapshotKey, wheels }, wheels.map(([, bytes]) => bytes.buffer));
     }
 
     async function mountOne(el) {
