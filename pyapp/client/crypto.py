@@ -240,6 +240,7 @@ class CryptoSession:
         # The server-side key backup (pyapp.client.key_backup), made when the engine is
         # ready if it can back up keys (its `backup` attribute).
         self.backup: KeyBackup | None = None
+        self._backing_up = False  # an upload to the backup is on its way
         self._load_engine = load_engine
         self._on_decrypted = on_decrypted
         self._spawn = spawn
@@ -284,7 +285,7 @@ class CryptoSession:
             if had_keys and self.pending:
                 await self._retry_pending(exclude=body)
             if had_keys:
-                await self._upload_backup()
+                self._backup_soon()
         if self.backup is not None and self.backup.should_retry():
             self._spawn(self._start_backup(self.engine))
 
@@ -324,7 +325,7 @@ class CryptoSession:
             for request in shared:
                 await self._send(request)
             encrypted = await engine.encrypt(room_id, event_type, content)
-            await self._upload_backup()  # a new room key, if one was made
+            self._backup_soon()  # a new room key, if one was made
             return encrypted
 
     async def close(self) -> None:
@@ -386,6 +387,22 @@ class CryptoSession:
         await self.backup.start()
         async with self._lock:
             await self._upload_backup()
+
+    def _backup_soon(self) -> None:
+        """New room keys go to the backup beside the sync or send that brought them (its
+        round trip must not delay showing the sync or sending the message)."""
+        if self.backup is None or self._backing_up:
+            return
+        self._backing_up = True
+
+        async def upload():
+            try:
+                async with self._lock:
+                    self._backing_up = False
+                    await self._upload_backup()
+            finally:
+                self._backing_up = False
+        self._spawn(upload())
 
     async def _upload_backup(self) -> None:
         """Under the lock: new room keys (made or received) go to the backup."""

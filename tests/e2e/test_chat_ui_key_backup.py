@@ -1,25 +1,27 @@
 """History on a new browser (issue 11, item 4) against the real Synapse, with the independent
 nio peer (tests/e2e/crypto_peer.py): the first browser makes the server-side key backup and
-shows the recovery key once (with a download); its room keys reach Synapse's backup; a second
+shows the recovery key once (with a download); its room keys reach Synapse's backup, which
+CPython vodozemac opens with the recovery key (the spec's format, not only our engine's); a second
 browser (a fresh context, same user) is asked for the key, a malformed or wrong key is said and
 loses nothing, skipping says what cannot be read, and the right key turns the earlier messages
 into text and signs the new device with the user's cross-signing key."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 from playwright.sync_api import expect
 
 from pyapp.client.key_backup import (ALGORITHM, MALFORMED_KEY, SECRETS_TYPE, WRONG_KEY,
-                                     encode_recovery_key)
+                                     decode_recovery_key, encode_recovery_key)
 from pyapp.client.timeline_model import WAITING_FOR_KEY
 from pyapp.ui.parts.key_backup import SKIPPED_TEXT
 from tests.e2e.chat_ui_support import (BOOT_TIMEOUT_MS, LIVE_TIMEOUT_MS, chat, expect_message,
                                        make_room, open_and_sign_in, send)
 from tests.e2e.test_chat_ui_encryption import (_wait, device_keys_uploaded, encrypt_room,
-                                               peer)  # noqa: F401  (peer: a fixture)
+                                               peer, stored_event_json)  # noqa: F401  (peer: a fixture)
 
 pytestmark = pytest.mark.e2e
 
@@ -39,6 +41,33 @@ def cross_signing(synapse, token: str, user_id: str) -> dict:
 def signed_by_self_signing_key(query: dict, user_id: str, device_id: str) -> bool:
     [ssk] = query["self_signing_keys"][user_id]["keys"]
     return ssk in query["device_keys"][user_id][device_id].get("signatures", {}).get(user_id, {})
+
+
+def read_backup_independently(recovery_key: str, info: dict, keys: dict, room_id: str,
+                              stored: list[dict]) -> set[str]:
+    """Open Synapse's backup with the recovery key using CPython vodozemac (not the
+    browser's engine): the spec's format end to end. The texts of the room's stored
+    events that the backed-up keys decrypt."""
+    import vodozemac
+
+    secret = vodozemac.Curve25519SecretKey.from_bytes(decode_recovery_key(recovery_key))
+    backup_key = vodozemac.PkDecryption.from_key(secret)
+    assert backup_key.public_key.to_base64() == info["auth_data"]["public_key"]
+    texts = set()
+    for session_id, data in keys["rooms"][room_id]["sessions"].items():
+        encrypted = data["session_data"]
+        clear = json.loads(bytes(backup_key.decrypt(vodozemac.Message.from_base64(
+            encrypted["ciphertext"], encrypted["mac"], encrypted["ephemeral"]))))
+        assert clear["algorithm"] == "m.megolm.v1.aes-sha2"
+        session = vodozemac.InboundGroupSession.import_session(
+            vodozemac.ExportedSessionKey(clear["session_key"]))
+        for event in stored:
+            if event["type"] == "m.room.encrypted" and \
+                    event["content"].get("session_id") == session_id:
+                decrypted = session.decrypt(vodozemac.MegolmMessage.from_base64(
+                    event["content"]["ciphertext"]))
+                texts.add(json.loads(bytes(decrypted.plaintext))["content"]["body"])
+    return texts
 
 
 def test_a_second_browser_reads_earlier_messages_with_the_recovery_key(
@@ -86,6 +115,9 @@ def test_a_second_browser_reads_earlier_messages_with_the_recovery_key(
         token=a["access_token"])
     assert status == 200 and len(keys["rooms"][room_id]["sessions"]) >= 2
     assert "history" not in str(keys)  # encrypted to the backup key
+    # The spec's format: an independent implementation opens it with the recovery key.
+    assert read_backup_independently(recovery_key, info, keys, room_id, stored_event_json(
+        synapse, room_id)) >= {"history from nio", "history from alice"}
     # Cross-signing: published, and browser 1 signed by it.
     query = cross_signing(synapse, n["access_token"], a["user_id"])
     assert a["user_id"] in query["master_keys"]

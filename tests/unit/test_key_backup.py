@@ -399,8 +399,12 @@ async def test_the_crypto_session_backs_up_keys_as_they_come_and_a_new_device_he
     # A key received from another device, and the one made to send: both reach the backup.
     await first.on_sync(sync({room: [encrypted_event("$1", bob, "s-bob")]},
                              to_device=[room_key("s-bob")], batch="s2"))
+    while tasks:
+        await tasks.pop(0)
     assert "s-bob" in server.keys[room]["sessions"]
     await first.encrypt(room, "m.room.message", {"msgtype": "m.text", "body": "mine"})
+    while tasks:
+        await tasks.pop(0)
     assert engine.session_of[room] in server.keys[room]["sessions"]
 
     # A new device: the earlier message waits, then heals when the recovery key is given.
