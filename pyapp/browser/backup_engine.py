@@ -42,6 +42,10 @@ class WasmBackup:
             raise ValueError("not a backup key") from e
 
     # -- backup -----------------------------------------------------------------------
+    def device_created_ms(self):
+        value = self._machine.deviceCreationTimeMs
+        return None if _absent(value) else int(value)
+
     async def saved_backup_key(self):
         keys = await self._call("getBackupKeys")
         key = keys.decryptionKey

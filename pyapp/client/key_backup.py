@@ -157,6 +157,11 @@ class CrossSigningBootstrap:
 class BackupEngine(Protocol):
     """The crypto engine's backup and cross-signing operations (keys are unpadded base64)."""
 
+    def device_created_ms(self) -> int | None:
+        """When this device's keys were made (the engine's clock): messages sent before
+        can only be read with keys from the backup."""
+        ...
+
     async def saved_backup_key(self) -> tuple[str | None, str | None]:
         """(private key, backup version) kept in the engine's store, if any."""
         ...
@@ -246,6 +251,7 @@ class KeyBackup:
         self.error: str | None = None  # the last recovery key's problem, or why setup failed
         self.restored = 0  # room keys imported from the backup
         self.cross_signing: str | None = None  # "set up" | "trusted" | why not
+        self.device_created_ms: int | None = None
 
     # -- the member's answers ---------------------------------------------------------
     async def confirm_saved(self) -> None:
@@ -327,6 +333,7 @@ class KeyBackup:
         self._failed_at = None
         self._set(CHECKING)
         try:
+            self.device_created_ms = self._engine.device_created_ms()
             info = await self._server_backup()
             private, version = await self._engine.saved_backup_key()
             if info is None:

@@ -28,7 +28,7 @@ from .format import Clock, member_name
 from .modes import MODES, Mode
 from .parts.composer import EDITING, ComposerPart
 from .parts.info import InfoPanelPart, InfoView, MemberItem
-from .parts.key_backup import KeyBackupView, key_backup_view
+from .parts.key_backup import KeyBackupView, key_backup_view, mark_locked
 from .parts.mention_picker import MentionOption, MentionPicker
 from .parts.rooms import RoomItem, RoomListPart
 from .parts.session import LoginView, SessionPart, SignInOptions
@@ -387,7 +387,8 @@ class ChatViewModel:
                 timeline = self.timeline.view(room, me, failed(room.room_id) if failed else [])
                 state.room_id, state.composer_enabled = room.room_id, True
                 state.items, state.empty_text, state.typing = (
-                    timeline.items, timeline.empty_text, timeline.typing)
+                    mark_locked(timeline.items, state.key_backup), timeline.empty_text,
+                    timeline.typing)
                 state.unseen, state.loading_earlier = timeline.unseen, timeline.loading_earlier
                 state.action_errors = timeline.errors
                 state.composer_target = self._target_view(room, me)

@@ -17,7 +17,8 @@ from playwright.sync_api import expect
 from pyapp.client.key_backup import (ALGORITHM, MALFORMED_KEY, SECRETS_TYPE, WRONG_KEY,
                                      decode_recovery_key, encode_recovery_key)
 from pyapp.client.timeline_model import WAITING_FOR_KEY
-from pyapp.ui.parts.key_backup import SKIPPED_TEXT
+from pyapp.ui.parts.key_backup import IN_BACKUP_TEXT, SKIPPED_TEXT
+from tests.e2e.axe import assert_accessible
 from tests.e2e.chat_ui_support import (BOOT_TIMEOUT_MS, LIVE_TIMEOUT_MS, chat, expect_message,
                                        make_room, open_and_sign_in, send)
 from tests.e2e.test_chat_ui_encryption import (_wait, device_keys_uploaded, encrypt_room,
@@ -85,6 +86,7 @@ def test_a_second_browser_reads_earlier_messages_with_the_recovery_key(
     open_and_sign_in(first, url, a_name, a_pw)
     panel = chat(first).locator(".omc-keys")
     expect(panel).to_contain_text("Save your recovery key", timeout=BOOT_TIMEOUT_MS)
+    assert_accessible(first, "the recovery key shown", "om-chat .omc-keys")
     recovery_key = chat(first).locator(".omc-recovery-key").inner_text().strip()
     assert re.fullmatch(r"(\w{4} ){11}\w{1,4}", recovery_key), recovery_key
     with first.expect_download() as download:
@@ -141,7 +143,8 @@ def test_a_second_browser_reads_earlier_messages_with_the_recovery_key(
     panel2 = chat(second).locator(".omc-keys")
     expect(panel2).to_contain_text("Read your earlier encrypted messages",
                                    timeout=BOOT_TIMEOUT_MS)
-    expect(chat(second).locator(".omc-body", has_text=WAITING_FOR_KEY)).to_have_count(2)
+    # ... and the messages say why they can't be read yet.
+    expect(chat(second).locator(".omc-body", has_text=IN_BACKUP_TEXT)).to_have_count(2)
     box = panel2.get_by_role("textbox", name="Recovery key")
     box.fill("my password123")
     panel2.get_by_role("button", name="Unlock messages").click()
@@ -151,11 +154,13 @@ def test_a_second_browser_reads_earlier_messages_with_the_recovery_key(
     panel2.get_by_role("button", name="Unlock messages").click()
     expect(panel2.locator(".omc-keys-error")).to_have_text(WRONG_KEY, timeout=LIVE_TIMEOUT_MS)
     expect(box).to_have_value(wrong)  # kept, to correct
-    expect(chat(second).locator(".omc-body", has_text=WAITING_FOR_KEY)).to_have_count(2)
+    expect(chat(second).locator(".omc-body", has_text=IN_BACKUP_TEXT)).to_have_count(2)
+    assert_accessible(second, "the recovery key asked for, with an error", "om-chat .omc-keys")
 
     # Skipping says what cannot be read yet, and the way back.
     panel2.get_by_role("button", name="Skip for now").click()
     expect(panel2).to_contain_text(SKIPPED_TEXT)
+    expect(chat(second).locator(".omc-body", has_text=IN_BACKUP_TEXT)).to_have_count(2)
     panel2.get_by_role("button", name="Enter recovery key").click()
 
     box.fill(recovery_key)
@@ -163,6 +168,7 @@ def test_a_second_browser_reads_earlier_messages_with_the_recovery_key(
     expect_message(second, "history from nio", timeout=BOOT_TIMEOUT_MS)
     expect_message(second, "history from alice")
     expect(panel2).to_be_hidden()
+    expect(chat(second).locator(".omc-body", has_text=IN_BACKUP_TEXT)).to_have_count(0)
     expect(chat(second).locator(".omc-body", has_text=WAITING_FOR_KEY)).to_have_count(0)
 
     # Browser 2's device is signed with the user's self-signing key: the devices trust each

@@ -29,6 +29,9 @@ class FakeBackupEngine:
         self.imported: list[str] = []
         self.signed_device = False
 
+    def device_created_ms(self):
+        return 5000
+
     def new_backup_key(self):
         private = kb.b64(os.urandom(32))
         return private, self.public_key(private)
@@ -457,3 +460,31 @@ async def test_uploads_stop_when_the_server_refuses_them():
     calls = len(server.calls)
     assert await backup.upload() == 0
     assert len(server.calls) == calls + 1  # one refused request, not a loop
+
+
+def test_what_the_member_sees_while_the_backup_is_locked():
+    from pyapp.client.timeline_model import WAITING_FOR_KEY
+    from pyapp.ui.parts import key_backup as part
+    from pyapp.ui.parts.timeline import MessageView
+
+    backup = kb.KeyBackup(FakeServer(), FakeBackupEngine(), ME, None, asyncio.Lock())
+    assert part.key_backup_view(backup) is None  # idle: nothing to show
+    backup.state, backup.device_created_ms = kb.ASK_KEY, 5000
+    view = part.key_backup_view(backup)
+    assert view.mode == "ask" and view.locked_before == 5000
+
+    def message(key, body, ts):
+        return MessageView(key=key, sender_id="@b:x", sender_name="Bob", body=body,
+                           time_text="", ts=ts, mine=False, status="sent")
+
+    items = [message("old", WAITING_FOR_KEY, 4000), message("new", WAITING_FOR_KEY, 6000),
+             message("read", "hello", 3000)]
+    shown = part.mark_locked(items, view)
+    assert [i.body for i in shown] == [part.IN_BACKUP_TEXT, WAITING_FOR_KEY, "hello"]
+    backup.state = kb.SKIPPED
+    assert part.key_backup_view(backup).text == part.SKIPPED_TEXT
+    backup.state = kb.ON  # unlocked: nothing marked any more
+    assert part.mark_locked(items, part.key_backup_view(backup)) is items
+    backup.state, backup.recovery_key = kb.SHOW_KEY, "EsT1 abcd"
+    shown_key = part.key_backup_view(backup)
+    assert shown_key.mode == "show" and "EsT1 abcd" in shown_key.file_text

@@ -21,6 +21,9 @@ ASK_TEXT = ("You signed in on a new browser. To read messages from before, enter
 SKIPPED_TEXT = ("Encrypted messages sent before you signed in on this browser can't be read "
                 "here until you enter your recovery key. New messages can be read as usual.")
 RESTORING_TEXT = "Unlocking your earlier messages…"
+# In place of "Waiting for this message's key" for what was sent before this browser signed in.
+IN_BACKUP_TEXT = ("Sent before you signed in on this browser: enter your recovery key to "
+                  "read it.")
 FILE_NAME = "chat-recovery-key.txt"
 
 
@@ -32,6 +35,8 @@ class KeyBackupView:
     recovery_key: str | None = None
     file_text: str | None = None  # what "Download" saves
     error: str | None = None
+    # Messages sent before this (in ms) that still wait for their key are in the backup.
+    locked_before: int | None = None
 
 
 def key_backup_view(backup) -> KeyBackupView | None:
@@ -41,10 +46,27 @@ def key_backup_view(backup) -> KeyBackupView | None:
     if backup.state == kb.SHOW_KEY and backup.recovery_key:
         return KeyBackupView("show", SHOW_TITLE, SHOW_TEXT, recovery_key=backup.recovery_key,
                              file_text=kb.recovery_key_file(backup.recovery_key, backup.user_id))
+    before = backup.device_created_ms
     if backup.state == kb.ASK_KEY:
-        return KeyBackupView("ask", ASK_TITLE, ASK_TEXT, error=backup.error)
+        return KeyBackupView("ask", ASK_TITLE, ASK_TEXT, error=backup.error,
+                             locked_before=before)
     if backup.state == kb.RESTORING:
-        return KeyBackupView("restoring", ASK_TITLE, RESTORING_TEXT)
+        return KeyBackupView("restoring", ASK_TITLE, RESTORING_TEXT, locked_before=before)
     if backup.state == kb.SKIPPED:
-        return KeyBackupView("skipped", "", SKIPPED_TEXT)
+        return KeyBackupView("skipped", "", SKIPPED_TEXT, locked_before=before)
     return None
+
+
+def mark_locked(items: list, view: KeyBackupView | None) -> list:
+    """The timeline's items, with what waits for a key that is in the backup said so."""
+    from dataclasses import replace
+
+    from pyapp.client.timeline_model import WAITING_FOR_KEY
+
+    from .timeline import MessageView
+
+    if view is None or view.locked_before is None:
+        return items
+    return [replace(i, body=IN_BACKUP_TEXT) if isinstance(i, MessageView)
+            and i.body == WAITING_FOR_KEY and 0 < i.ts < view.locked_before else i
+            for i in items]
