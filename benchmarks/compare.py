@@ -272,13 +272,19 @@ class Bench:
             page.goto(self.url(name, "alice"), wait_until="commit")
             self.wait_ready(page)  # the first load is a first visit, not counted here
             self.settle(name, page)
+            # Whether the reloads can use a snapshot, and if not why (a run at 00:00 on
+            # 2026-12-06 booted its reloads normally without saying so).
+            made = page.evaluate("() => window.omChat ? [window.omChat.snapshot,"
+                                 " window.omChat.snapshotError || null] : null") \
+                if name == "ours" else None
             out = []
             for _ in range(n):
                 page.reload(wait_until="commit")
                 out.append(self.wait_ready(page))
                 if name == "ours":  # where the reload's time went (web/chat/om-chat.js stages)
                     self.boot_stages.append(page.evaluate(
-                        "() => ({...window.omChat.timings, mode: window.omChat.bootMode})"))
+                        "() => ({...window.omChat.timings, mode: window.omChat.bootMode,"
+                        " refused: window.omChat.snapshotError || null})") | {"made": made})
             return out
         finally:
             ctx.close()
@@ -412,8 +418,15 @@ def boot_stages(samples: list[dict]) -> str:
         values = [s[k] for s in samples if isinstance(s.get(k), (int, float))]
         parts.append(f"{k} {med(values) * (1000 if k.endswith('Seconds') else 1):.0f}")
     modes = ", ".join(sorted({str(s.get("mode")) for s in samples}))
-    return (f"Our reloads ({modes} boot), stages (median ms since navigation; importSeconds as ms): "
-            + ", ".join(parts))
+    why = ""
+    if any(s.get("mode") != "snapshot" for s in samples):
+        # A normal reload: no snapshot was stored (made = [state, error] after the first load;
+        # "unavailable": no build id or no worker), or a stored one was refused, or the build's
+        # id changed between the loads (static/ rebuilt during the run).
+        why = f" [snapshot after the first load: {samples[0].get('made')}; refused: " \
+              f"{sorted({str(s.get('refused')) for s in samples})}]"
+    return (f"Our reloads ({modes} boot{why}), stages (median ms since navigation; importSeconds"
+            " as ms): " + ", ".join(parts))
 
 
 def med(values):
