@@ -184,6 +184,16 @@ class WasmEngine:
             raise
         return json.loads(str(decrypted.event))
 
+    async def encrypt_attachment(self, data):
+        from pyapp.browser import attachment_engine
+
+        return await attachment_engine.encrypt(self._m, data)
+
+    async def decrypt_attachment(self, data, file):
+        from pyapp.browser import attachment_engine
+
+        return await attachment_engine.decrypt(self._m, data, file)
+
     async def close(self):
         self._machine.close()
         if self._handle is not None:

@@ -15,8 +15,10 @@ from .fetch_transport import FORBIDDEN_HEADERS, FetchTransport, _js_message
 
 
 class BlobResponse(HttpResponse):
-    """An answer whose body stays in the browser: `blob_url` shows it (revoke when done)."""
+    """An answer whose body stays in the browser: `blob_url` shows it (revoke when done),
+    `blob` is the Blob itself."""
     blob_url: str | None = None
+    blob = None
 
 
 class XhrUploadTransport:
@@ -98,9 +100,16 @@ class BlobDownloadTransport(FetchTransport):
             raise
         except Exception as e:  # JsException: network
             raise TransportError(f"{method} {url}: {_js_message(e)}") from None
-        answer = BlobResponse(status, {"content-type": str(blob.type)}, b"", url)
-        answer.blob_url = str(js.URL.createObjectURL(blob))
-        return answer
+        return _blob_answer(blob, url)
+
+
+def _blob_answer(blob, url: str) -> BlobResponse:
+    import js
+
+    answer = BlobResponse(200, {"content-type": str(blob.type)}, b"", url)
+    answer.blob = blob
+    answer.blob_url = str(js.URL.createObjectURL(blob))
+    return answer
 
 
 class BrowserMediaIO(MediaIO):
@@ -112,3 +121,16 @@ class BrowserMediaIO(MediaIO):
 
     def download_transport(self):
         return BlobDownloadTransport()
+
+    async def decrypted(self, response, decrypt, mimetype):
+        """The encrypted download's Blob decrypted into a Blob of the file's own type (the
+        ciphertext's blob: URL is let go at once)."""
+        import js
+
+        js.URL.revokeObjectURL(response.blob_url)
+        clear = await decrypt(response.blob)
+        parts = js.Array.new()
+        parts.push(clear)
+        options = js.Object.new()
+        options.type = mimetype or "application/octet-stream"
+        return _blob_answer(js.Blob.new(parts, options), response.url)

@@ -115,6 +115,16 @@ class CryptoEngine(Protocol):
         """The clear event ({type, content, ...}); raises Undecryptable."""
         ...
 
+    async def encrypt_attachment(self, data: Any) -> tuple[Any, dict]:
+        """(ciphertext, the spec's EncryptedFile fields but url) of a file's bytes (in the
+        browser a Blob in, a Uint8Array out: the file never passes through Python)."""
+        ...
+
+    async def decrypt_attachment(self, data: Any, file: dict) -> Any:
+        """The file's bytes from its ciphertext; raises EngineError when the key or hash
+        does not match."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -327,6 +337,14 @@ class CryptoSession:
             encrypted = await engine.encrypt(room_id, event_type, content)
             self._backup_soon()  # a new room key, if one was made
             return encrypted
+
+    async def encrypt_attachment(self, data: Any) -> tuple[Any, dict]:
+        """A file to upload encrypted (pyapp.client.media.with_file); EngineError when the
+        engine is not available. Attachments have their own key: no room key is involved."""
+        return await (await self._wait_engine()).encrypt_attachment(data)
+
+    async def decrypt_attachment(self, data: Any, file: dict) -> Any:
+        return await (await self._wait_engine()).decrypt_attachment(data, file)
 
     async def close(self) -> None:
         """Sign-out: the engine lets go of its store (the caller deletes it)."""

@@ -158,6 +158,9 @@ class Media:
     height: int | None = None
     thumbnail_mxc: str | None = None  # the sender's own thumbnail (info.thumbnail_url)
     problem: str | None = None
+    # An encrypted attachment's key, iv and hash (the spec's EncryptedFile without its url):
+    # what is downloaded from `mxc` is ciphertext, decrypted by the crypto engine.
+    file: dict | None = None
 
     @property
     def inline_image(self) -> bool:
@@ -199,15 +202,43 @@ def media_of(content: Any) -> Media | None:
     thumb = thumb if parse_mxc(thumb) else None
     url = content.get("url")
     problem = None
+    file = None
     if "url" not in content and "file" in content:
-        problem = "This attachment is encrypted and cannot be shown here."
-        url = None
+        file = encrypted_file(content.get("file"))
+        url = file.pop("url") if file else None
+        if file is None:
+            problem = (f"This {_noun(kind)} cannot be shown: its encryption details are not "
+                       f"valid.")
+        thumb = None  # a server-side thumbnail of ciphertext would show nothing
     elif url is None and content.get("om.local"):
         pass  # our own upload, still on its way
     elif not parse_mxc(url):
         problem = f"This {_noun(kind)} cannot be shown: its address is not a Matrix media address."
         url = None
-    return Media(kind, name, url, mimetype, size, width, height, thumb, problem)
+    return Media(kind, name, url, mimetype, size, width, height, thumb, problem, file)
+
+
+_UNPADDED_B64 = re.compile(r"^[A-Za-z0-9+/_\-]+={0,2}$")
+
+
+def encrypted_file(value: Any) -> dict | None:
+    """The spec's EncryptedFile (an attachment in an encrypted room: url, key as a JWK,
+    iv, sha256 hash, v2), checked and copied with only its known fields; None when it is
+    not one. The engine checks the key and hash again when it decrypts."""
+    value = _dict(value)
+    key, hashes = _dict(value.get("key")), _dict(value.get("hashes"))
+    fields = (key.get("k"), value.get("iv"), hashes.get("sha256"))
+    if not parse_mxc(value.get("url")) or value.get("v") != "v2" \
+            or key.get("kty") != "oct" or key.get("alg") != "A256CTR" \
+            or not all(isinstance(f, str) and 0 < len(f) <= 200 and _UNPADDED_B64.match(f)
+                       for f in fields):
+        return None
+    ops = key.get("key_ops")
+    return {"url": value["url"], "v": "v2", "iv": value["iv"],
+            "hashes": {"sha256": hashes["sha256"]},
+            "key": {"kty": "oct", "alg": "A256CTR", "k": key["k"], "ext": True,
+                    "key_ops": [o for o in ops if o in ("encrypt", "decrypt")]
+                    if isinstance(ops, list) else ["encrypt", "decrypt"]}}
 
 
 def _noun(kind: str) -> str:
@@ -266,8 +297,16 @@ def with_url(content: dict, mxc: str) -> dict:
     return sent
 
 
+def with_file(content: dict, mxc: str, encryption: dict) -> dict:
+    """The content of a file uploaded encrypted: `file` (its address with the engine's key,
+    iv and hash) instead of `url`, as the spec has it for encrypted rooms."""
+    sent = {k: v for k, v in content.items() if k != "om.local"}
+    sent["file"] = {**encryption, "url": mxc}
+    return sent
+
+
 def needs_upload(content: Any) -> bool:
     """A local media echo whose file is not on the server yet: it must not be sent as is."""
     content = _dict(content)
     return content.get("msgtype") in MEDIA_MSGTYPES and "url" not in content \
-        and bool(content.get("om.local"))
+        and "file" not in content and bool(content.get("om.local"))

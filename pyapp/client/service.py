@@ -97,6 +97,13 @@ class MediaIO:
     def download_transport(self) -> Transport:
         return self.transport
 
+    async def decrypted(self, response: HttpResponse, decrypt, mimetype: str | None
+                        ) -> HttpResponse:
+        """`response` (ciphertext) decrypted by `decrypt(data)`."""
+        body = await decrypt(response.body)
+        return HttpResponse(200, {"content-type": mimetype or "application/octet-stream"},
+                            body, response.url)
+
 
 @dataclass
 class Change:
@@ -158,7 +165,7 @@ class ChatService:
         self.media_io = MediaIO(transport)
         self._upload_limit: int | None = None
         self.uploads = Uploads(self.outbox, upload=self._upload_file, limit=self.upload_limit,
-                               clock=clock)
+                               clock=clock, upload_encrypted=self._upload_encrypted_file)
         self.sign_outs = 0  # views drop what was typed for the previous user when it changes
         # How each kind of session (Session.auth) is refreshed and logged out. PASSWORD is
         # built in; pyapp.auth adds OAUTH through on_auth (refresh at the auth server's token
@@ -804,11 +811,9 @@ class ChatService:
         large for the server, empty)."""
         if self.session is None:
             raise ValueError("This conversation is not available.")
-        if self.is_encrypted(room_id):
-            # Encrypted attachments are not built yet: the file would sit unencrypted in the
-            # server's media store beside an encrypted message.
-            raise ValueError("Files cannot be sent in encrypted conversations yet.")
-        return await self.uploads.send(room_id, file)
+        # In an encrypted room the file is encrypted before it leaves (the engine's
+        # attachment encryption): the server's media store holds only ciphertext.
+        return await self.uploads.send(room_id, file, encrypted=self.is_encrypted(room_id))
 
     def cancel_upload(self, room_id: str, txn_id: str) -> bool:
         return self.uploads.cancel(room_id, txn_id)
@@ -823,12 +828,38 @@ class ChatService:
         return self._upload_limit
 
     async def _upload_file(self, file: PendingFile, on_progress) -> str:
+        path = f"{media.UPLOAD_PATH}?{urlencode({'filename': media.safe_filename(file.name)})}"
+        return await self._post_upload(path, file.data,
+                                       file.mimetype or "application/octet-stream", on_progress)
+
+    async def _upload_encrypted_file(self, file: PendingFile, on_progress) -> tuple[str, dict]:
+        """Encrypted, then uploaded as anonymous bytes: no name, no type (both are in the
+        encrypted message only)."""
+        if self.crypto is None:
+            raise EngineError("Encryption is not available")
+        data, encryption = await self.crypto.encrypt_attachment(file.data)
+        mxc = await self._post_upload(media.UPLOAD_PATH, data, "application/octet-stream",
+                                      on_progress)
+        return mxc, encryption
+
+    async def download_decrypted(self, path: str, file: dict, mimetype: str | None
+                                 ) -> HttpResponse:
+        """An encrypted attachment downloaded and decrypted (in the browser the answer's
+        blob: URL is the clear file's); MediaUnavailable when it cannot be."""
+        response = await self.download(path)
+        if self.crypto is None:
+            raise MediaUnavailable("Encryption is not available.")
+        try:
+            return await self.media_io.decrypted(
+                response, lambda data: self.crypto.decrypt_attachment(data, file), mimetype)
+        except EngineError as e:
+            raise MediaUnavailable(f"It could not be decrypted ({e}).") from None
+
+    async def _post_upload(self, path: str, data, content_type: str, on_progress) -> str:
         if self.client is None:
             raise TransportError("signed out")
-        path = f"{media.UPLOAD_PATH}?{urlencode({'filename': media.safe_filename(file.name)})}"
         response = await self.client.http.request(
-            "POST", path, file.data, timeout=0,
-            headers={"Content-Type": file.mimetype or "application/octet-stream"},
+            "POST", path, data, timeout=0, headers={"Content-Type": content_type},
             transport=self.media_io.upload_transport(on_progress))
         body = _json_or_none(response)
         if response.status == 200 and isinstance(body, dict):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from . import media
+from .crypto import EngineError
 from .outbox import Outbox, SendRefused
 from .session import new_transaction_id
 from .timeline import Message
@@ -48,16 +49,22 @@ class Upload:
     content: dict
     progress: float = 0.0
     task: asyncio.Future | None = None
+    encrypted: bool = False  # uploaded encrypted, sent with `file` instead of `url`
 
 
 Uploader = Callable[[PendingFile, Callable[[int, int], None]], Awaitable[str]]
+# An encrypted upload: (mxc, the EncryptedFile's key, iv and hash).
+EncryptedUploader = Callable[[PendingFile, Callable[[int, int], None]],
+                             Awaitable[tuple[str, dict]]]
 
 
 class Uploads:
     def __init__(self, outbox: Outbox, *, upload: Uploader,
-                 limit: Callable[[], Awaitable[int | None]], clock: Callable[[], float]):
+                 limit: Callable[[], Awaitable[int | None]], clock: Callable[[], float],
+                 upload_encrypted: EncryptedUploader | None = None):
         self.outbox = outbox
         self._upload = upload
+        self._upload_encrypted = upload_encrypted
         self._limit = limit
         self._clock = clock
         self._uploads: dict[str, Upload] = {}  # txn id -> upload not finished (or failed)
@@ -71,8 +78,11 @@ class Uploads:
     def owns(self, txn_id: str) -> bool:
         return txn_id in self._uploads
 
-    async def send(self, room_id: str, file: PendingFile) -> Message:
-        """Check, show and upload a file; ValueError (nothing shown) when it cannot be sent."""
+    async def send(self, room_id: str, file: PendingFile, encrypted: bool = False) -> Message:
+        """Check, show and upload a file (`encrypted`: for an encrypted room, the file is
+        encrypted before it leaves); ValueError (nothing shown) when it cannot be sent."""
+        if encrypted and self._upload_encrypted is None:
+            raise ValueError("Files cannot be sent encrypted here.")
         outbox = self.outbox
         room = outbox._room(room_id)
         if room is None or outbox.user_id is None:
@@ -88,7 +98,8 @@ class Uploads:
         txn_id = new_transaction_id()
         content = media.upload_content(name, file.mimetype, file.size, file.width, file.height)
         room.timeline.add_local_echo(txn_id, content, outbox.user_id, int(self._clock() * 1000))
-        upload = self._uploads[txn_id] = Upload(txn_id, room_id, file, content)
+        upload = self._uploads[txn_id] = Upload(txn_id, room_id, file, content,
+                                                encrypted=encrypted)
         if file.preview_url:
             self.previews[txn_id] = file.preview_url
         outbox._save()
@@ -152,10 +163,15 @@ class Uploads:
                 upload.progress = fraction
                 outbox._emit(room_id)
 
-        upload.task = asyncio.ensure_future(self._upload(upload.file, on_progress))
+        upload.task = asyncio.ensure_future(
+            self._upload_encrypted(upload.file, on_progress) if upload.encrypted
+            else self._upload(upload.file, on_progress))
         error = None
+        encryption = None
         try:
             mxc = await upload.task
+            if upload.encrypted:
+                mxc, encryption = mxc
         except asyncio.CancelledError:
             if self._uploads.get(txn_id) is upload:
                 raise  # not cancelled by the user or a sign-out: our caller was
@@ -166,6 +182,8 @@ class Uploads:
         except NETWORK_ERRORS:
             error = "Not sent: the upload failed (no connection)."
         except SendRefused as e:
+            error = f"Not sent: {e}."
+        except EngineError as e:
             error = f"Not sent: {e}."
         finally:
             upload.task = None
@@ -184,6 +202,8 @@ class Uploads:
             outbox._emit(room_id)
             return
         del self._uploads[txn_id]
-        room.timeline.echo_update_content(txn_id, media.with_url(upload.content, mxc))
+        room.timeline.echo_update_content(
+            txn_id, media.with_file(upload.content, mxc, encryption) if upload.encrypted
+            else media.with_url(upload.content, mxc))
         outbox._save()
         await outbox.deliver(room_id, txn_id)

@@ -34,6 +34,13 @@ class MediaLoader:
     def __init__(self, service):
         self.service = service
         self._urls: dict[str, asyncio.Future] = {}
+        # Encrypted attachments' paths -> (key/iv/hash, type): downloaded, then decrypted.
+        self._encrypted: dict[str, tuple[dict, str | None]] = {}
+
+    def know(self, item: MediaView) -> None:
+        """Note that `item`'s download is ciphertext (before any of its paths is loaded)."""
+        if item.file and item.download:
+            self._encrypted[item.download] = (item.file, item.mimetype)
 
     def url(self, path: str) -> asyncio.Future:
         future = self._urls.get(path)
@@ -44,7 +51,9 @@ class MediaLoader:
         return future
 
     async def _fetch(self, path: str) -> str:
-        response = await self.service.download(path)
+        encrypted = self._encrypted.get(path)
+        response = await (self.service.download_decrypted(path, *encrypted) if encrypted
+                          else self.service.download(path))
         blob_url = getattr(response, "blob_url", None)
         if not blob_url:
             raise MediaUnavailable("It could not be loaded.")
@@ -54,6 +63,7 @@ class MediaLoader:
         while len(self._urls) > MAX_BLOBS:
             path = next(iter(self._urls))
             future = self._urls.pop(path)
+            self._encrypted.pop(path, None)
             if future.done() and not future.cancelled() and future.exception() is None:
                 js.URL.revokeObjectURL(future.result())
 
@@ -84,6 +94,7 @@ class MediaLoader:
 
 def media_element(item: MediaView, key: str, loader: MediaLoader):
     """The body of a media message."""
+    loader.know(item)
     box = h("div", f"omc-media omc-media--{item.kind.split('.')[-1]}")
     if item.problem:
         box.append(h("p", "omc-media-problem", item.problem),
@@ -214,6 +225,7 @@ class Lightbox:
         self.el.hidden = False
         self.close_button.focus()
         path = item.download or item.thumbnail
+        loader.know(item)
         if item.local_url and not item.download:
             self.img.src, self.status.textContent = item.local_url, ""
             return

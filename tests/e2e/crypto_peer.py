@@ -5,16 +5,19 @@ API owns the test's thread). It shares no code with the browser's crypto."""
 from __future__ import annotations
 
 import asyncio
+import io
 import threading
 import time
+import urllib.request
 
-from nio import AsyncClient, AsyncClientConfig, MegolmEvent, RoomMessageText
+from nio import AsyncClient, AsyncClientConfig, MegolmEvent, RoomEncryptedMedia, RoomMessageText
 
 
 class NioPeer:
     def __init__(self, base_url: str, user: str, password: str, store_dir: str):
         self.received: list[tuple[str, str, str]] = []  # (room id, sender, body)
         self.undecrypted: list[str] = []  # event ids nio could not decrypt
+        self.files: list = []  # RoomEncryptedMedia events received
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="nio-peer",
                                         daemon=True)
@@ -33,6 +36,7 @@ class NioPeer:
         assert getattr(response, "access_token", None), response
         self.client.add_event_callback(self._on_text, RoomMessageText)
         self.client.add_event_callback(self._on_undecrypted, MegolmEvent)
+        self.client.add_event_callback(self._on_file, RoomEncryptedMedia)
         await self.client.sync(timeout=0, full_state=True)
         if self.client.should_upload_keys:
             await self.client.keys_upload()
@@ -40,6 +44,9 @@ class NioPeer:
 
     async def _on_text(self, room, event) -> None:
         self.received.append((room.room_id, event.sender, event.body))
+
+    async def _on_file(self, room, event) -> None:
+        self.files.append(event)
 
     async def _on_undecrypted(self, room, event) -> None:
         self.undecrypted.append(event.event_id)
@@ -82,6 +89,48 @@ class NioPeer:
             assert getattr(response, "event_id", None), response
             return response.event_id
         return self.run(send())
+
+    def send_file(self, room_id: str, data: bytes, name: str, mimetype: str,
+                  msgtype: str = "m.image", info: dict | None = None) -> tuple[str, str]:
+        """An attachment the way the spec has it in an encrypted room, encrypted by nio's own
+        code (nio.crypto.attachments): (event id, mxc of the ciphertext)."""
+        from nio.crypto.attachments import encrypt_attachment
+
+        async def send():
+            ciphertext, keys = encrypt_attachment(data)
+            upload, _ = await self.client.upload(lambda *_: io.BytesIO(ciphertext),
+                                                 filesize=len(ciphertext))
+            assert getattr(upload, "content_uri", None), upload
+            content = {"msgtype": msgtype, "body": name,
+                       "info": {"mimetype": mimetype, "size": len(data), **(info or {})},
+                       "file": {"url": upload.content_uri, **keys}}
+            response = await self.client.room_send(room_id, "m.room.message", content,
+                                                   ignore_unverified_devices=True)
+            assert getattr(response, "event_id", None), response
+            return response.event_id, upload.content_uri
+        return self.run(send())
+
+    def wait_for_file(self, name: str, timeout: float = 30) -> bytes:
+        """The clear bytes of the encrypted attachment `name` someone sent (downloaded through
+        the authenticated media API, decrypted by nio's code and checked against its hash)."""
+        from nio.crypto.attachments import decrypt_attachment
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for event in list(self.files):
+                if event.body == name:
+                    server, media_id = event.url[len("mxc://"):].split("/", 1)
+                    request = urllib.request.Request(
+                        f"{self.client.homeserver}/_matrix/client/v1/media/download/"
+                        f"{server}/{media_id}",
+                        headers={"Authorization": f"Bearer {self.client.access_token}"})
+                    with urllib.request.urlopen(request, timeout=30) as answer:
+                        ciphertext = answer.read()
+                    return decrypt_attachment(ciphertext, event.key["k"],
+                                              event.hashes["sha256"], event.iv)
+            time.sleep(0.05)  # polling a list another thread fills
+        raise AssertionError(f"no encrypted file {name!r} reached the nio peer "
+                             f"(undecrypted {self.undecrypted})")
 
     def join(self, room_id: str) -> None:
         async def join():

@@ -18,6 +18,7 @@ from pyapp.identity import BOT_LOCALPART
 from tests.e2e.chat_ui_support import (BOOT_TIMEOUT_MS, LIVE_TIMEOUT_MS, chat, expect_message,
                                        make_room, open_and_sign_in, send)
 from tests.e2e.crypto_peer import NioPeer
+from tests.support.waiting import page_until
 
 pytestmark = pytest.mark.e2e
 
@@ -211,3 +212,59 @@ def test_when_the_engine_cannot_load_encrypted_rooms_say_so_and_plain_rooms_work
     send(page, "plain still works")
     expect(chat(page).locator(".omc-msg[data-status=sent]", has_text="plain still works")
            ).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
+
+
+def test_files_in_an_encrypted_room_are_encrypted_both_ways_and_the_server_stores_no_plaintext(
+        synapse, make_user, web_server, new_page, peer, tmp_path):
+    """The browser encrypts a picture with the engine's attachment encryption before it
+    leaves (the message carries `file` with its key, not `url`); the nio peer decrypts it with
+    nio's own code; a picture nio encrypts shows decrypted in the browser."""
+    from tests.e2e.test_chat_ui_media import png
+
+    a_name, a_pw, a = make_user("alice")
+    nio, n = peer()
+    room_id = make_room(synapse, a["access_token"], "event", "e2e-media", [n])
+    encrypt_room(synapse, room_id)
+    nio.wait_encrypted(room_id)
+    page = new_page()
+    open_and_sign_in(page, f"{web_server}/event.html?slug=e2e-media", a_name, a_pw)
+    _wait(page, lambda: device_keys_uploaded(synapse, n["access_token"], a["user_id"]),
+          "the browser's device keys on the server")
+    [device] = device_keys_uploaded(synapse, n["access_token"], a["user_id"])
+    _wait(page, lambda: nio.knows_device(a["user_id"], device),
+          "the nio peer knowing the browser's device")
+
+    picture = png(64, 48, noise=True)
+    (tmp_path / "secret-cat.png").write_bytes(picture)
+    chat(page).locator("input[type=file]").set_input_files(str(tmp_path / "secret-cat.png"))
+    expect(chat(page).locator(".omc-msg.is-mine[data-status=sent]")).to_have_count(
+        1, timeout=LIVE_TIMEOUT_MS)
+    assert nio.wait_for_file("secret-cat.png") == picture
+    [event] = [e for e in nio.files if e.body == "secret-cat.png"]
+    assert event.source["content"]["msgtype"] == "m.image" \
+        and "url" not in event.source["content"]
+
+    # What Synapse keeps: an encrypted event, and media bytes that are not the picture.
+    stored = stored_event_json(synapse, room_id)
+    assert not [e for e in stored if "secret-cat" in json.dumps(e)]
+    server, media_id = event.url[len("mxc://"):].split("/", 1)
+    on_disk = (synapse.data_dir / "media_store" / "local_content" / media_id[:2]
+               / media_id[2:4] / media_id[4:]).read_bytes()
+    assert len(on_disk) == len(picture) and on_disk != picture and picture[:8] not in on_disk
+
+    # nio's encrypted picture shows decrypted in the browser (a blob: URL of the clear file).
+    nio.send_file(room_id, png(30, 20), "from-nio.png", "image/png", info={"w": 30, "h": 20})
+    expect(chat(page).get_by_role("button", name="Image from-nio.png: open full size")
+           ).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    page_until(page, "[...document.querySelectorAll('om-chat .omc-picture-img')]"
+                     ".some(i => i.complete && i.naturalWidth === 30)", LIVE_TIMEOUT_MS,
+               "nio's picture decrypted and shown")
+    # And a file from nio downloads decrypted, under its own name.
+    nio.send_file(room_id, b"%PDF-1.4 secret\n" * 50, "plan.pdf", "application/pdf",
+                  msgtype="m.file")
+    button = chat(page).get_by_role("button", name="Download plan.pdf")
+    expect(button).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    with page.expect_download() as got:
+        button.click()
+    assert got.value.suggested_filename == "plan.pdf"
+    assert open(got.value.path(), "rb").read() == b"%PDF-1.4 secret\n" * 50

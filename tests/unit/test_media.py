@@ -98,9 +98,32 @@ def test_an_svg_or_unknown_image_type_is_offered_as_a_file():
     assert media.media_of(image(info={"mimetype": "image/webp"})).inline_image
 
 
-def test_encrypted_attachments_say_so():
-    m = media.media_of({"msgtype": "m.image", "body": "x.png", "file": {"url": "mxc://s/m"}})
-    assert m.mxc is None and "encrypted" in m.problem
+ENCRYPTED_FILE = {"url": "mxc://s/m", "v": "v2", "iv": "+SMvoCcQ6qEAAAAAAAAAAA",
+                  "hashes": {"sha256": "Zw7mTF3q227A0sb118mabH7Wow+Pk0hqoXcV6kYFr5Y"},
+                  "key": {"kty": "oct", "key_ops": ["decrypt", "encrypt"], "alg": "A256CTR",
+                          "k": "Od-752Okg6yNqVp7cUYkPrjvVXoRlGqBbecl0QXPKwM", "ext": True}}
+
+
+def test_an_encrypted_attachment_is_shown_from_its_file_with_its_key():
+    m = media.media_of({"msgtype": "m.image", "body": "x.png", "file": ENCRYPTED_FILE,
+                        "info": {"mimetype": "image/png", "thumbnail_url": "mxc://s/t"}})
+    assert m.mxc == "mxc://s/m" and m.problem is None and m.thumbnail_mxc is None
+    assert m.file == {k: v for k, v in ENCRYPTED_FILE.items() if k != "url"}
+    sent = media.with_file({"msgtype": "m.file", "body": "a", "om.local": True}, "mxc://s/m",
+                           {k: v for k, v in ENCRYPTED_FILE.items() if k != "url"})
+    assert sent == {"msgtype": "m.file", "body": "a", "file": ENCRYPTED_FILE}
+    assert not media.needs_upload({**sent, "om.local": True})
+
+
+@pytest.mark.parametrize("change", [
+    {"url": "https://evil.example/x"}, {"v": "v1"}, {"iv": 5}, {"hashes": {}},
+    {"key": {**ENCRYPTED_FILE["key"], "alg": "A128CBC"}}, {"key": "k"},
+    {"iv": "not base64 !"}])
+def test_encrypted_attachments_with_unusable_details_say_so(change):
+    m = media.media_of({"msgtype": "m.image", "body": "x.png",
+                        "file": {**ENCRYPTED_FILE, **change}})
+    assert m.mxc is None and "encryption details are not valid" in m.problem
+    assert media.media_of({"msgtype": "m.file", "body": "x", "file": "nope"}).problem
 
 
 def test_paths_use_authenticated_media_and_escape():

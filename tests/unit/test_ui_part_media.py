@@ -75,3 +75,13 @@ def test_what_cannot_be_played_inline_is_a_file_to_download():
     uploading = media_view(media_of({"msgtype": "m.video", "body": "v.mp4", "om.local": True,
                                      "info": {"mimetype": "video/mp4"}}), 0.5)
     assert uploading.player is None and uploading.progress_percent == 50
+
+
+def test_an_encrypted_picture_is_the_whole_file_decrypted_not_a_server_thumbnail():
+    from tests.unit.test_media import ENCRYPTED_FILE
+
+    view = media_view(media_of({"msgtype": "m.image", "body": "cat.png", "file": ENCRYPTED_FILE,
+                                "info": {"mimetype": "image/png", "w": 10, "h": 10}}))
+    assert view.picture and view.problem is None
+    assert view.thumbnail == view.download == "/_matrix/client/v1/media/download/s/m/cat.png"
+    assert view.file["key"]["k"] == ENCRYPTED_FILE["key"]["k"] and view.mimetype == "image/png"

@@ -138,14 +138,88 @@ async def test_sign_out_stops_uploads():
     assert not h.sent and not h.local()
 
 
+ENCRYPTION = {"v": "v2", "iv": "aXY", "hashes": {"sha256": "aGFzaA"},
+              "key": {"kty": "oct", "alg": "A256CTR", "k": "a2V5", "ext": True,
+                      "key_ops": ["encrypt", "decrypt"]}}
+
+
+class FakeAttachments:
+    """Stands in for the engine's attachment encryption (the real one is tested end to end)."""
+
+    def __init__(self):
+        self.decrypted = []
+
+    async def encrypt_attachment(self, data):
+        return b"cipher:" + bytes(reversed(data)), dict(ENCRYPTION)
+
+    async def decrypt_attachment(self, data, file):
+        from pyapp.client.crypto import EngineError
+
+        self.decrypted.append(file)
+        if file["key"]["k"] != ENCRYPTION["key"]["k"]:
+            raise EngineError("hash mismatch")
+        return bytes(reversed(data[len(b"cipher:"):]))
+
+
+async def test_in_an_encrypted_room_the_file_goes_encrypted_and_is_sent_with_file_not_url():
+    h = Harness()
+    h.outbox.restore(ALICE)
+    uploaded = []
+
+    async def upload_encrypted(file, on_progress):
+        uploaded.append(file.name)
+        return "mxc://hs/enc1", dict(ENCRYPTION)
+
+    async def plain(file, on_progress):
+        raise AssertionError("a plain upload in an encrypted room")
+
+    async def limit():
+        return None
+
+    uploads = Uploads(h.outbox, upload=plain, limit=limit, clock=lambda: 1000.0,
+                      upload_encrypted=upload_encrypted)
+    message = await uploads.send("!r", file(), encrypted=True)
+    assert message.status == "sent" and uploaded == ["cat.png"]
+    [(_, content, _)] = h.sent
+    assert "url" not in content and content["file"] == {**ENCRYPTION, "url": "mxc://hs/enc1"}
+    assert message.media.mxc == "mxc://hs/enc1" and message.media.problem is None
+    assert message.media.file["key"]["k"] == "a2V5"
+    # Without an encrypted uploader nothing is shown nor sent.
+    with pytest.raises(ValueError, match="encrypted"):
+        await Uploads(h.outbox, upload=plain, limit=limit, clock=lambda: 1.0).send(
+            "!r", file(), encrypted=True)
+
+
 async def test_no_file_goes_unencrypted_into_an_encrypted_room():
-    from pyapp.client.service import ChatConfig, ChatService
+    """The service encrypts before the upload: the server gets only ciphertext, without the
+    file's name or type; a download is decrypted with the message's key."""
+    from pyapp.client.service import ChatConfig, ChatService, MediaUnavailable
+    from pyapp.client.transport import HttpResponse
 
     service = ChatService(ChatConfig("http://hs"), None, MemoryStorage())
     service.session = object()
     service.is_encrypted = lambda room_id: True
-    called = []
-    service.uploads.send = lambda *a: called.append(a)
-    with pytest.raises(ValueError, match="encrypted conversations"):
-        await service.send_file("!r", file())
-    assert not called
+    service.crypto = FakeAttachments()
+    sent = []
+
+    async def send(room_id, pending, encrypted=False):
+        sent.append(encrypted)
+        return await service._upload_encrypted_file(pending, lambda *a: None)
+    service.uploads.send = send
+    posted = []
+
+    async def post(path, data, content_type, on_progress):
+        posted.append((path, data, content_type))
+        return "mxc://hs/enc1"
+    service._post_upload = post
+    mxc, encryption = await service.send_file("!r", file(4))
+    assert sent == [True] and (mxc, encryption) == ("mxc://hs/enc1", ENCRYPTION)
+    assert posted == [("/_matrix/media/v3/upload", b"cipher:xxxx", "application/octet-stream")]
+
+    async def download(path):
+        return HttpResponse(200, {}, b"cipher:" + b"gnp", "http://hs" + path)
+    service.download = download
+    answer = await service.download_decrypted("/p", ENCRYPTION, "image/png")
+    assert answer.body == b"png" and answer.headers["content-type"] == "image/png"
+    with pytest.raises(MediaUnavailable, match="could not be decrypted"):
+        await service.download_decrypted("/p", {**ENCRYPTION, "key": {"k": "b3RoZXI"}}, None)

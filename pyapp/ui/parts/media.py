@@ -32,6 +32,10 @@ class MediaView:
     problem: str | None = None  # why it cannot be shown or downloaded
     player: str | None = None  # "video" | "audio": played inline from `download`
     poster: str | None = None  # a video's picture before it plays (its sender's thumbnail)
+    # Encrypted attachment: what `download` gives is decrypted with this (key, iv, hash) into
+    # a file of `mimetype`; the picture is the whole file (the server cannot make thumbnails).
+    file: dict | None = None
+    mimetype: str | None = None
 
     @property
     def progress_percent(self) -> int | None:
@@ -47,7 +51,7 @@ def media_view(item: Media, progress: float | None = None,
     video_thumb = media.thumbnail_path(item.thumbnail_mxc) \
         if item.kind == VIDEO and item.thumbnail_mxc else None
     if picture and item.mxc:
-        thumbnail = media.thumbnail_path(item.mxc)
+        thumbnail = download if item.file else media.thumbnail_path(item.mxc)
     elif item.playable and download:
         player, poster = ("video", video_thumb) if item.kind == VIDEO else ("audio", None)
     elif video_thumb:  # a video not to play here: its picture, the file to download
@@ -55,4 +59,4 @@ def media_view(item: Media, progress: float | None = None,
     return MediaView(item.kind, KIND_LABEL.get(item.kind, "File"), item.name,
                      media.size_text(item.size), picture and (thumbnail or local_url) is not None,
                      width, height, thumbnail, download, local_url if picture else None,
-                     progress, item.problem, player, poster)
+                     progress, item.problem, player, poster, item.file, item.mimetype)
