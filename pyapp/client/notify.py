@@ -37,26 +37,45 @@ class Notice:
 def incoming(body: Any, me: str | None) -> list[Incoming]:
     """The messages from others in a sync answer's joined rooms, oldest first."""
     out: list[Incoming] = []
+    for room_id, event in _timeline_events(body):
+        sender, content = event.get("sender"), event.get("content")
+        if event.get("type") != "m.room.message" or not isinstance(sender, str) \
+                or sender == me or not isinstance(content, dict):
+            continue
+        relates = content.get("m.relates_to")
+        if isinstance(relates, dict) and relates.get("rel_type") == "m.replace":
+            continue  # an edit is not news
+        out.append(Incoming(room_id, event["event_id"], sender, content))
+    return out
+
+
+def room_body(room_id: str, events: list) -> dict:
+    """A sync answer's shape holding one room's timeline `events` (for `incoming`)."""
+    return {"rooms": {"join": {room_id: {"timeline": {"events": events}}}}}
+
+
+def _timeline_events(body: Any):
     rooms = body.get("rooms") if isinstance(body, dict) else None
     joined = rooms.get("join") if isinstance(rooms, dict) else None
-    if not isinstance(joined, dict):
-        return out
-    for room_id, data in joined.items():
+    for room_id, data in joined.items() if isinstance(joined, dict) else ():
         timeline = data.get("timeline") if isinstance(data, dict) else None
         events = timeline.get("events") if isinstance(timeline, dict) else None
         for event in events if isinstance(events, list) else ():
-            if not isinstance(event, dict) or event.get("type") != "m.room.message":
-                continue
-            sender, event_id = event.get("sender"), event.get("event_id")
-            content = event.get("content")
-            if not isinstance(sender, str) or sender == me or not isinstance(event_id, str) \
-                    or not isinstance(content, dict):
-                continue
-            relates = content.get("m.relates_to")
-            if isinstance(relates, dict) and relates.get("rel_type") == "m.replace":
-                continue  # an edit is not news
-            out.append(Incoming(room_id, event_id, sender, content))
-    return out
+            if isinstance(event, dict) and isinstance(event.get("event_id"), str):
+                yield room_id, event
+
+
+def still_encrypted(body: Any, me: str | None) -> list[tuple[str, str]]:
+    """(room id, event id) of others' events a sync answer holds still encrypted (no key
+    yet): news once they can be read."""
+    return [(room_id, event["event_id"]) for room_id, event in _timeline_events(body)
+            if event.get("type") == "m.room.encrypted" and event.get("sender") != me]
+
+
+def decrypted_ids(body: Any) -> set[str]:
+    """Ids of the events in a sync answer that arrived encrypted and were decrypted."""
+    return {event["event_id"] for _, event in _timeline_events(body)
+            if isinstance(event.get("unsigned"), dict) and event["unsigned"].get("om_encrypted")}
 
 
 @dataclass(frozen=True)
@@ -120,7 +139,7 @@ def totals(rooms: Iterable[Any], level_of) -> tuple[int, int]:
     """(unread, mentions) over the joined rooms, each counted at its level."""
     unread = mentions = 0
     for room in rooms:
-        u, m = badge(level_of(room.room_id), room.unread, room.highlights)
+        u, m = badge(level_of(room.room_id), room.unread, room.mentions)
         unread += u
         mentions += m
     return unread, mentions

@@ -30,7 +30,10 @@ class Room:
     topic: str = ""
     metadata: dict[str, Any] | None = None
     unread: int = 0
-    highlights: int = 0
+    highlights: int = 0  # the server's count of unread mentions of me
+    # Unread decrypted messages that mention me: the server cannot see a mention inside
+    # ciphertext, so these are counted here until the room is read (its unread count is 0).
+    encrypted_mentions: set[str] = field(default_factory=set)
     inviter: str | None = None
     invite_direct: bool = False  # my invite says the room is a DM (`is_direct`)
     typing: list[str] = field(default_factory=list)
@@ -43,6 +46,11 @@ class Room:
     member_count: int = 0
     power_levels: dict = field(default_factory=dict)  # m.room.power_levels content
     timeline: Timeline = field(default_factory=Timeline)
+
+    @property
+    def mentions(self) -> int:
+        """Unread mentions of me: the server's, and those only this device could read."""
+        return self.highlights + len(self.encrypted_mentions)
 
     @property
     def last_ts(self) -> int:
@@ -247,6 +255,8 @@ class RoomList:
         room.topic = state.topic or ""
         room.unread = state.unread
         room.highlights = state.highlights
+        if not room.unread:
+            room.encrypted_mentions.clear()  # read
         room.typing = list(state.typing)
         room.receipts = dict(state.receipts)
         room.members.update({uid: m.display_name or "" for uid, m in state.members.items()})

@@ -69,6 +69,7 @@ PAGE_SIZE = 50  # events per back-pagination request
 PAGE_FILTER = json.dumps({"lazy_load_members": True}, separators=(",", ":"))
 TYPING_RESEND_S = 20.0
 TYPING_TIMEOUT_MS = 30_000
+MAX_AWAITING_KEY = 1_000  # encrypted news remembered until its key comes (then the oldest go)
 
 
 @dataclass
@@ -181,6 +182,8 @@ class ChatService:
         # notify.Invitation to direct chats), once it is shown: the page's notifier
         # (pyapp.ui.notifier).
         self.incoming_listeners: list[Callable[[list], None]] = []
+        # Messages of live syncs still encrypted (their key not here yet): event id -> room id.
+        self._awaiting_key: dict[str, str] = {}
 
     # -- observers --------------------------------------------------------------------
     @property
@@ -360,6 +363,14 @@ class ChatService:
         room = self.room(room_id)
         if room is not None and room.timeline.decrypted(events):
             self._emit("room", room_id)
+        late = [e for e in events if isinstance(e, dict)
+                and self._awaiting_key.pop(e.get("event_id"), None) == room_id]
+        if room is None or not late:
+            return  # healed events shown before (a reload's, history) are not news
+        news = notify.incoming(notify.room_body(room_id, late), self.user_id)
+        if self._count_mentions(news):
+            self._emit("rooms")
+        self._tell(news)
 
     async def _legacy_refresh(self, session: Session) -> Tokens:
         http = MatrixHttp(self.transport, session.homeserver)
@@ -449,6 +460,9 @@ class ChatService:
 
     def _apply_sync(self, body: dict, first: bool) -> None:
         changed = self.rooms.apply_sync(body)
+        news = [] if first else notify.incoming(body, self.user_id)
+        if not first:
+            self._note_encrypted(body, news)
         rules_changed = False
         try:
             rules_changed = self._apply_account_data(body)
@@ -463,13 +477,36 @@ class ChatService:
                 self._emit("rooms")
             for room_id in changed:
                 self._emit("room", room_id)
-        if not first and self.incoming_listeners:
-            news = notify.incoming(body, self.user_id) + notify.direct_invites(body, self.user_id)
-            for listener in list(self.incoming_listeners) if news else ():
-                try:
-                    listener(news)
-                except Exception:  # noqa: BLE001  (a broken notifier must not stop the sync)
-                    log.exception("A notification listener failed")
+        if not first:
+            self._tell(news + notify.direct_invites(body, self.user_id))
+
+    def _tell(self, news: list) -> None:
+        for listener in list(self.incoming_listeners) if news else ():
+            try:
+                listener(news)
+            except Exception:  # noqa: BLE001  (a broken notifier must not stop the sync)
+                log.exception("A notification listener failed")
+
+    # -- encrypted news -----------------------------------------------------------------
+    # A message that arrives encrypted is news when it can be read: at once, or when its key
+    # comes later (then it raises the notification it would have raised). The server cannot
+    # see mentions in ciphertext, so the ones this device reads are counted on the room.
+    def _note_encrypted(self, body: dict, news: list) -> None:
+        for room_id, event_id in notify.still_encrypted(body, self.user_id):
+            self._awaiting_key[event_id] = room_id
+        while len(self._awaiting_key) > MAX_AWAITING_KEY:
+            self._awaiting_key.pop(next(iter(self._awaiting_key)))
+        decrypted = notify.decrypted_ids(body)
+        self._count_mentions([n for n in news if n.event_id in decrypted])
+
+    def _count_mentions(self, news: list) -> bool:
+        counted = False
+        for message in news:
+            room = self.room(message.room_id)
+            if room is not None and room.unread and self.mentions_me(room, message.content):
+                room.encrypted_mentions.add(message.event_id)
+                counted = True
+        return counted
 
     # -- notification levels (push rules) -----------------------------------------------
     def _apply_account_data(self, body: dict) -> bool:
@@ -520,7 +557,7 @@ class ChatService:
 
     def badge(self, room: Room) -> tuple[int, int]:
         """(unread, mentions) the room's badge shows at its notification level."""
-        return push_rules.badge(self.notify_level(room.room_id), room.unread, room.highlights)
+        return push_rules.badge(self.notify_level(room.room_id), room.unread, room.mentions)
 
     def unread_totals(self) -> tuple[int, int]:
         return notify.totals(self.rooms.joined(), self.notify_level)

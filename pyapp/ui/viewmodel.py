@@ -373,7 +373,7 @@ class ChatViewModel:
                 state.mentions = sum(r.mentions for r in state.rooms)
             elif room is not None:
                 badge = getattr(service, "badge", None)
-                state.mentions = badge(room)[1] if badge else room.highlights
+                state.mentions = badge(room)[1] if badge else room.mentions
             if room is not None:
                 state.encrypted = service.is_encrypted(room.room_id)
                 bot = getattr(service.rooms, "bot_user_id", None)

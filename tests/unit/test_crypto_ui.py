@@ -99,3 +99,60 @@ async def test_a_message_waits_for_its_key_then_shows_and_sends_are_encrypted(wo
     await service.logout()
     assert provider.deleted == [provider.opened[0]]  # the device's store is deleted
     assert provider.engine.closed
+
+
+async def test_a_mention_readable_only_when_its_key_comes_notifies_and_counts(world):
+    """Synapse cannot see a mention inside ciphertext (its highlight count stays 0): once
+    this device reads it, it is news like any other message, and an unread mention."""
+    hs, room_id, alice, bob, provider, service, model = world
+    old = encrypted_event("$old", bob, "s-old", content={"msgtype": "m.text", "body": "earlier"})
+    hs.rooms[room_id].timeline.append((hs._bump(), old))
+    await service.login_password("alice_t1", "pw")
+    await until(lambda: service.crypto is not None and service.crypto.ready)
+    news = []
+    service.incoming_listeners.append(news.extend)
+    mention = {"msgtype": "m.text", "body": "@alice the oak, 6pm",
+               "m.mentions": {"user_ids": [alice]}}
+    hs.rooms[room_id].unread = 1  # the server counts it (.m.rule.encrypted), not as a mention
+    hs.rooms[room_id].timeline.append((hs._bump(), encrypted_event("$m", bob, "s-m",
+                                                                   content=mention)))
+    await until(lambda: bodies(model).count((WAITING_FOR_KEY, "sent")) == 2)
+    assert news == [] and model.state.mentions == 0  # nothing readable yet
+
+    hs.deliver(room_key("s-m"))
+    await until(lambda: news, what="the healed mention told as news")
+    assert [(n.event_id, n.sender, n.content["body"]) for n in news] == [
+        ("$m", bob, "@alice the oak, 6pm")]
+    await until(lambda: model.state.mentions == 1, what="the header's count")
+    assert service.badge(service.room(room_id)) == (1, 1)
+    assert service.unread_totals() == (1, 1)
+    shown = [i for i in model.state.items if isinstance(i, MessageView) and i.event_id == "$m"]
+    assert shown and shown[0].mentions_me  # highlighted in the timeline too
+
+    hs.deliver(room_key("s-old"))  # an event from before this session heals: not news
+    await until(lambda: ("earlier", "sent") in bodies(model))
+    assert [n.event_id for n in news] == ["$m"]
+
+    hs.rooms[room_id].unread = 0  # read (elsewhere): the count goes
+    hs.rooms[room_id].receipts[alice] = "$m"
+    hs.rooms[room_id].ephemeral_pos = hs._bump()
+    await until(lambda: model.state.mentions == 0, what="the count cleared once read")
+    assert service.unread_totals() == (0, 0)
+
+
+async def test_a_mention_decrypted_at_once_counts_too(world):
+    hs, room_id, alice, bob, provider, service, model = world
+    await service.login_password("alice_t1", "pw")
+    await until(lambda: service.crypto is not None and service.crypto.ready)
+    hs.deliver(room_key("s-now"))
+    news = []
+    service.incoming_listeners.append(news.extend)
+    hs.rooms[room_id].unread = 2
+    for n, content in enumerate(({"msgtype": "m.text", "body": "hello"},
+                                 {"msgtype": "m.text", "body": "@alice?",
+                                  "m.mentions": {"user_ids": [alice]}})):
+        hs.rooms[room_id].timeline.append((hs._bump(), encrypted_event(
+            f"$n{n}", bob, "s-now", content=content)))
+    await until(lambda: len(news) == 2)
+    await until(lambda: model.state.mentions == 1)
+    assert service.unread_totals() == (2, 1)

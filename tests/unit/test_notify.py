@@ -50,9 +50,9 @@ def test_notice_text():
 
 
 def test_totals_count_each_room_at_its_level():
-    rooms = [SimpleNamespace(room_id="!a", unread=3, highlights=1),
-             SimpleNamespace(room_id="!b", unread=5, highlights=2),
-             SimpleNamespace(room_id="!c", unread=4, highlights=0)]
+    rooms = [SimpleNamespace(room_id="!a", unread=3, mentions=1),
+             SimpleNamespace(room_id="!b", unread=5, mentions=2),
+             SimpleNamespace(room_id="!c", unread=4, mentions=0)]
     levels = {"!a": ALL, "!b": MUTE, "!c": MENTIONS}
     assert n.totals(rooms, levels.get) == (3, 1)
 

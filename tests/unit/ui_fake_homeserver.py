@@ -55,7 +55,8 @@ class FakeRoom:
         self.typing: list[str] = []
         self.receipts: dict[str, str] = {}
         self.ephemeral_pos = 0
-        self.highlights = 0  # the server's highlight count for the syncing user (mentions)
+        self.unread = 0  # the server's counts for the syncing user: notifications
+        self.highlights = 0  # and mentions (each is at least an unread notification)
 
 
 class FakeHomeserver:
@@ -321,8 +322,9 @@ class FakeHomeserver:
                         {"type": "m.receipt", "content": _receipts(room.receipts)},
                     ]},
                     "account_data": {"events": []},
-                    "unread_notifications": {"notification_count": room.highlights,
-                                             "highlight_count": room.highlights},
+                    "unread_notifications": {
+                        "notification_count": max(room.unread, room.highlights),
+                        "highlight_count": room.highlights},
                     "summary": {"m.joined_member_count": sum(
                         1 for s in room.members.values() if s == "join")},
                 }

@@ -57,7 +57,7 @@ class RoomListPart:
         for room in joined:
             partner = dm_partner(room.room_id) if dm_partner else None
             name = member_name(room, partner) if partner else (room.name or room.room_id)
-            unread, mentions = badge(room) if badge else (room.unread, room.highlights)
+            unread, mentions = badge(room) if badge else (room.unread, room.mentions)
             items.append(RoomItem(room.room_id, name, unread, preview_text(room, me),
                                   self.clock.short_when(room.last_ts),
                                   selected=room.room_id == current_id, dm=partner is not None,

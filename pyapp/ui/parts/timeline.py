@@ -15,7 +15,7 @@ from typing import Any
 from pyapp.client import actions
 from pyapp.client.rooms import Room
 from pyapp.client.timeline import FAILED, SENT, Message
-from pyapp.client.timeline_model import TOP_GAP_KEY, Gap, MemberChange, RoomStart
+from pyapp.client.timeline_model import TOP_GAP_KEY, UNDECRYPTED, Gap, MemberChange, RoomStart
 
 from ..format import Clock, join_names, member_name, typing_text
 from .media import MediaView, media_view
@@ -289,8 +289,8 @@ class TimelinePart:
 
     def _mentions_me(self, room: Room, message: Message, me: str | None) -> bool:
         if self.mentions_me is None or message.sender == me or message.redacted \
-                or message.event_id is None:
-            return False
+                or message.event_id is None or message.msgtype == UNDECRYPTED:
+            return False  # (not kept: once its key comes, it is read again)
         cache_key = (room.room_id, message.event_id)
         found = self._mentioned.get(cache_key)
         if found is None:
