@@ -296,8 +296,7 @@ class CryptoSession:
                 await self._retry_pending(exclude=body)
             if had_keys:
                 self._backup_soon()
-        if self.backup is not None and self.backup.should_retry():
-            self._spawn(self._start_backup(self.engine))
+        self._maybe_start_backup()
 
     def on_stored(self, body: dict) -> None:
         """A stored sync shown after a reload: its crypto parts were fed when it came, its
@@ -389,19 +388,29 @@ class CryptoSession:
                 await self._retry_pending()
             except Exception:  # noqa: BLE001  (the next sync feeds and retries again)
                 log.exception("Starting the encryption engine's work failed")
-        await self._start_backup(engine)
+        self._maybe_start_backup()
 
-    async def _start_backup(self, engine: CryptoEngine) -> None:
-        """The key backup starts with the engine (found, made or asked for). Not under the
-        lock: its round trips to the homeserver must not hold up syncs and sends (until it
-        is on, it backs nothing up)."""
-        backup_engine = getattr(engine, "backup", None)
-        if backup_engine is None or not self.user_id or self.closed:
+    def _maybe_start_backup(self) -> None:
+        """The key backup starts (found, made or asked for) once the engine is ready and the
+        user has an encrypted room; a setup that failed is tried again later."""
+        if self.engine is None or self.closed or not self.user_id:
+            return
+        backup_engine = getattr(self.engine, "backup", None)
+        if backup_engine is None:
             return
         if self.backup is None:
+            if not self.rooms:
+                return
             self.backup = KeyBackup(self._http, backup_engine, self.user_id, self._send,
                                     self._lock, on_change=self._on_backup_change,
                                     on_restored=self._retry_pending, clock=self._clock)
+        elif not self.backup.should_retry():
+            return
+        self._spawn(self._start_backup())
+
+    async def _start_backup(self) -> None:
+        """Not under the lock: the backup's round trips to the homeserver must not hold up
+        syncs and sends (until it is on, it backs nothing up)."""
         await self.backup.start()
         async with self._lock:
             await self._upload_backup()

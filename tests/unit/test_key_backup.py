@@ -488,3 +488,21 @@ def test_what_the_member_sees_while_the_backup_is_locked():
     backup.state, backup.recovery_key = kb.SHOW_KEY, "EsT1 abcd"
     shown_key = part.key_backup_view(backup)
     assert shown_key.mode == "show" and "EsT1 abcd" in shown_key.file_text
+
+
+async def test_the_backup_starts_with_the_first_encrypted_room_not_with_the_engine():
+    from tests.unit.crypto_fakes import encryption_state, room_key, sync
+
+    room = "!r:localhost"
+    server = FakeServer()
+    session, engine, _, tasks = crypto_session(server, {room: [ME]})
+    # A to-device key loads the engine, but the user has no encrypted room yet.
+    await session.on_sync(sync({}, to_device=[room_key("s1")]))
+    while tasks:
+        await tasks.pop(0)
+    assert session.ready and session.backup is None and server.backup is None
+    await session.on_sync(sync({room: []}, state={room: [encryption_state(room)]}, batch="s2"))
+    while tasks:
+        await tasks.pop(0)
+    assert session.backup.state == kb.SHOW_KEY and server.backup is not None
+    assert "s1" in server.keys[room]["sessions"]  # the key received before is backed up too
