@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -32,6 +30,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.timing import machine, pct, summary  # noqa: E402,F401  (re-exported)
 from pyapp.server.stack import StackOptions  # noqa: E402
 from tests.support.stack_thread import StackThread  # noqa: E402
 
@@ -42,29 +41,6 @@ CHROMIUM_ARGS = [
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1",
 ]
 COMPOSER = "om-chat textarea.omc-textarea"
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, "
-            f"{platform.system()} {platform.release()}")
-
-
-def pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
-
-
-def summary(values: list[float]) -> str:
-    return (f"p50 {statistics.median(values):.0f} ms, p95 {pct(values, 0.95):.0f} ms "
-            f"(n={len(values)})")
 
 
 # -- the floor: raw HTTP ------------------------------------------------------------------

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
-import statistics
 import sys
 import tempfile
 import time
@@ -26,7 +25,8 @@ from urllib.parse import quote
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.chat import CHROMIUM, CHROMIUM_ARGS, machine, pct  # noqa: E402
+from benchmarks.chat import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from benchmarks.timing import machine, summary  # noqa: E402
 from pyapp.server.synapse import Synapse, SynapseOptions, free_port  # noqa: E402
 from tests.e2e.chat_ui_support import make_room  # noqa: E402
 from tests.e2e.conftest import ServerThread  # noqa: E402
@@ -66,11 +66,6 @@ vm.refresh()
 t2 = time.perf_counter()
 [(t2 - t0) * 1000, (t2 - t1) * 1000]
 """
-
-
-def summary(values: list[float], digits: int = 0) -> str:
-    return (f"p50 {statistics.median(values):.{digits}f} ms, p95 {pct(values, 0.95):.{digits}f} ms "
-            f"(n={len(values)})")
 
 
 def main() -> None:

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import secrets
-import statistics
 import sys
 import tempfile
 import time
@@ -27,7 +25,8 @@ from urllib.parse import quote
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.chat import CHROMIUM, CHROMIUM_ARGS, machine, pct  # noqa: E402
+from benchmarks.chat import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from benchmarks.timing import machine, summary  # noqa: E402
 from pyapp.server.synapse import Synapse, SynapseOptions, free_port  # noqa: E402
 from tests.e2e.chat_ui_support import make_room  # noqa: E402
 from tests.e2e.conftest import ServerThread  # noqa: E402
@@ -41,11 +40,6 @@ WATCH_JS = """() => {
             window.__loads[img.alt] = Date.now();
     }, true);
 }"""
-
-
-def summary(values: list[float]) -> str:
-    return (f"p50 {statistics.median(values):.0f} ms, p95 {pct(values, 0.95):.0f} ms "
-            f"(n={len(values)})")
 
 
 def floor_once(base: str, token: str, room_id: str, data: bytes, n: int) -> float:

@@ -165,6 +165,30 @@ async def test_a_history_page_is_decrypted_in_place():
     assert "$b" in session.pending
 
 
+async def test_a_pages_events_are_decrypted_together_not_one_after_the_other():
+    """Each engine call waits on the browser's event loop: a page's calls overlap (with one
+    call at a time, this engine, which answers only when all are asked, never would)."""
+    session, provider, http, _, tasks = make()
+    await session.on_sync(sync(state={ROOM: [encryption_state(ROOM)]}))
+    await settle(tasks)
+    engine = provider.engine
+    engine.keys.add("s1")
+    asked, everyone = [], asyncio.Event()
+    plain_decrypt = engine.decrypt
+
+    async def decrypt(room_id, event):
+        asked.append(event["event_id"])
+        if len(asked) == 3:
+            everyone.set()
+        await everyone.wait()
+        return await plain_decrypt(room_id, event)
+    engine.decrypt = decrypt
+    chunk = [encrypted_event(f"${i}", BOB, "s1", content={"msgtype": "m.text", "body": str(i)})
+             for i in range(3)]
+    await asyncio.wait_for(session.decrypt_page(ROOM, chunk), 1)
+    assert [e["content"]["body"] for e in chunk] == ["0", "1", "2"]  # in their places
+
+
 async def test_closing_lets_go_of_the_engine():
     session, provider, http, _, tasks = make()
     await session.on_sync(sync(state={ROOM: [encryption_state(ROOM)]}))
