@@ -277,6 +277,25 @@ class KeyBackup:
         if self.state == SKIPPED:
             self._set(ASK_KEY)
 
+    async def start_over(self) -> bool:
+        """The recovery key is lost: a new backup (and a new recovery key, shown once)
+        replaces the old one. What only the old backup held stays unreadable on new
+        browsers; the member confirmed that first (pyapp.ui.parts.key_backup)."""
+        if self.state not in (ASK_KEY, SKIPPED):
+            return False
+        self.error = None
+        self._set(RESTORING)
+        try:
+            async with self._lock:
+                await self._create()
+                await self.upload()
+        except Exception as e:  # noqa: BLE001  (nothing replaced: asked again)
+            log.exception("Starting a new key backup failed")
+            self.error = f"A new backup could not be made: {e}. Try again."
+            self._set(ASK_KEY)
+            return False
+        return True
+
     async def restore(self, text: str) -> bool:
         """Open the backup with a recovery key typed by the member: its keys are imported,
         the waiting messages retried and this device signed by the user's cross-signing key.

@@ -312,13 +312,23 @@ class ChatView:
         form_actions = h("span", "omc-keys-actions")
         form_actions.append(self.keys_submit,
                             h("button", "omc-btn omc-btn--small", "Skip for now", type="button",
-                              data_action="recovery-key-skip"))
+                              data_action="recovery-key-skip"),
+                            h("button", "omc-btn omc-btn--link omc-btn--small",
+                              "I lost my recovery key", type="button",
+                              data_action="recovery-key-lost"))
         self.keys_form.append(h("label", "omc-label", "Recovery key", for_=f"{uid}-recovery"),
                               self.keys_input, self.keys_error, form_actions)
         self.keys_later = h("button", "omc-btn omc-btn--small", "Enter recovery key",
                             type="button", data_action="recovery-key-ask")
+        # Lost: a new backup, once the member confirmed what it means.
+        self.keys_start_over = h("span", "omc-keys-actions")
+        self.keys_start_over.append(
+            h("button", "omc-btn omc-btn--small omc-btn--danger", "Start a new backup",
+              type="button", data_action="recovery-key-start-over"),
+            h("button", "omc-btn omc-btn--small", "Cancel", type="button",
+              data_action="recovery-key-keep"))
         box.append(self.keys_title, self.keys_text, self.keys_show, self.keys_form,
-                   self.keys_later)
+                   self.keys_later, self.keys_start_over)
         box.hidden = True
         root.append(box)
         self._keys_sig = None
@@ -358,6 +368,7 @@ class ChatView:
         self.keys_error.textContent = view.error or ""
         show(self.keys_error, bool(view.error))
         show(self.keys_later, view.mode == "skipped")
+        show(self.keys_start_over, view.mode == "start_over")
 
     def _drop_key_url(self) -> None:
         if self._keys_url is not None:
@@ -645,6 +656,12 @@ class ChatView:
             vm.skip_recovery_key()
         elif action == "recovery-key-ask":
             vm.ask_recovery_key()
+        elif action == "recovery-key-lost":
+            vm.lost_recovery_key()
+        elif action == "recovery-key-start-over":
+            vm.lost_recovery_key(confirmed=True)
+        elif action == "recovery-key-keep":
+            vm.lost_recovery_key(confirmed=False)
         elif action == "sign-out":
             asyncio.ensure_future(vm.sign_out())
         elif action == "sign-out-confirm":

@@ -154,6 +154,7 @@ class ChatViewModel:
         self.pane = self.layout.first_pane
         self._expect_until = self.clock.now() + EXPECT_INVITE_S if expect_invite else 0.0
         self._expect_timer = None
+        self._starting_over = False  # "I lost my recovery key" asked: confirm a new backup
         self._listeners: list[Callable[[ViewState], None]] = []
         self._tasks: set[asyncio.Future] = set()
         self._scheduled = False
@@ -356,7 +357,7 @@ class ChatViewModel:
                 state.invitation = self._invitation(invite)
                 state.title = state.invitation.text
         if screen == CHAT:
-            state.key_backup = key_backup_view(self._key_backup())
+            state.key_backup = key_backup_view(self._key_backup(), self._starting_over)
             me = service.user_id
             dm_partner = getattr(service.rooms, "dm_partner", None)
             if self.room_list is not None:
@@ -710,6 +711,20 @@ class ChatViewModel:
         if backup is not None:
             backup.ask_again()
             self.invalidate()
+
+    def lost_recovery_key(self, confirmed: bool | None = None) -> asyncio.Future | None:
+        """"I lost my recovery key": asked first (None), then cancelled (False) or a new
+        backup made (True)."""
+        backup = self._key_backup()
+        self._starting_over = confirmed is None
+        self.invalidate()
+        if backup is None or not confirmed:
+            return None
+
+        async def start_over():
+            await backup.start_over()
+            self.invalidate()
+        return self._spawn(start_over())
 
     def enter_recovery_key(self, text: str) -> asyncio.Future | None:
         backup = self._key_backup()

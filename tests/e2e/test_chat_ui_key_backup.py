@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from pyapp.client.key_backup import (ALGORITHM, MALFORMED_KEY, SECRETS_TYPE, WRONG_KEY,
                                      decode_recovery_key, encode_recovery_key)
 from pyapp.client.timeline_model import WAITING_FOR_KEY
-from pyapp.ui.parts.key_backup import IN_BACKUP_TEXT, SKIPPED_TEXT
+from pyapp.ui.parts.key_backup import IN_BACKUP_TEXT, SKIPPED_TEXT, START_OVER_TEXT
 from tests.e2e.axe import assert_accessible
 from tests.e2e.chat_ui_support import (BOOT_TIMEOUT_MS, LIVE_TIMEOUT_MS, chat, expect_message,
                                        make_room, open_and_sign_in, send)
@@ -156,6 +156,13 @@ def test_a_second_browser_reads_earlier_messages_with_the_recovery_key(
     expect(box).to_have_value(wrong)  # kept, to correct
     expect(chat(second).locator(".omc-body", has_text=IN_BACKUP_TEXT)).to_have_count(2)
     assert_accessible(second, "the recovery key asked for, with an error", "om-chat .omc-keys")
+
+    # "I lost my recovery key" first says what starting over costs; cancelling changes nothing.
+    panel2.get_by_role("button", name="I lost my recovery key").click()
+    expect(panel2).to_contain_text(START_OVER_TEXT)
+    panel2.get_by_role("button", name="Cancel").click()
+    expect(box).to_have_value(wrong)
+    assert backup_info(synapse, a["access_token"])["version"] == info["version"]
 
     # Skipping says what cannot be read yet, and the way back.
     panel2.get_by_role("button", name="Skip for now").click()

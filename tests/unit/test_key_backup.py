@@ -483,6 +483,8 @@ def test_what_the_member_sees_while_the_backup_is_locked():
     assert [i.body for i in shown] == [part.IN_BACKUP_TEXT, WAITING_FOR_KEY, "hello"]
     backup.state = kb.SKIPPED
     assert part.key_backup_view(backup).text == part.SKIPPED_TEXT
+    lost = part.key_backup_view(backup, starting_over=True)
+    assert lost.mode == "start_over" and "stay unreadable" in lost.text
     backup.state = kb.ON  # unlocked: nothing marked any more
     assert part.mark_locked(items, part.key_backup_view(backup)) is items
     backup.state, backup.recovery_key = kb.SHOW_KEY, "EsT1 abcd"
@@ -506,3 +508,20 @@ async def test_the_backup_starts_with_the_first_encrypted_room_not_with_the_engi
         await tasks.pop(0)
     assert session.backup.state == kb.SHOW_KEY and server.backup is not None
     assert "s1" in server.keys[room]["sessions"]  # the key received before is backed up too
+
+
+async def test_a_lost_recovery_key_starts_a_new_backup_with_a_new_key():
+    server = FakeServer()
+    first, _ = make(server, FakeBackupEngine(keys=["s1"]))
+    await first.start()
+    old_key = first.recovery_key
+    engine2 = FakeBackupEngine(keys=["s2"])
+    second, _ = make(server, engine2)
+    await second.start()
+    second.skip()
+    assert await second.start_over()
+    assert second.state == kb.SHOW_KEY and second.recovery_key != old_key
+    assert server.backup["version"] == "2"
+    assert engine2.enabled[1] == "2" and "s2" in server.keys["!r:localhost"]["sessions"]
+    # The cross-signing keys of another device are not replaced (that would need the password).
+    assert second.cross_signing.endswith("not replaced")

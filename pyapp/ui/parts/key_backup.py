@@ -21,6 +21,11 @@ ASK_TEXT = ("You signed in on a new browser. To read messages from before, enter
 SKIPPED_TEXT = ("Encrypted messages sent before you signed in on this browser can't be read "
                 "here until you enter your recovery key. New messages can be read as usual.")
 RESTORING_TEXT = "Unlocking your earlier messages…"
+START_OVER_TITLE = "Start a new backup without the recovery key?"
+START_OVER_TEXT = ("Encrypted messages sent before now will stay unreadable on this browser "
+                   "and on any browser you sign in to later. New messages will be backed up "
+                   "with a new recovery key. If you might still find your recovery key, "
+                   "cancel and look for it first.")
 # In place of "Waiting for this message's key" for what was sent before this browser signed in.
 IN_BACKUP_TEXT = ("Sent before you signed in on this browser: enter your recovery key to "
                   "read it.")
@@ -39,10 +44,14 @@ class KeyBackupView:
     locked_before: int | None = None
 
 
-def key_backup_view(backup) -> KeyBackupView | None:
-    """The panel for a KeyBackup (None: nothing to show)."""
+def key_backup_view(backup, starting_over: bool = False) -> KeyBackupView | None:
+    """The panel for a KeyBackup (None: nothing to show); `starting_over`: the member said
+    the recovery key is lost and is asked to confirm a new backup."""
     if backup is None:
         return None
+    if starting_over and backup.state in (kb.ASK_KEY, kb.SKIPPED):
+        return KeyBackupView("start_over", START_OVER_TITLE, START_OVER_TEXT,
+                             locked_before=backup.device_created_ms)
     if backup.state == kb.SHOW_KEY and backup.recovery_key:
         return KeyBackupView("show", SHOW_TITLE, SHOW_TEXT, recovery_key=backup.recovery_key,
                              file_text=kb.recovery_key_file(backup.recovery_key, backup.user_id))
