@@ -44,6 +44,18 @@ def signed_by_self_signing_key(query: dict, user_id: str, device_id: str) -> boo
     return ssk in query["device_keys"][user_id][device_id].get("signatures", {}).get(user_id, {})
 
 
+def engine_trusts(page, user_id: str, device_id: str) -> bool:
+    """The page's engine sees that device as verified through its owner's cross-signing."""
+    return page.evaluate("(code) => window.omChat.runPython(code)", f"""
+from pyapp.client.service import ChatService
+from pyapp.browser.crypto_engine import settle
+_e = ChatService._shared.crypto.engine
+_d = await settle((_e._machine, "getDevice", [_e._m.UserId.new({user_id!r}),
+                                              _e._m.DeviceId.new({device_id!r})]))
+_d is not None and bool(_d.isCrossSignedByOwner()) and bool(_d.isVerified())
+""")
+
+
 def read_backup_independently(recovery_key: str, info: dict, keys: dict, room_id: str,
                               stored: list[dict]) -> set[str]:
     """Open Synapse's backup with the recovery key using CPython vodozemac (not the
@@ -184,3 +196,6 @@ def test_a_second_browser_reads_earlier_messages_with_the_recovery_key(
     _wait(second, lambda: signed_by_self_signing_key(
         cross_signing(synapse, n["access_token"], a["user_id"]), a["user_id"], device2),
         "browser 2 signed by the self-signing key")
+    # ... and the two browsers' engines trust each other's device.
+    _wait(second, lambda: engine_trusts(second, a["user_id"], device1), "browser 2 trusting 1")
+    _wait(first, lambda: engine_trusts(first, a["user_id"], device2), "browser 1 trusting 2")
