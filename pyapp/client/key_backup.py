@@ -45,6 +45,7 @@ CHECKING = "checking"  # asking the homeserver about its backup
 SHOW_KEY = "show_key"  # a new backup was made: the recovery key is shown, once
 ASK_KEY = "ask_key"    # the homeserver has a backup this browser cannot open yet
 RESTORING = "restoring"
+CREATING = "creating"  # the recovery key was lost: a new backup is being made
 SKIPPED = "skipped"    # asked, and the member chose to go on without the key
 ON = "on"              # this browser backs up its keys (and has restored what was there)
 FAILED = "failed"      # setting up failed; tried again with the next engine start
@@ -284,7 +285,7 @@ class KeyBackup:
         if self.state not in (ASK_KEY, SKIPPED):
             return False
         self.error = None
-        self._set(RESTORING)
+        self._set(CREATING)
         try:
             async with self._lock:
                 await self._create()

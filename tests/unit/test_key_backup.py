@@ -485,6 +485,8 @@ def test_what_the_member_sees_while_the_backup_is_locked():
     assert part.key_backup_view(backup).text == part.SKIPPED_TEXT
     lost = part.key_backup_view(backup, starting_over=True)
     assert lost.mode == "start_over" and "stay unreadable" in lost.text
+    backup.state = kb.CREATING
+    assert part.key_backup_view(backup).text == part.CREATING_TEXT
     backup.state = kb.ON  # unlocked: nothing marked any more
     assert part.mark_locked(items, part.key_backup_view(backup)) is items
     backup.state, backup.recovery_key = kb.SHOW_KEY, "EsT1 abcd"
@@ -525,3 +527,68 @@ async def test_a_lost_recovery_key_starts_a_new_backup_with_a_new_key():
     assert engine2.enabled[1] == "2" and "s2" in server.keys["!r:localhost"]["sessions"]
     # The cross-signing keys of another device are not replaced (that would need the password).
     assert second.cross_signing.endswith("not replaced")
+
+
+# -- through a real ChatService and view model (fake homeserver, fake engine) ---------------
+async def test_the_chat_asks_for_the_key_says_what_waits_and_heals_with_it():
+    from pyapp.client.service import ChatConfig, ChatService
+    from pyapp.client.storage import MemoryStorage
+    from pyapp.ui.format import Clock
+    from pyapp.ui.parts import key_backup as part
+    from pyapp.ui.viewmodel import CHAT, ChatViewModel, MessageView
+    from tests.support.waiting import until
+    from tests.unit.crypto_fakes import FakeEngine, FakeProvider, encrypted_event, encryption_state
+    from tests.unit.test_crypto_ui import BOT, NOW, CryptoHomeserver
+
+    backups = FakeServer()
+
+    class Homeserver(CryptoHomeserver):
+        async def request(self, method, url, headers, body=None, timeout=None):
+            path = url.replace("http://hs", "")
+            if any(p in path for p in ("/room_keys/", "/account_data/" + kb.SECRETS_TYPE,
+                                       "/keys/query", "/device_signing/", "/signatures/")):
+                return await backups(method, path, body)
+            return await super().request(method, url, headers, body, timeout)
+
+    hs = Homeserver()
+    alice, bob = hs.add_user("alice_t1"), hs.add_user("bob_t1")
+    hs.add_user("openmeet-bot")
+    room_id = hs.create_room("Secret picnic", BOT, metadata={
+        "entity_type": "event", "entity_slug": "picnic", "tenant_id": "t1"})
+    hs.rooms[room_id].state.append(encryption_state(room_id))
+    hs.join(room_id, alice)
+    hs.join(room_id, bob)
+    hs.rooms[room_id].timeline.append((hs._bump(), encrypted_event(
+        "$old", bob, "s-old", content={"msgtype": "m.text", "body": "the spot is by the oak"})))
+    # Another browser of alice's made the backup, with that message's key in it.
+    first, _ = make(backups, FakeBackupEngine(keys=["s-old"]))
+    await first.start()
+    await first.upload()
+    for room in list(backups.keys):
+        backups.keys[room_id] = backups.keys.pop(room)
+
+    engine = FakeEngine()
+    engine.backup = LinkedBackup(engine)
+    service = ChatService(ChatConfig("http://hs", tenant="t1", bot_user_id=BOT), hs,
+                          MemoryStorage(), clock=lambda: NOW, crypto=FakeProvider(engine))
+    model = ChatViewModel(service, "sidebar", "event", "picnic", clock=Clock(lambda: NOW, 0))
+    try:
+        await service.login_password("alice_t1", "pw")
+        await until(lambda: model.state.screen == CHAT)
+        await until(lambda: model.state.key_backup is not None, what="the key asked for")
+
+        def bodies():
+            return [i.body for i in model.state.items if isinstance(i, MessageView)]
+        assert model.state.key_backup.mode == "ask" and bodies() == [part.IN_BACKUP_TEXT]
+        await model.enter_recovery_key("my password")
+        await until(lambda: model.state.key_backup.error == kb.MALFORMED_KEY)
+        model.lost_recovery_key()
+        await until(lambda: model.state.key_backup.mode == "start_over")
+        model.lost_recovery_key(confirmed=False)
+        await until(lambda: model.state.key_backup.mode == "ask")
+        await model.enter_recovery_key(first.recovery_key)
+        await until(lambda: bodies() == ["the spot is by the oak"], what="healed by the backup")
+        assert model.state.key_backup is None and backups.backup["version"] == "1"
+    finally:
+        model.close()
+        await service.stop()

@@ -21,6 +21,7 @@ ASK_TEXT = ("You signed in on a new browser. To read messages from before, enter
 SKIPPED_TEXT = ("Encrypted messages sent before you signed in on this browser can't be read "
                 "here until you enter your recovery key. New messages can be read as usual.")
 RESTORING_TEXT = "Unlocking your earlier messages…"
+CREATING_TEXT = "Making a new backup…"
 START_OVER_TITLE = "Start a new backup without the recovery key?"
 START_OVER_TEXT = ("Encrypted messages sent before now will stay unreadable on this browser "
                    "and on any browser you sign in to later. New messages will be backed up "
@@ -34,7 +35,7 @@ FILE_NAME = "chat-recovery-key.txt"
 
 @dataclass
 class KeyBackupView:
-    mode: str  # show | ask | restoring | skipped
+    mode: str  # show | ask | restoring | skipped | start_over | creating
     title: str
     text: str
     recovery_key: str | None = None
@@ -61,6 +62,8 @@ def key_backup_view(backup, starting_over: bool = False) -> KeyBackupView | None
                              locked_before=before)
     if backup.state == kb.RESTORING:
         return KeyBackupView("restoring", ASK_TITLE, RESTORING_TEXT, locked_before=before)
+    if backup.state == kb.CREATING:
+        return KeyBackupView("creating", START_OVER_TITLE, CREATING_TEXT, locked_before=before)
     if backup.state == kb.SKIPPED:
         return KeyBackupView("skipped", "", SKIPPED_TEXT, locked_before=before)
     return None
