@@ -1,13 +1,13 @@
 """Where a first visit's time goes: our event page in a new profile (empty cache, stored
 session, as a returning user on a new browser), stage by stage, from the browser's own clocks.
 
-    .venv/bin/python benchmarks/first_visit.py [--runs 5] [--variant web/chat/om-chat.js=FILE]
+    .venv/bin/python benchmarks/first_visit.py [--runs 5] [--variant web/chat/om-chat.js=FILE ...]
 
 Per visit, ms since navigation: the loader's marks (window.omChat.timings, web/chat/om-chat.js),
 the Resource Timing of the runtime's files (request start -> response end) and of the first
 /sync, and "ready" by compare.py's rule (the latest message visible and the composer enabled).
---variant PATH=FILE serves FILE as PATH (under the worktree) on every other visit, A and B
-interleaved on the same stack, so that the shared machine's load hits both alike.
+--variant PATH=FILE (repeatable) serves FILE as PATH (under the worktree) on every other visit,
+A and B interleaved on the same stack, so that the shared machine's load hits both alike.
 """
 
 from __future__ import annotations
@@ -95,16 +95,17 @@ def summary(samples: list[dict]) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--variant", help="PATH=FILE: serve FILE as PATH on every other visit")
+    ap.add_argument("--variant", action="append", default=[],
+                    help="PATH=FILE: serve FILE as PATH on every other visit (repeatable)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
-    swap = None
-    if args.variant:
-        path, file = args.variant.split("=", 1)
+    swaps = []  # (served path, its own bytes, the variant's bytes)
+    for variant in args.variant:
+        path, file = variant.split("=", 1)
         target = ROOT / path
-        swap = (target, target.read_bytes(), Path(file).read_bytes())
+        swaps.append((target, target.read_bytes(), Path(file).read_bytes()))
     work = Path(tempfile.mkdtemp(prefix="bench-first-"))
     runner = StackThread(StackOptions.for_tests(work / "stack", auth="password",
                                                 extra_config={"debug_run_python": True}))
@@ -120,17 +121,17 @@ def main() -> int:
             try:
                 bench = Bench(browser, stack, anchors, room, 120_000)
                 visit(bench)  # warm the browser itself, uncounted
-                for i in range(args.runs * (2 if swap else 1)):
-                    which = "B" if swap and i % 2 else "A"
-                    if swap:
-                        swap[0].write_bytes(swap[2] if which == "B" else swap[1])
+                for i in range(args.runs * (2 if swaps else 1)):
+                    which = "B" if swaps and i % 2 else "A"
+                    for target, own, variant in swaps:
+                        target.write_bytes(variant if which == "B" else own)
                     s = visit(bench)
                     out[which].append(s)
                     print(f"[{which}] ready {s['ready']:.0f} ms", flush=True)
             finally:
                 browser.close()
-                if swap:
-                    swap[0].write_bytes(swap[1])
+                for target, own, _ in swaps:
+                    target.write_bytes(own)
     finally:
         anchors.stop()
         runner.stop()
