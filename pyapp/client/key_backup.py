@@ -345,9 +345,10 @@ class KeyBackup:
 
     # -- started with the engine ------------------------------------------------------
     async def start(self) -> None:
-        """Called (under the crypto session's lock) once the engine is ready: use the
+        """Called once the engine is ready and the user has an encrypted room: use the
         homeserver's backup if this browser has its key, make one if there is none, or ask
-        for the recovery key."""
+        for the recovery key. Not under the crypto session's lock (its round trips must not
+        hold up syncs; the engine takes concurrent calls)."""
         if self.state not in (IDLE, FAILED):
             return
         self._failed_at = None

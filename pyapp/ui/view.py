@@ -345,6 +345,8 @@ class ChatView:
             return
         self._keys_sig = sig
         show(self.keys, view is not None)
+        if view is None or view.mode == "show":
+            self.keys_input.value = ""  # a key that opened the backup is not left in the page
         if view is None:
             self._drop_key_url()
             return

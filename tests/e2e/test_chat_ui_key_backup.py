@@ -187,6 +187,7 @@ def test_a_second_browser_reads_earlier_messages_with_the_recovery_key(
     expect_message(second, "history from nio", timeout=BOOT_TIMEOUT_MS)
     expect_message(second, "history from alice")
     expect(panel2).to_be_hidden()
+    expect(chat(second).locator(".omc-keys-input")).to_have_value("")  # the key is not left
     expect(chat(second).locator(".omc-body", has_text=IN_BACKUP_TEXT)).to_have_count(0)
     expect(chat(second).locator(".omc-body", has_text=WAITING_FOR_KEY)).to_have_count(0)
 
