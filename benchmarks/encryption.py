@@ -53,13 +53,17 @@ async def timed(self, room_id, events):
     finally:
         spent[0] += js.performance.now() - t
 crypto.CryptoSession.decrypt_page = timed
+from pyapp.client.timeline_model import Message
+def messages():
+    return sum(isinstance(i, Message) for i in svc.room(ROOM).timeline.items())
+before = messages()
 try:
     t0 = js.performance.now()
     await svc.paginate(ROOM, limit=N)
     t1 = js.performance.now()
 finally:
     crypto.CryptoSession.decrypt_page = original
-[t0, t1 - t0, spent[0]]
+[t0, t1 - t0, spent[0], messages() - before]
 """
 
 # The last time messages were added to the DOM (the page's one render of the loaded page).
@@ -71,7 +75,6 @@ WATCH = """() => {
         if (now > seen) { seen = now; window.__grown = performance.now(); window.__count = now; }
     }).observe(document.body, {subtree: true, childList: true, characterData: true});
 }"""
-FRAMES = "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
 WAITING = ("![...document.querySelectorAll('om-chat .omc-body')].some(e => "
            "e.textContent.includes(\"Waiting for this message\")) && "
            "document.querySelectorAll('om-chat .omc-body').length > 0")
@@ -102,12 +105,12 @@ def open_history(page, base: str, slug: str, room_id: str, n: int
     # The stored sync's messages shown (and, encrypted, decrypted) before measuring.
     wait(page, WAITING, "the latest messages")
     page.evaluate(WATCH)
-    t0, paginate, decrypt = page.evaluate(
+    t0, paginate, decrypt, added = page.evaluate(
         "(code) => window.omChat.runPython(code)",
         f"ROOM = {room_id!r}\nN = {n}\n" + PAGINATE)
-    wait(page, "window.__grown !== null", "the loaded messages in the DOM")
-    page.evaluate(FRAMES)
-    added = page.evaluate("window.__count - window.__base")
+    # Every loaded message in the DOM (the view may put them in over several frames).
+    wait(page, f"window.__grown !== null && window.__count - window.__base >= {added}",
+         "the loaded messages in the DOM")
     return page.evaluate("window.__grown") - t0, paginate, decrypt, added
 
 
