@@ -53,10 +53,17 @@ class WasmBackup:
 
     def new_backup_key(self):
         key = self._m.BackupDecryptionKey.createRandomKey()
-        return str(key.toBase64()), str(key.megolmV1PublicKey.publicKeyBase64)
+        try:
+            return str(key.toBase64()), str(key.megolmV1PublicKey.publicKeyBase64)
+        finally:
+            key.free()  # secret material: not left to the garbage collector
 
     def public_key(self, private_key):
-        return str(self._key(private_key).megolmV1PublicKey.publicKeyBase64)
+        key = self._key(private_key)
+        try:
+            return str(key.megolmV1PublicKey.publicKeyBase64)
+        finally:
+            key.free()
 
     async def sign(self, message):
         signatures = await self._call("sign", message)
@@ -80,23 +87,30 @@ class WasmBackup:
 
         key = self._key(private_key)
         by_room = js.Map.new()
-        for room_id, room in rooms.items():
-            sessions = room.get("sessions") if isinstance(room, dict) else None
-            if not isinstance(sessions, dict):
-                continue
-            inner = js.Map.new()
-            for session_id, data in sessions.items():
-                encrypted = data.get("session_data") if isinstance(data, dict) else None
-                if not isinstance(encrypted, dict):
+        try:
+            for room_id, room in rooms.items():
+                sessions = room.get("sessions") if isinstance(room, dict) else None
+                if not isinstance(sessions, dict):
                     continue
+                inner = js.Map.new()
+                for session_id, data in sessions.items():
+                    encrypted = data.get("session_data") if isinstance(data, dict) else None
+                    if not isinstance(encrypted, dict):
+                        continue
+                    try:
+                        clear = key.decryptV1(str(encrypted.get("ephemeral", "")),
+                                              str(encrypted.get("mac", "")),
+                                              str(encrypted.get("ciphertext", "")))
+                        inner.set(str(session_id), js.JSON.parse(clear))
+                    except JsException:
+                        continue  # one damaged key costs only its messages
                 try:
-                    clear = key.decryptV1(encrypted.get("ephemeral", ""), encrypted.get("mac", ""),
-                                          encrypted.get("ciphertext", ""))
+                    if inner.size:
+                        by_room.set(self._m.RoomId.new(str(room_id)), inner)
                 except JsException:
-                    continue  # one damaged key costs only its messages
-                inner.set(session_id, js.JSON.parse(clear))
-            if inner.size:
-                by_room.set(self._m.RoomId.new(room_id), inner)
+                    continue  # not a room id: nothing of it can be shown anyway
+        finally:
+            key.free()
         progress = create_proxy(lambda *_: None)
         try:
             result = await self._call("importBackedUpRoomKeys", by_room, progress, version)
@@ -114,11 +128,13 @@ class WasmBackup:
     def decrypt_with(self, private_key, secret):
         from pyodide.ffi import JsException
 
+        key = self._key(private_key)
         try:
-            return str(self._key(private_key).decryptV1(secret.ephemeral, secret.mac,
-                                                         secret.ciphertext))
+            return str(key.decryptV1(secret.ephemeral, secret.mac, secret.ciphertext))
         except JsException as e:
             raise ValueError("the key does not open this secret") from e
+        finally:
+            key.free()
 
     # -- cross-signing --------------------------------------------------------------------
     async def has_cross_signing(self):
