@@ -20,7 +20,7 @@ from nio import Api, RoomRedactResponse, RoomSendResponse
 
 from pyapp.identity import BOT_LOCALPART, bot_user_id, should_auto_accept, split_user_id
 
-from . import actions, direct, media, mentions, notify, push_rules
+from . import actions, direct, media, mentions, notify, presence, push_rules
 from .crypto import ENCRYPTED, CryptoProvider, CryptoSession, EngineError
 from .http import MatrixHttp
 from .nio_client import SeamClient
@@ -62,7 +62,6 @@ SYNC_FILTER = {
         "timeline": {"limit": 30},
         "state": {"lazy_load_members": True},
     },
-    "presence": {"not_types": ["*"]},
 }
 PAGE_SIZE = 50  # events per back-pagination request
 # Back-pagination brings the member events of the page's senders only (their names then).
@@ -182,6 +181,8 @@ class ChatService:
         # notify.Invitation to direct chats), once it is shown: the page's notifier
         # (pyapp.ui.notifier).
         self.incoming_listeners: list[Callable[[list], None]] = []
+        # Who is online, where the server tells (pyapp.client.presence): user id -> state.
+        self.presence: dict[str, str] = {}
         # Messages of live syncs still encrypted (their key not here yet): event id -> room id.
         self._awaiting_key: dict[str, str] = {}
 
@@ -302,6 +303,7 @@ class ChatService:
         await self._drop_crypto()
         self.session = self.tokens = self.client = self.sync_loop = None
         self.rooms = RoomList("")
+        self.presence = {}
         self.push_rules = None
         self._levels_wanted.clear()
         self._set_status(SIGNED_OUT)
@@ -331,6 +333,7 @@ class ChatService:
         self.client = SeamClient(MatrixHttp(self.transport, session.homeserver, self.tokens),
                                  session.user_id, session.device_id)
         self.rooms = RoomList(session.user_id, self._platform_bot(session.user_id))
+        self.presence = {}
         self.sync_loop = SyncLoop(self._fetch_sync, self._apply_sync, on_status=self._set_status,
                                   on_expired=self._session_expired, spawn=self._spawn)
         self.outbox.restore(session.user_id)
@@ -460,6 +463,7 @@ class ChatService:
 
     def _apply_sync(self, body: dict, first: bool) -> None:
         changed = self.rooms.apply_sync(body)
+        people_changed = presence.apply(self.presence, body)
         news = [] if first else notify.incoming(body, self.user_id)
         if not first:
             self._note_encrypted(body, news)
@@ -473,7 +477,7 @@ class ChatService:
                 if self.push_rules is None:
                     self._spawn(self._load_push_rules())
         finally:  # what did apply is shown even if the follow-ups failed
-            if first or changed or rules_changed:
+            if first or changed or rules_changed or people_changed:
                 self._emit("rooms")
             for room_id in changed:
                 self._emit("room", room_id)

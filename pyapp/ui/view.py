@@ -1092,6 +1092,10 @@ def _member(member):
     li.append(_avatar(member.initials, member.user_id))
     who = h("span", "omc-member-who")
     who.append(h("span", "omc-member-name", member.name + (" (you)" if member.me else "")))
+    if member.presence:  # a dot by the avatar; its word for screen readers
+        li.classList.add(f"is-{member.presence}")
+        who.append(h("span", "omc-presence", title=member.presence),
+                   h("span", "omc-sr-only", f" ({member.presence})"))
     if member.role:
         who.append(h("span", "omc-role", member.role))
     if member.typing:

@@ -396,7 +396,8 @@ class ChatViewModel:
                 state.scroll_to = self._scroll_to
                 if self.info_panel is not None:
                     state.info = self.info_panel.view(
-                        room, me, bot, getattr(service, "may_message", None), dm=bool(partner))
+                        room, me, bot, getattr(service, "may_message", None), dm=bool(partner),
+                        presence=getattr(service, "presence", None))
             else:
                 state.empty_text = NO_ROOMS_TEXT
                 if not state.rooms:

@@ -165,3 +165,35 @@ async def test_an_invitation_that_cannot_be_answered_says_so(world):
     await model.accept_invite(dm)
     await until(lambda: model.state.screen == CHAT)
     assert model.state.composer_error is None
+
+
+async def test_the_member_panel_shows_who_is_online_where_the_server_says(world):
+    """m.presence from the sync answer: a dot per member (online / away / offline); a server
+    with presence off sends none and the panel shows none."""
+    hs = world.hs
+    model = world.vm("dashboard", "all", None)
+    await signed_in(world, model)
+    await until(lambda: model.state.info and "Bob" in model.state.info.member_names)
+    assert {m.presence for m in model.state.info.members} == {None}
+
+    def with_presence(body):
+        body["presence"] = {"events": [
+            {"type": "m.presence", "sender": world.bob, "content": {"presence": "online"}},
+            {"type": "m.presence", "sender": world.alice, "content": {"presence": "unavailable"}},
+            {"type": "m.presence", "sender": "@x:localhost", "content": {"presence": "busy?"}},
+            {"type": "m.presence", "sender": 7, "content": {"presence": "online"}},
+            {"type": "m.typing", "sender": world.bob, "content": {"presence": "offline"}}]}
+        return body
+    hs.sync_rewrite = with_presence
+    hs.post(world.room, world.bob, "hello")
+    await until(lambda: {m.name: m.presence for m in model.state.info.members}.get("Bob")
+                == "online")
+    shown = {m.user_id: m.presence for m in model.state.info.members}
+    assert shown[world.alice] == "away" and world.service.presence == {
+        world.bob: "online", world.alice: "unavailable"}
+
+    hs.sync_rewrite = lambda body: {**body, "presence": {"events": [
+        {"type": "m.presence", "sender": world.bob, "content": {"presence": "offline"}}]}}
+    hs.post(world.room, world.bob, "bye")
+    await until(lambda: {m.name: m.presence for m in model.state.info.members}.get("Bob")
+                == "offline")

@@ -1,6 +1,6 @@
 """The info panel's view model: the selected room's name, topic and its member panel (names
-with initials avatars, role badges from power levels, who is typing, and "Message" for the
-people of my community). The platform's bot is not a person and is left out. The member list
+with initials avatars, role badges from power levels, who is typing, who is online where the
+server says it, and "Message" for the people of my community). The platform's bot is not a person and is left out. The member list
 is asked for once per room, the first time the panel shows it."""
 
 from __future__ import annotations
@@ -14,6 +14,10 @@ from ..format import member_name
 from ..people import initials, member_order, role_badge
 
 
+# The server's presence states as the panel says them.
+PRESENCE_WORDS = {"online": "online", "unavailable": "away", "offline": "offline"}
+
+
 @dataclass(frozen=True)
 class MemberItem:
     user_id: str
@@ -23,6 +27,7 @@ class MemberItem:
     typing: bool = False
     can_message: bool = False
     me: bool = False
+    presence: str | None = None  # online | away | offline, when the server says (else None)
 
 
 @dataclass
@@ -44,7 +49,9 @@ class InfoPanelPart:
 
     @staticmethod
     def view(room: Room, me: str | None = None, bot: str | None = None,
-             may_message: Callable[[str], bool] | None = None, dm: bool = False) -> InfoView:
+             may_message: Callable[[str], bool] | None = None, dm: bool = False,
+             presence: dict[str, str] | None = None) -> InfoView:
+        """`presence`: user id -> the server's m.presence state (pyapp.client.presence)."""
         kind = (room.metadata or {}).get("entity_type")
         typing = set(room.typing)
         members = []
@@ -54,7 +61,8 @@ class InfoPanelPart:
             name = member_name(room, uid)
             members.append(MemberItem(
                 uid, name, initials(name), role_badge(room.power_levels, uid, kind),
-                uid in typing, bool(may_message and not dm and may_message(uid)), uid == me))
+                uid in typing, bool(may_message and not dm and may_message(uid)), uid == me,
+                PRESENCE_WORDS.get((presence or {}).get(uid))))
         members.sort(key=lambda m: member_order(m.role, m.name))
         hidden = 1 if bot in room.members else 0
         return InfoView(room.name or room.room_id, room.topic, members,
