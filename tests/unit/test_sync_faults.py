@@ -319,8 +319,7 @@ async def test_a_loop_that_raises_past_its_handlers_is_reported_and_restarted(
     world.hs.post(world.room, world.bob, "wake")
     await until(lambda: task.done())
     assert service.status != "online"
-    await until(lambda: service.sync_loop.task is not task and service.status == "online",
-                timeout=5)
+    await until(lambda: service.sync_loop.task is not task and service.status == "online")
     world.hs.post(world.room, world.bob, "after the restart")
     await until(lambda: bodies(model) == ["wake", "after the restart"])
 

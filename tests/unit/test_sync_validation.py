@@ -56,7 +56,7 @@ async def test_an_answer_nio_rejects_is_not_applied_and_the_next_one_is(world): 
     world.hs.sync_rewrite = inject
     world.hs.post(world.room, world.bob, "sent")
     await until(lambda: world.hs.sync_rewrite is None)
-    await until(lambda: "sent" in bodies(model), timeout=5)
+    await until(lambda: "sent" in bodies(model))
     assert "in the refused answer" not in bodies(model)
     assert model.state.status_text == "Online"
 
