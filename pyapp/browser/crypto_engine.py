@@ -184,6 +184,10 @@ class WasmEngine:
             raise
         return json.loads(str(decrypted.event))
 
+    async def refresh_devices(self):
+        """Query every tracked user's devices again (a device appeared that no sync told of)."""
+        await settle((self._machine, "markAllTrackedUsersAsDirty", []))
+
     async def encrypt_attachment(self, data):
         from pyapp.browser import attachment_engine
 

@@ -42,6 +42,10 @@ ENCRYPTION_STATE = "m.room.encryption"
 MEGOLM = "m.megolm.v1.aes-sha2"
 # How long after a failed engine load the next sync that needs it tries again.
 RELOAD_AFTER_S = 30.0
+# Someone invited less than this long ago without device keys is waited for (up to
+# DEVICE_WAIT_S, looking every DEVICE_POLL_S) before the first message to them is encrypted.
+FRESH_INVITE_MS = 120_000
+DEVICE_WAIT_S, DEVICE_POLL_S = 8.0, 0.3
 MAX_PENDING = 2000  # undecrypted events remembered for a retry (the oldest go first)
 
 # The engine's request kinds (matrix-sdk-crypto's RequestType).
@@ -245,6 +249,7 @@ class CryptoSession:
                  clock: Callable[[], float] = time.monotonic, user_id: str = "",
                  on_backup_change: Callable[[], None] = lambda: None):
         self._http = http
+        self._wall = time.time  # compared with the server's timestamps
         self.user_id = user_id
         self._on_backup_change = on_backup_change
         # The server-side key backup (pyapp.client.key_backup), made when the engine is
@@ -263,6 +268,8 @@ class CryptoSession:
         self._lock = asyncio.Lock()  # one conversation with the engine at a time
         self.rooms: dict[str, dict] = {}  # encrypted room id -> its m.room.encryption content
         self._members: dict[str, list[str]] = {}  # encrypted room -> joined members (cached)
+        self._invited_at: dict[str, dict[str, int]] = {}  # room -> invitee -> invite's ts
+        self._waited_for: set[str] = set()  # rooms whose invitees' keys were waited for
         self.pending: dict[str, tuple[str, dict]] = {}  # event id -> (room id, encrypted event)
         self.closed = False
 
@@ -323,6 +330,7 @@ class CryptoSession:
         """The `m.room.encrypted` content to send for this event, after making sure every
         device of every member can read it. Raises EngineError when that is impossible."""
         engine = await self._wait_engine()
+        await self._wait_for_invitees(room_id)
         async with self._lock:
             members = await self._room_members(room_id)
             await engine.update_tracked_users(members)
@@ -582,6 +590,42 @@ class CryptoSession:
                                     if isinstance(response.body, bytes) else response.body)
         return True
 
+    async def _wait_for_invitees(self, room_id: str) -> None:
+        """Someone invited a moment ago whose device has no keys yet (a new DM's other
+        person, whose browser loads the engine when the invitation arrives): wait a little
+        for their keys, once per room. A room key shared before their device exists never
+        reaches it, so the message would stay unreadable to them; someone who is not online
+        costs this wait once, then the message goes (as other clients do)."""
+        invited = self._invited_at.pop(room_id, None)
+        now = self._wall() * 1000
+        fresh = sorted(u for u, ts in (invited or {}).items() if now - ts < FRESH_INVITE_MS)
+        if not fresh:
+            return
+        deadline = self._clock() + DEVICE_WAIT_S
+        while not self.closed:
+            try:
+                missing = await self._without_devices(fresh)
+            except Exception:  # noqa: BLE001  (a failed look costs the wait, not the send)
+                log.warning("Device keys of %s could not be looked up", fresh)
+                return
+            if not missing or self._clock() >= deadline:
+                break
+            await asyncio.sleep(DEVICE_POLL_S)
+        refresh = getattr(self.engine, "refresh_devices", None)
+        if refresh is not None:
+            # The engine may hold an invitee's device list from before their keys existed
+            # as current (no sync need tell it otherwise while they are only invited).
+            async with self._lock:
+                await refresh()
+
+    async def _without_devices(self, users: list[str]) -> list[str]:
+        response = await self._http("POST", "/_matrix/client/v3/keys/query",
+                                    json.dumps({"device_keys": {u: [] for u in users}}),
+                                    timeout=30)
+        body = json.loads(response.body or b"null") if response.status == 200 else None
+        devices = _dict(_dict(body).get("device_keys"))
+        return [u for u in users if not _dict(devices.get(u))]
+
     async def _room_members(self, room_id: str) -> list[str]:
         """Everyone joined or invited whose devices must get the room key. The sync's
         members are lazy-loaded (only senders), so the full list is fetched, and kept
@@ -597,9 +641,16 @@ class CryptoSession:
             body = None
         if not isinstance(body, dict):
             raise EngineError(f"the room's members could not be loaded (HTTP {response.status})")
-        members = sorted({e["state_key"] for e in _strings_events(body.get("chunk"))
+        events = _strings_events(body.get("chunk"))
+        members = sorted({e["state_key"] for e in events
                           if _dict(e.get("content")).get("membership") in ("join", "invite")})
         self._members[room_id] = members
+        if room_id not in self._waited_for:
+            self._waited_for.add(room_id)
+            self._invited_at[room_id] = {
+                e["state_key"]: e["origin_server_ts"] for e in events
+                if _dict(e.get("content")).get("membership") == "invite"
+                and isinstance(e.get("origin_server_ts"), int)}
         return members
 
 

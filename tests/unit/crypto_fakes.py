@@ -61,6 +61,9 @@ class FakeEngine:
         elif request.kind == KEYS_CLAIM:
             self.sessions |= set(json.loads(request.body)["one_time_keys"])
 
+    async def refresh_devices(self):
+        self.dirty |= self.tracked
+
     async def update_tracked_users(self, users):
         new = set(users) - self.tracked
         self.tracked |= new

@@ -271,3 +271,39 @@ async def test_a_message_that_can_never_be_read_says_why_and_the_server_cannot_c
         UNREADABLE["broken"], UNREADABLE["m.unauthorised"], UNREADABLE["broken"],
         WAITING_FOR_KEY]
     assert "$b" not in session.pending and "$w" in session.pending  # a key may still come
+
+
+async def test_the_first_message_to_someone_just_invited_waits_briefly_for_their_device():
+    """A new DM: the other person's browser is loading the engine; the first message waits
+    until their device keys are on the server (a room key shared before would never reach
+    that device), once; someone invited long ago, or never coming, costs no more than that."""
+    from pyapp.client.transport import HttpResponse
+
+    session, provider, http, _, tasks = make()
+    now = 1_000_000.0
+    session._wall = lambda: now
+    queries = []
+
+    async def answer(method, path, body=None, headers=None, timeout=None, auth=True):
+        if path.endswith("/members"):
+            chunk = [{"type": "m.room.member", "state_key": ME, "origin_server_ts": 1,
+                      "content": {"membership": "join"}},
+                     {"type": "m.room.member", "state_key": BOB,
+                      "origin_server_ts": int(now * 1000) - 2000,
+                      "content": {"membership": "invite"}}]
+            return HttpResponse(200, {}, json.dumps({"chunk": chunk}).encode())
+        if path.endswith("/keys/query") and \
+                json.loads(body)["device_keys"] == {BOB: []}:
+            queries.append(path)
+            devices = {"DEV": {}} if len(queries) >= 3 else {}
+            return HttpResponse(200, {}, json.dumps({"device_keys": {BOB: devices}}).encode())
+        return await http(method, path, body, headers, timeout, auth)
+    session._http = answer
+    await session.on_sync(sync(state={ROOM: [encryption_state(ROOM)]}))
+    await settle(tasks)
+    provider.engine.tracked.add(BOB)  # tracked already, with no devices then
+    await session.encrypt(ROOM, "m.room.message", {"body": "hi"})
+    assert len(queries) == 3  # looked until Bob's device was there
+    assert provider.engine.marked.count("KeysQuery") >= 1  # and the engine asked again
+    await session.encrypt(ROOM, "m.room.message", {"body": "again"})
+    assert len(queries) == 3  # once per room
