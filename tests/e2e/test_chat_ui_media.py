@@ -295,15 +295,17 @@ RECORD_WEBM = """async () => {
     const canvas = document.createElement('canvas');
     canvas.width = 160; canvas.height = 120;
     const g = canvas.getContext('2d');
+    const paint = i => { g.fillStyle = `hsl(${i * 40}, 80%, 50%)`; g.fillRect(0, 0, 160, 120); };
+    paint(0);
     const recorder = new MediaRecorder(canvas.captureStream(10), {mimeType: 'video/webm'});
     const chunks = [];
-    recorder.ondataavailable = e => chunks.push(e.data);
+    recorder.ondataavailable = e => { if (e.data.size) chunks.push(e.data); };
     const stopped = new Promise(resolve => recorder.onstop = resolve);
-    recorder.start();
-    for (let i = 0; i < 8; i++) {
-        g.fillStyle = `hsl(${i * 40}, 80%, 50%)`;
-        g.fillRect(0, 0, 160, 120);
-        await new Promise(resolve => requestAnimationFrame(() => setTimeout(resolve, 50)));
+    recorder.start(100);  // data every 100 ms: a slow machine still gets frames in
+    const size = () => chunks.reduce((n, c) => n + c.size, 0);
+    for (let i = 1; i < 60 && (i < 9 || size() < 2000); i++) {
+        paint(i);
+        await new Promise(resolve => setTimeout(resolve, 60));
     }
     recorder.stop();
     await stopped;
