@@ -104,28 +104,6 @@ def test_boot_progress_shows_before_python_then_chat_mounts_once_for_all_element
     assert timings["pythonReady"] > timings["bootStart"]
 
 
-def test_an_eager_page_starts_python_before_its_chat_element_exists_and_the_chat_mounts(
-        web_server, new_page):
-    # The event page adds its <om-chat> only after its own requests (platform user, event);
-    # its script tag says data-start="eager", so Python's start does not wait for them. Here
-    # the platform user's request is held until Python is up: the page has no element yet.
-    page = new_page()
-    held = []
-    page.route("**/api/me", lambda route: held.append(route))
-    page.goto(web_server + "/event.html?slug=eager-start", wait_until="domcontentloaded")
-    page_until(page, "window.omChat && window.omChat.state === 'mounted'",
-               timeout_ms=BOOT_TIMEOUT_MS)
-    assert page.locator("om-chat").count() == 0
-    # The page goes on (no platform here: the chat for whoever signs in); its element, added
-    # after Python's start, shows the chat's sign-in form, mounted once.
-    held[0].fulfill(status=404, body="absent")
-    from playwright.sync_api import expect
-    from tests.e2e.chat_ui_support import chat
-    expect(chat(page).get_by_label("Username")).to_be_visible(timeout=BOOT_TIMEOUT_MS)
-    assert page.locator("om-chat").count() == 1
-    assert page.locator("om-chat").get_attribute("data-om-state") == "mounted"
-
-
 def test_matrix_nio_imports_with_the_crypto_compat_layer_in_place_of_pycryptodome(booted):
     result = run(booted, """
 import importlib.metadata, sys, nio, Crypto

@@ -5,10 +5,7 @@
  *   <om-chat mode="sidebar|tab|dashboard" context="event|group|dm|all" slug="..."></om-chat>
  *
  * Optional attributes on that script tag: data-static (base URL of the built runtime,
- * default ../static/ next to this file), data-config (default ../config.json), data-start="eager"
- * (start Python when this script runs, not when the first <om-chat> is connected: for pages
- * that add the element only after their own requests, e.g. the demo's event page, whose
- * /api/me and event requests otherwise came first; elements added later mount as usual).
+ * default ../static/ next to this file), data-config (default ../config.json).
  *
  * Every <om-chat> shows boot progress at once (never a blank area). Python (Pyodide, loaded
  * straight from its module: PyScript's loader compiles code with Function() and so needs
@@ -653,5 +650,4 @@
 
     injectStylesheet();
     if (!customElements.get("om-chat")) customElements.define("om-chat", OmChatElement);
-    if (script && script.dataset.start === "eager") boot();
 })();
