@@ -8,7 +8,9 @@ A muted room is stored as her push rule on the server and its unread badge stops
 
 from __future__ import annotations
 
+import json
 import re
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import expect
@@ -169,6 +171,15 @@ def test_bob_mentions_alice_highlight_count_nav_badge_and_notification(
     assert not alice.page_errors and not bob.page_errors
 
 
+def server_unread(synapse, token, room_id) -> int:
+    """The homeserver's notification count of one room for this user."""
+    flt = json.dumps({"room": {"rooms": [room_id], "timeline": {"limit": 1}}})
+    status, body = synapse.request("GET", f"/_matrix/client/v3/sync?filter={quote(flt)}",
+                                   token=token)
+    assert status == 200, body
+    return body["rooms"]["join"][room_id]["unread_notifications"]["notification_count"]
+
+
 def pushrules(synapse, token):
     status, body = synapse.request("GET", "/_matrix/client/v3/pushrules/", token=token)
     assert status == 200, body
@@ -188,9 +199,18 @@ def test_mute_is_stored_as_a_push_rule_and_the_unread_badge_stops(
     open_and_sign_in(alice, f"{web_server}/messages.html?room={busy}", a_name, a_pw)
     rooms = chat(alice).locator(".omc-rooms")
     quiet_item = rooms.locator("li", has_text="Quiet group")
-    expect(quiet_item.locator(".omc-unread")).to_have_text("1", timeout=LIVE_TIMEOUT_MS)
+    # The badge shows the homeserver's count (one message; Synapse has counted two under
+    # heavy load, which any client would show too).
+    expect(quiet_item.locator(".omc-unread")).to_have_text(re.compile(r"^[1-9]$"),
+                                                           timeout=LIVE_TIMEOUT_MS)
+    badge = quiet_item.locator(".omc-unread")
+    deadline_ms = LIVE_TIMEOUT_MS
+    while badge.inner_text() != str(server_unread(synapse, a["access_token"], quiet)):
+        assert deadline_ms > 0, "the quiet group's badge never showed the server's count"
+        alice.wait_for_timeout(100)
+        deadline_ms -= 100
     nav_badge = alice.locator(".site-nav a", has_text="Messages").locator(".site-badge")
-    expect(nav_badge).to_have_text("1", timeout=LIVE_TIMEOUT_MS)
+    expect(nav_badge).to_have_text(badge.inner_text(), timeout=LIVE_TIMEOUT_MS)
 
     quiet_item.get_by_role("button").click()
     expect_message(alice, "first in quiet")
