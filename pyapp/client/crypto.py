@@ -34,6 +34,7 @@ from typing import Any, Awaitable, Callable, Protocol
 from urllib.parse import quote
 
 from .key_backup import KeyBackup
+from .replay_guard import ReplayGuard
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,8 @@ UNREADABLE = {
                 "this one securely.",
     "broken": "This message can't be read: it was not encrypted in a way this device "
               "can open.",
+    "replayed": "This message is a copy of an earlier encrypted message, sent again; "
+                "it is not shown twice.",
 }
 
 
@@ -271,6 +274,7 @@ class CryptoSession:
         self._invited_at: dict[str, dict[str, int]] = {}  # room -> invitee -> invite's ts
         self._waited_for: set[str] = set()  # rooms whose invitees' keys were waited for
         self.pending: dict[str, tuple[str, dict]] = {}  # event id -> (room id, encrypted event)
+        self._replays = ReplayGuard()
         self.closed = False
 
     # -- what the service asks ----------------------------------------------------------
@@ -520,6 +524,9 @@ class CryptoSession:
         unsigned = event.get("unsigned")
         if isinstance(unsigned, dict):
             unsigned.pop(UNREADABLE_KEY, None)  # only ours counts
+        # Before the engine's await: the events of a sync decrypt together and finish in any
+        # order, and the first in the timeline must own its ciphertext.
+        replay = self._replays.is_replay(event)
         try:
             decrypted = await self.engine.decrypt(room_id, event)
         except Undecryptable as e:
@@ -535,6 +542,10 @@ class CryptoSession:
             self._remember(room_id, event)
             return None
         self.pending.pop(event.get("event_id"), None)
+        if replay:
+            log.warning("%s replays an earlier megolm message", event.get("event_id"))
+            event.setdefault("unsigned", {})[UNREADABLE_KEY] = "replayed"
+            return None
         return clear_event(event, decrypted)
 
     def _remember_encrypted(self, body: dict) -> None:

@@ -1,0 +1,106 @@
+"""Bad crypto input in the browser, against the real Synapse and the real wasm engine, with an
+independent encrypted peer (tests/e2e/crypto_peer.py): a to-device event that is not Olm, a
+megolm event whose session nobody shared, and a replayed megolm ciphertext each leave a clear
+state in the timeline, and afterwards the peer's next message still decrypts and an
+unencrypted room beside it still sends and receives."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import uuid
+
+import pytest
+from playwright.sync_api import expect
+
+from pyapp.client.crypto import UNREADABLE
+from pyapp.client.timeline_model import WAITING_FOR_KEY
+from tests.e2e.chat_ui_support import (BOOT_TIMEOUT_MS, LIVE_TIMEOUT_MS, chat, expect_message,
+                                       make_room, open_and_sign_in, send)
+from tests.e2e.test_chat_ui_encryption import (MEGOLM, _wait, device_keys, device_keys_uploaded,
+                                               encrypt_room, peer)
+
+pytestmark = pytest.mark.e2e
+
+__all__ = ["peer"]  # the fixture, imported to be used here
+
+OLM = "m.olm.v1.curve25519-aes-sha2"
+
+
+def _put(synapse, path: str, content: dict, token: str) -> dict:
+    status, body = synapse.request("PUT", f"{path}/{uuid.uuid4().hex}", content, token=token)
+    assert status == 200, body
+    return body
+
+
+def test_bad_olm_an_unknown_session_and_a_replay_leave_clear_messages_and_break_nothing(
+        synapse, make_user, web_server, new_page, peer):
+    a_name, a_pw, a = make_user("alice")
+    nio, n = peer()
+    room_id = make_room(synapse, a["access_token"], "event", "e2e-faults", [n])
+    encrypt_room(synapse, room_id)
+    plain_id = make_room(synapse, a["access_token"], "event", "plain-faults", [n])
+    nio.wait_encrypted(room_id)
+    page = new_page()
+    open_and_sign_in(page, f"{web_server}/event.html?slug=e2e-faults", a_name, a_pw)
+    _wait(page, lambda: device_keys_uploaded(synapse, n["access_token"], a["user_id"]),
+          "the browser's device keys on the server")
+    [device] = device_keys_uploaded(synapse, n["access_token"], a["user_id"])
+    _wait(page, lambda: nio.knows_device(a["user_id"], device),
+          "the nio peer knowing the browser's device")
+    browser_curve = device_keys(synapse, n["access_token"], a["user_id"])[device][
+        f"curve25519:{device}"]
+    peer_curve = device_keys(synapse, n["access_token"], n["user_id"])[nio.device_id][
+        f"curve25519:{nio.device_id}"]
+    nio.rotate(room_id)
+    genuine_id = nio.send(room_id, "genuine one")
+    expect_message(page, "genuine one", timeout=BOOT_TIMEOUT_MS)
+
+    # 1. A to-device m.room.encrypted that is not Olm, straight to the browser's device.
+    _put(synapse, "/_matrix/client/v3/sendToDevice/m.room.encrypted", {"messages": {
+        a["user_id"]: {device: {"algorithm": OLM, "sender_key": peer_curve, "ciphertext": {
+            browser_curve: {"type": 0, "body": "bm90IG9sbSBhdCBhbGw"}}}}}}, n["access_token"])
+
+    status, original = synapse.request(
+        "GET", f"/_matrix/client/v3/rooms/{room_id}/event/{genuine_id}", token=n["access_token"])
+    assert status == 200 and original["type"] == "m.room.encrypted", original
+
+    # 2. A megolm ciphertext that is not one: it can never be read, said so.
+    _put(synapse, f"/_matrix/client/v3/rooms/{room_id}/send/m.room.encrypted", {
+        **original["content"], "ciphertext": "AwgAEnBub3QgYSByZWFsIG1lZ29sbSBtZXNzYWdl"},
+         n["access_token"])
+    expect(chat(page).locator(".omc-msg", has_text=UNREADABLE["broken"])).to_have_count(
+        1, timeout=LIVE_TIMEOUT_MS)
+
+    # 3. A real megolm message under a session nobody shared: it waits for its key, said so.
+    unknown = base64.b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+    _put(synapse, f"/_matrix/client/v3/rooms/{room_id}/send/m.room.encrypted",
+         {**original["content"], "session_id": unknown}, n["access_token"])
+    expect(chat(page).locator(".omc-msg", has_text=WAITING_FOR_KEY)).to_have_count(
+        1, timeout=LIVE_TIMEOUT_MS)
+
+    # 4. The peer's genuine ciphertext sent again as a new event: the engine decrypts it
+    # again, so the client itself says it is a copy instead of showing it twice.
+    _put(synapse, f"/_matrix/client/v3/rooms/{room_id}/send/m.room.encrypted",
+         original["content"], n["access_token"])
+    expect(chat(page).locator(".omc-msg", has_text=UNREADABLE["replayed"])).to_have_count(
+        1, timeout=LIVE_TIMEOUT_MS)
+    expect(chat(page).locator(".omc-msg", has_text="genuine one")).to_have_count(1)
+
+    # Nothing broke: the peer's next message decrypts, the browser's reaches the peer.
+    nio.send(room_id, "genuine two")
+    expect_message(page, "genuine two")
+    send(page, "browser after the faults")
+    assert nio.wait_for("browser after the faults")[1] == a["user_id"]
+    # The three bad events still say what they are, beside the genuine ones.
+    for text in (UNREADABLE["broken"], WAITING_FOR_KEY, UNREADABLE["replayed"], "genuine one"):
+        expect(chat(page).locator(".omc-msg", has_text=text)).to_have_count(1)
+
+    # And the unencrypted room beside it sends and receives.
+    page.goto(f"{web_server}/event.html?slug=plain-faults")
+    send(page, "plain still sends")
+    expect(chat(page).locator(".omc-msg[data-status=sent]", has_text="plain still sends")
+           ).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
+    _put(synapse, f"/_matrix/client/v3/rooms/{plain_id}/send/m.room.message",
+         {"msgtype": "m.text", "body": "plain still receives"}, n["access_token"])
+    expect_message(page, "plain still receives")
