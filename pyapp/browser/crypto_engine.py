@@ -158,8 +158,15 @@ class WasmEngine:
         request = await settle((self._machine, "getMissingSessions", [self._users(users)]))
         return None if _absent(request) else self._request(request)
 
-    async def share_room_key(self, room_id, users):
+    async def share_room_key(self, room_id, users, rotation=(None, None)):
+        from js import BigInt
+
         settings = self._m.EncryptionSettings.new()
+        period_us, messages = rotation
+        if period_us is not None:  # the engine's fields are u64: BigInt, not Number
+            settings.rotationPeriod = BigInt(period_us)
+        if messages is not None:
+            settings.rotationPeriodMessages = BigInt(messages)
         requests = await settle((self._machine, "shareRoomKey",
                                   [self._m.RoomId.new(room_id), self._users(users), settings]))
         return [self._request(r) for r in requests]

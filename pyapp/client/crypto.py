@@ -114,7 +114,8 @@ class CryptoEngine(Protocol):
 
     async def missing_sessions(self, users: list[str]) -> EngineRequest | None: ...
 
-    async def share_room_key(self, room_id: str, users: list[str]) -> list[EngineRequest]: ...
+    async def share_room_key(self, room_id: str, users: list[str],
+                             rotation: Rotation = (None, None)) -> list[EngineRequest]: ...
 
     async def encrypt(self, room_id: str, event_type: str, content: dict) -> dict: ...
 
@@ -178,6 +179,29 @@ def _events(section: Any) -> list:
 
 def _strings(value: Any) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+# How long a room key is used, from the room's m.room.encryption: (microseconds, messages);
+# None keeps the engine's default (a week, 100 messages, the spec's recommendation).
+Rotation = tuple[int | None, int | None]
+# A period outside these bounds is the room's mistake (or an attack on forward secrecy): a
+# key for one message at least, and rotated at least yearly / every 10,000 messages.
+MAX_ROTATION_MS = 365 * 24 * 3600 * 1000
+MAX_ROTATION_MSGS = 10_000
+
+
+def rotation_of(encryption: dict | None) -> Rotation:
+    """The room's own rotation settings, which the spec says senders follow; values that are
+    not sensible whole numbers are ignored (the engine's default applies)."""
+    content = encryption if isinstance(encryption, dict) else {}
+
+    def bounded(value, top):
+        ok = isinstance(value, int) and not isinstance(value, bool) and 0 < value
+        return min(value, top) if ok else None
+
+    ms = bounded(content.get("rotation_period_ms"), MAX_ROTATION_MS)
+    return (None if ms is None else ms * 1000,
+            bounded(content.get("rotation_period_msgs"), MAX_ROTATION_MSGS))
 
 
 def encryption_of(events: list) -> dict | None:
@@ -342,7 +366,8 @@ class CryptoSession:
             claim = await engine.missing_sessions(members)
             if claim is not None:
                 await self._send(claim)
-            shared = await engine.share_room_key(room_id, members)
+            shared = await engine.share_room_key(room_id, members,
+                                                 rotation_of(self.rooms.get(room_id)))
             for request in shared:
                 await self._send(request)
             encrypted = await engine.encrypt(room_id, event_type, content)

@@ -26,11 +26,11 @@ ENGINE = "matrix_sdk_crypto_wasm_bg.wasm"
 MEGOLM = "m.megolm.v1.aes-sha2"
 
 
-def encrypt_room(synapse, room_id: str) -> None:
+def encrypt_room(synapse, room_id: str, **settings) -> None:
     bot = synapse.register_user(BOT_LOCALPART, "pw-bot")
     status, body = synapse.request(
         "PUT", f"/_matrix/client/v3/rooms/{room_id}/state/m.room.encryption/",
-        {"algorithm": MEGOLM}, token=bot["access_token"])
+        {"algorithm": MEGOLM, **settings}, token=bot["access_token"])
     assert status == 200, body
 
 
@@ -77,7 +77,8 @@ def test_messages_cross_encrypted_between_the_browser_and_a_nio_peer_and_the_ser
     a_name, a_pw, a = make_user("alice")
     nio, n = peer()
     room_id = make_room(synapse, a["access_token"], "event", "e2e-crossing", [n])
-    encrypt_room(synapse, room_id)
+    # The room asks for a new room key every two messages (the browser follows it).
+    encrypt_room(synapse, room_id, rotation_period_msgs=2)
     nio.wait_encrypted(room_id)
     # Sent before the browser's device existed: its key was never shared with it.
     nio.send(room_id, "secret before this browser")
@@ -100,6 +101,11 @@ def test_messages_cross_encrypted_between_the_browser_and_a_nio_peer_and_the_ser
            ).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
     room, sender, _ = nio.wait_for("secret from the browser")
     assert (room, sender) == (room_id, a["user_id"])
+    for text in ("second secret", "third secret"):
+        send(page, text)
+        expect(chat(page).locator(".omc-msg[data-status=sent]", has_text=text)
+               ).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
+    nio.wait_for("third secret")
 
     expect(chat(page).locator(".omc-header .omc-lock")).to_be_visible()
 
@@ -107,6 +113,9 @@ def test_messages_cross_encrypted_between_the_browser_and_a_nio_peer_and_the_ser
     assert {e["type"] for e in stored} >= {"m.room.encrypted"}
     assert not [e for e in stored if e["type"] == "m.room.message"]
     assert not [e for e in stored if "secret" in json.dumps(e)]
+    mine = [e["content"]["session_id"] for e in stored
+            if e["type"] == "m.room.encrypted" and e["sender"] == a["user_id"]]
+    assert len(mine) == 3 and mine[0] == mine[1] != mine[2], mine  # rotated after two
 
     # A reload decrypts the earlier messages again, as the same device with the same keys
     # (the engine's IndexedDB store, opened with its wrapped store key).

@@ -27,6 +27,7 @@ class FakeEngine:
         self.sessions: set[str] = set()  # users with an Olm session
         self.shared: dict[str, set[str]] = {}  # room -> users the current room key went to
         self.session_of: dict[str, str] = {}  # room -> current outbound session id
+        self.rotation: dict[str, tuple] = {}  # room -> the rotation it was asked to use
         self.marked: list[str] = []
         self.closed = False
         self._n = 0
@@ -76,7 +77,8 @@ class FakeEngine:
         return EngineRequest(self._id(), KEYS_CLAIM, json.dumps(
             {"one_time_keys": {u: {"DEV": "signed_curve25519"} for u in missing}}))
 
-    async def share_room_key(self, room_id, users):
+    async def share_room_key(self, room_id, users, rotation=(None, None)):
+        self.rotation[room_id] = rotation
         users = set(users)
         before = self.shared.get(room_id)
         if before is None or before - users:  # first time, or someone left: a new key

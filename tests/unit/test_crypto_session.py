@@ -10,7 +10,7 @@ import pytest
 
 from pyapp.client.crypto import (
     ENCRYPTED, UNREADABLE, KEYS_BACKUP, KEYS_CLAIM, ROOM_MESSAGE, TO_DEVICE, CryptoSession, EngineError,
-    EngineRequest, request_http,
+    MAX_ROTATION_MS, MEGOLM, MAX_ROTATION_MSGS, EngineRequest, request_http, rotation_of,
 )
 from pyapp.client.timeline_model import UNDECRYPTED, WAITING_FOR_KEY, TimelineModel
 from tests.unit.crypto_fakes import (
@@ -139,6 +139,24 @@ async def test_encrypting_shares_the_room_key_with_every_member_first():
     await session.encrypt(ROOM, "m.room.message", {"body": "after bob left"})
     assert len([p for p in http.paths("GET") if p.endswith("/members")]) == 2
     assert engine.shared[ROOM] == {ME} and engine.session_of[ROOM] != first_key
+
+
+async def test_the_rooms_own_rotation_period_goes_to_the_engine_and_nonsense_is_ignored():
+    session, provider, http, _, tasks = make()
+    state = encryption_state(ROOM)
+    state["content"] = {"algorithm": MEGOLM, "rotation_period_ms": 3_600_000,
+                        "rotation_period_msgs": 10}
+    await session.on_sync(sync(state={ROOM: [state]}))
+    await settle(tasks)
+    await session.encrypt(ROOM, "m.room.message", {"body": "x"})
+    assert provider.engine.rotation[ROOM] == (3_600_000_000, 10)  # microseconds, messages
+
+    assert rotation_of({"algorithm": MEGOLM}) == (None, None)  # the engine's defaults
+    assert rotation_of({"rotation_period_ms": -5, "rotation_period_msgs": True}) == (None, None)
+    assert rotation_of({"rotation_period_ms": "60000", "rotation_period_msgs": 0}) == (None, None)
+    assert rotation_of({"rotation_period_ms": 10 ** 15, "rotation_period_msgs": 10 ** 9}) == (
+        MAX_ROTATION_MS * 1000, MAX_ROTATION_MSGS)
+    assert rotation_of(None) == (None, None)
 
 
 async def test_an_engine_that_fails_to_load_refuses_sends_and_keeps_syncs_going():
