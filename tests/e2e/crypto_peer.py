@@ -14,7 +14,8 @@ from nio import AsyncClient, AsyncClientConfig, MegolmEvent, RoomEncryptedMedia,
 
 
 class NioPeer:
-    def __init__(self, base_url: str, user: str, password: str, store_dir: str):
+    def __init__(self, base_url: str, user: str, password: str, store_dir: str,
+                 device_id: str | None = None):
         self.received: list[tuple[str, str, str]] = []  # (room id, sender, body)
         self.undecrypted: list[str] = []  # event ids nio could not decrypt
         self.files: list = []  # RoomEncryptedMedia events received
@@ -24,14 +25,16 @@ class NioPeer:
         self._thread.start()
         self.client: AsyncClient | None = None
         self._task = None
-        self.run(self._start(base_url, user, password, store_dir))
+        self.run(self._start(base_url, user, password, store_dir, device_id))
 
     def run(self, coro, timeout: float = 60):
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
-    async def _start(self, base_url, user, password, store_dir):
+    async def _start(self, base_url, user, password, store_dir, device_id):
         config = AsyncClientConfig(encryption_enabled=True, store_sync_tokens=True)
-        self.client = AsyncClient(base_url, user, store_path=store_dir, config=config)
+        # A device id given: a login as that device again (with a fresh store, new keys).
+        self.client = AsyncClient(base_url, user, device_id=device_id, store_path=store_dir,
+                                  config=config)
         response = await self.client.login(password, device_name="nio-peer")
         assert getattr(response, "access_token", None), response
         self.client.add_event_callback(self._on_text, RoomMessageText)

@@ -1,7 +1,8 @@
 """Bad crypto input in the browser, against the real Synapse and the real wasm engine, with an
 independent encrypted peer (tests/e2e/crypto_peer.py): a to-device event that is not Olm, a
-megolm event whose session nobody shared, and a replayed megolm ciphertext each leave a clear
-state in the timeline, and afterwards the peer's next message still decrypts and an
+megolm ciphertext that is not one, a megolm event whose session nobody shared and a replayed
+megolm ciphertext each leave a clear text in the timeline; a device that changes its keys is
+not sent to under its new keys. Afterwards the peer's next message still decrypts and an
 unencrypted room beside it still sends and receives."""
 
 from __future__ import annotations
@@ -87,7 +88,9 @@ def test_bad_olm_an_unknown_session_and_a_replay_leave_clear_messages_and_break_
         1, timeout=LIVE_TIMEOUT_MS)
     expect(chat(page).locator(".omc-msg", has_text="genuine one")).to_have_count(1)
 
-    # Nothing broke: the peer's next message decrypts, the browser's reaches the peer.
+    # Nothing broke: the peer's next message, under a new room key that reaches the browser
+    # over Olm after the junk, decrypts; the browser's reaches the peer.
+    nio.rotate(room_id)
     nio.send(room_id, "genuine two")
     expect_message(page, "genuine two")
     send(page, "browser after the faults")
@@ -104,3 +107,73 @@ def test_bad_olm_an_unknown_session_and_a_replay_leave_clear_messages_and_break_
     _put(synapse, f"/_matrix/client/v3/rooms/{plain_id}/send/m.room.message",
          {"msgtype": "m.text", "body": "plain still receives"}, n["access_token"])
     expect_message(page, "plain still receives")
+
+
+def test_a_device_that_changes_its_keys_gets_nothing_under_them_and_breaks_nothing(
+        synapse, make_user, web_server, new_page, tmp_path):
+    from tests.e2e.crypto_peer import NioPeer
+
+    a_name, a_pw, a = make_user("alice")
+    n_name, n_pw, n = make_user("nio")
+    for store in ("first", "again"):
+        (tmp_path / store).mkdir()
+    peers = [NioPeer(synapse.base_url, n["user_id"], n_pw, str(tmp_path / "first"))]
+    try:
+        nio = peers[0]
+        room_id = make_room(synapse, a["access_token"], "event", "e2e-rekey", [n])
+        encrypt_room(synapse, room_id)
+        plain_id = make_room(synapse, a["access_token"], "event", "plain-rekey", [n])
+        nio.wait_encrypted(room_id)
+        page = new_page()
+        open_and_sign_in(page, f"{web_server}/event.html?slug=e2e-rekey", a_name, a_pw)
+        _wait(page, lambda: device_keys_uploaded(synapse, n["access_token"], a["user_id"]),
+              "the browser's device keys on the server")
+        [device] = device_keys_uploaded(synapse, n["access_token"], a["user_id"])
+        _wait(page, lambda: nio.knows_device(a["user_id"], device),
+              "the nio peer knowing the browser's device")
+        nio.rotate(room_id)
+        nio.send(room_id, "before the change")
+        expect_message(page, "before the change", timeout=BOOT_TIMEOUT_MS)
+        before = device_keys(synapse, n["access_token"], n["user_id"])[nio.device_id]
+
+        # The same device id logs in again with a new Olm account: new keys for it.
+        device_id = nio.device_id
+        nio.close()
+        again = NioPeer(synapse.base_url, n["user_id"], n_pw, str(tmp_path / "again"),
+                        device_id=device_id)
+        peers.append(again)
+        after = device_keys(synapse, n["access_token"], n["user_id"])[device_id]
+        assert after != before  # Synapse took the new keys for the same device id
+        again.wait_encrypted(room_id)
+        _wait(page, lambda: again.knows_device(a["user_id"], device),
+              "the re-keyed peer knowing the browser's device")
+        again.send(room_id, "after the change")
+        expect_message(page, "after the change")
+        expect_message(page, "before the change")
+
+        # The engine keeps the keys it first saw for that device id: the browser's next
+        # message is not encrypted to the new keys (the re-keyed device cannot read it), and
+        # the browser's sync and sending carry on.
+        send(page, "browser after the change")
+        expect(chat(page).locator(".omc-msg[data-status=sent]",
+                                  has_text="browser after the change")).to_have_count(
+            1, timeout=LIVE_TIMEOUT_MS)
+        status, body = synapse.request(
+            "GET", f"/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=5",
+            token=n["access_token"])
+        assert status == 200, body
+        [mine] = [e["event_id"] for e in body["chunk"]
+                  if e["sender"] == a["user_id"] and e["type"] == "m.room.encrypted"][:1]
+        _wait(page, lambda: mine in again.undecrypted, "the re-keyed peer failing to decrypt")
+        assert "browser after the change" not in [t for _, _, t in again.received]
+
+        page.goto(f"{web_server}/event.html?slug=plain-rekey")
+        send(page, "plain still sends")
+        expect(chat(page).locator(".omc-msg[data-status=sent]", has_text="plain still sends")
+               ).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
+        _put(synapse, f"/_matrix/client/v3/rooms/{plain_id}/send/m.room.message",
+             {"msgtype": "m.text", "body": "plain still receives"}, n["access_token"])
+        expect_message(page, "plain still receives")
+    finally:
+        for p in peers[1:]:
+            p.close()
