@@ -29,19 +29,17 @@ def m_direct(synapse, user: dict) -> dict:
 
 
 def room_state(synapse, user: dict, room_id: str, event_type: str) -> dict:
+    """An event's state content; `event_type` may end in "/<state key>"."""
+    path = event_type if "/" in event_type else f"{event_type}/"
     status, body = synapse.request(
-        "GET", f"/_matrix/client/v3/rooms/{quote(room_id)}/state/{event_type}/",
+        "GET", f"/_matrix/client/v3/rooms/{quote(room_id)}/state/{path}",
         token=user["access_token"])
     assert status == 200, body
     return body
 
 
 def member_state(synapse, user: dict, room_id: str, member: str) -> dict:
-    status, body = synapse.request(
-        "GET", f"/_matrix/client/v3/rooms/{quote(room_id)}/state/m.room.member/{quote(member)}",
-        token=user["access_token"])
-    assert status == 200, body
-    return body
+    return room_state(synapse, user, room_id, f"m.room.member/{quote(member)}")
 
 
 def test_a_dm_from_the_member_panel_is_an_invitation_then_a_conversation_and_is_reused(

@@ -18,10 +18,8 @@ from pyapp.ui.viewmodel import CHAT, ChatViewModel, MessageView
 from tests.support.waiting import until
 
 from .crypto_fakes import FakeProvider, encrypted_event, encryption_state, room_key
-from .ui_fake_homeserver import FakeHomeserver
+from .ui_fake_homeserver import BOT, NOW, FakeHomeserver
 
-BOT = "@openmeet-bot:localhost"
-NOW = 1_700_000_600.0
 
 
 class CryptoHomeserver(FakeHomeserver):
@@ -52,9 +50,8 @@ class CryptoHomeserver(FakeHomeserver):
         return response
 
 
-@pytest.fixture
-async def world():
-    hs = CryptoHomeserver()
+def secret_picnic(hs: CryptoHomeserver) -> tuple[str, str, str]:
+    """Alice and Bob in an encrypted event room: (alice, bob, room id)."""
     alice, bob = hs.add_user("alice_t1"), hs.add_user("bob_t1")
     hs.add_user("openmeet-bot")
     room_id = hs.create_room("Secret picnic", BOT, metadata={
@@ -62,6 +59,13 @@ async def world():
     hs.rooms[room_id].state.append(encryption_state(room_id))
     hs.join(room_id, alice)
     hs.join(room_id, bob)
+    return alice, bob, room_id
+
+
+@pytest.fixture
+async def world():
+    hs = CryptoHomeserver()
+    alice, bob, room_id = secret_picnic(hs)
     provider = FakeProvider()
     service = ChatService(ChatConfig("http://hs", tenant="t1", bot_user_id=BOT), hs,
                           MemoryStorage(), clock=lambda: NOW, crypto=provider)

@@ -537,8 +537,8 @@ async def test_the_chat_asks_for_the_key_says_what_waits_and_heals_with_it():
     from pyapp.ui.parts import key_backup as part
     from pyapp.ui.viewmodel import CHAT, ChatViewModel, MessageView
     from tests.support.waiting import until
-    from tests.unit.crypto_fakes import FakeEngine, FakeProvider, encrypted_event, encryption_state
-    from tests.unit.test_crypto_ui import BOT, NOW, CryptoHomeserver
+    from tests.unit.crypto_fakes import FakeEngine, FakeProvider, encrypted_event
+    from tests.unit.test_crypto_ui import BOT, NOW, CryptoHomeserver, secret_picnic
 
     backups = FakeServer()
 
@@ -551,13 +551,7 @@ async def test_the_chat_asks_for_the_key_says_what_waits_and_heals_with_it():
             return await super().request(method, url, headers, body, timeout)
 
     hs = Homeserver()
-    alice, bob = hs.add_user("alice_t1"), hs.add_user("bob_t1")
-    hs.add_user("openmeet-bot")
-    room_id = hs.create_room("Secret picnic", BOT, metadata={
-        "entity_type": "event", "entity_slug": "picnic", "tenant_id": "t1"})
-    hs.rooms[room_id].state.append(encryption_state(room_id))
-    hs.join(room_id, alice)
-    hs.join(room_id, bob)
+    alice, bob, room_id = secret_picnic(hs)
     hs.rooms[room_id].timeline.append((hs._bump(), encrypted_event(
         "$old", bob, "s-old", content={"msgtype": "m.text", "body": "the spot is by the oak"})))
     # Another browser of alice's made the backup, with that message's key in it.
