@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 
 from pyapp.client.crypto import (
     KEYS_BACKUP, KEYS_CLAIM, KEYS_QUERY, KEYS_UPLOAD, ROOM_MESSAGE, SIGNATURE_UPLOAD, TO_DEVICE,
-    EngineError, EngineRequest, Undecryptable,
+    WARNING_KEY, EngineError, EngineRequest, Undecryptable,
 )
+
+log = logging.getLogger(__name__)
 
 STORE_PREFIX = "om-chat-crypto:"
 # matrix-sdk-indexeddb's databases for a store name.
@@ -33,6 +36,11 @@ KINDS = {0: KEYS_UPLOAD, 1: KEYS_QUERY, 2: KEYS_CLAIM, 3: TO_DEVICE, 4: SIGNATUR
 CODES = {kind: code for code, kind in KINDS.items()}
 # DecryptionErrorCode: the key may still come (late to-device, key backup) for these.
 WAITING_CODES = {0, 1}
+# ShieldStateCode -> pyapp.client.crypto.WARNINGS: UnknownDevice, VerificationViolation,
+# MismatchedSender. Not UnsignedDevice (red too): most devices are not cross-signed (nio's
+# never are), and a warning on every message would teach members to ignore it.
+SHIELD_WARNINGS = {1: "unknown_device", 4: "verification_violation",
+                   5: "mismatched_sender"}
 DELETE_WAIT_S = 5.0  # MissingRoomKey, UnknownMessageIndex
 
 # What loading cost, for the benchmark and the report (window.omChat.cryptoTimings reads it).
@@ -189,7 +197,15 @@ class WasmEngine:
             withheld = getattr(error, "withheldCode", None)
             e.withheld = withheld if isinstance(withheld, str) and withheld else None
             raise
-        return json.loads(str(decrypted.event))
+        event = json.loads(str(decrypted.event))
+        try:
+            shield = decrypted.shieldState(False)
+            code = shield.code
+            if shield.color == 0 and code in SHIELD_WARNINGS:  # ShieldColor.Red
+                event[WARNING_KEY] = SHIELD_WARNINGS[code]
+        except Exception:  # noqa: BLE001  (no shield: shown as decrypted, as before)
+            log.exception("No shield state for %s", event.get("event_id"))
+        return event
 
     async def refresh_devices(self):
         """Query every tracked user's devices again (a device appeared that no sync told of)."""

@@ -75,6 +75,20 @@ UNREADABLE = {
 }
 
 
+# A message that decrypted but whose sending device the engine cannot vouch for (its
+# ShieldStateCode, non-strict: only the red ones), in a member's words. The engine's decrypt
+# gives the code under WARNING_KEY; clear_event puts it in `unsigned` (the server's own
+# mark of that name is dropped).
+WARNING_KEY = "om_warning"
+WARNINGS = {
+    "unknown_device": "Sent from a device this app does not know (it may be new, deleted, "
+                      "or have changed its keys): take care.",
+    "mismatched_sender": "The sender of this message could not be confirmed: take care.",
+    "verification_violation": "The sender's identity changed since it was verified: "
+                              "take care.",
+}
+
+
 class EngineError(Exception):
     """The engine failed (could not load, or refused an operation)."""
 
@@ -229,6 +243,9 @@ def clear_event(envelope: dict, decrypted: dict) -> dict:
     event["content"] = content
     unsigned = dict(_dict(envelope.get("unsigned")))
     unsigned["om_encrypted"] = True
+    unsigned.pop(WARNING_KEY, None)
+    if decrypted.get(WARNING_KEY) in WARNINGS:
+        unsigned[WARNING_KEY] = decrypted[WARNING_KEY]
     event["unsigned"] = unsigned
     return event
 

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from .crypto import UNREADABLE, UNREADABLE_KEY
+from .crypto import UNREADABLE, UNREADABLE_KEY, WARNING_KEY, WARNINGS
 from .media import Media, media_of
 from .sync_events import event_problem
 
@@ -74,6 +74,7 @@ class Message:
     redacted: bool = False
     reactions: list[Reaction] = field(default_factory=list)
     media: Media | None = None  # m.image, m.file, m.video, m.audio: what it shows (checked)
+    warning: str | None = None  # decrypted, but its sending device is not vouched for
 
 
 @dataclass
@@ -507,8 +508,9 @@ class TimelineModel:
             key = echo.key
         else:
             key = event_id
-            self._insert(position, Message(key=key, sender=event["sender"], body="", ts=ts,
-                                           event_id=event_id))
+            self._insert(position, Message(
+                key=key, sender=event["sender"], body="", ts=ts, event_id=event_id,
+                warning=WARNINGS.get(_dict(event.get("unsigned")).get(WARNING_KEY))))
         self._key_of[event_id] = key
         self._contents[key] = content
         if redacted:

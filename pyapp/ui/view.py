@@ -1118,7 +1118,7 @@ def _signature(item) -> tuple:
     return (item.sender_name, item.body, item.html, item.time_text, item.mine, item.status,
             item.error, item.first_in_group, item.seen_by, item.edited, item.deleted, item.reply,
             item.reactions, item.actions, item.confirm_delete, item.mentions_me,
-            item.media)
+            item.media, item.warning)
 
 
 def _focused_action(node) -> str | None:
@@ -1190,6 +1190,8 @@ def _fill_item(li, item, loader=None) -> None:
         bubble.classList.add("is-deleted")
     if item.edited:
         bubble.append(h("span", "omc-edited", "(edited)"))
+    if item.warning:
+        bubble.append(h("span", "omc-warning", item.warning))
     if not item.first_in_group:
         bubble.setAttribute("title", item.time_text)
     row = h("div", "omc-msg-row")

@@ -1,9 +1,9 @@
 """Bad crypto input in the browser, against the real Synapse and the real wasm engine, with an
 independent encrypted peer (tests/e2e/crypto_peer.py): a to-device event that is not Olm, a
 megolm ciphertext that is not one, a megolm event whose session nobody shared and a replayed
-megolm ciphertext each leave a clear text in the timeline; a device that changes its keys is
-not sent to under its new keys. Afterwards the peer's next message still decrypts and an
-unencrypted room beside it still sends and receives."""
+megolm ciphertext each leave a clear text in the timeline; what a device that changed its keys
+sends shows with a warning, and it is not sent to under its new keys. Afterwards the peer's
+next message still decrypts and an unencrypted room beside it still sends and receives."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from pyapp.client.crypto import UNREADABLE
+from pyapp.client.crypto import UNREADABLE, WARNINGS
 from pyapp.client.timeline_model import WAITING_FOR_KEY
 from tests.e2e.chat_ui_support import (BOOT_TIMEOUT_MS, LIVE_TIMEOUT_MS, chat, expect_message,
                                        make_room, open_and_sign_in, send)
@@ -93,6 +93,8 @@ def test_bad_olm_an_unknown_session_and_a_replay_leave_clear_messages_and_break_
     nio.rotate(room_id)
     nio.send(room_id, "genuine two")
     expect_message(page, "genuine two")
+    # A known device that is merely not cross-signed (nio never is) gets no warning.
+    expect(chat(page).locator(".omc-warning")).to_have_count(0)
     send(page, "browser after the faults")
     assert nio.wait_for("browser after the faults")[1] == a["user_id"]
     # The three bad events still say what they are, beside the genuine ones.
@@ -109,7 +111,7 @@ def test_bad_olm_an_unknown_session_and_a_replay_leave_clear_messages_and_break_
     expect_message(page, "plain still receives")
 
 
-def test_a_device_that_changes_its_keys_gets_nothing_under_them_and_breaks_nothing(
+def test_a_device_that_changes_its_keys_is_flagged_gets_nothing_and_breaks_nothing(
         synapse, make_user, web_server, new_page, tmp_path):
     from tests.e2e.crypto_peer import NioPeer
 
@@ -148,12 +150,15 @@ def test_a_device_that_changes_its_keys_gets_nothing_under_them_and_breaks_nothi
         _wait(page, lambda: again.knows_device(a["user_id"], device),
               "the re-keyed peer knowing the browser's device")
         again.send(room_id, "after the change")
-        expect_message(page, "after the change")
+        # It reads, with a warning beside it: the engine kept the keys it first saw for that
+        # device id, so the new ones belong to no device it knows.
+        expect(chat(page).locator(".omc-msg", has_text="after the change").locator(
+            ".omc-warning")).to_have_text(WARNINGS["unknown_device"], timeout=LIVE_TIMEOUT_MS)
+        expect(chat(page).locator(".omc-warning")).to_have_count(1)
         expect_message(page, "before the change")
 
-        # The engine keeps the keys it first saw for that device id: the browser's next
-        # message is not encrypted to the new keys (the re-keyed device cannot read it), and
-        # the browser's sync and sending carry on.
+        # The browser's next message is not encrypted to the new keys (the re-keyed device
+        # cannot read it), and the browser's sync and sending carry on.
         send(page, "browser after the change")
         expect(chat(page).locator(".omc-msg[data-status=sent]",
                                   has_text="browser after the change")).to_have_count(

@@ -1,6 +1,7 @@
 """Megolm replays (pyapp.client.replay_guard, and how CryptoSession shows them): the same
 ciphertext in a new event says it is a copy; the same event seen again (a page of history, a
-stored sync replayed) is not a replay."""
+stored sync replayed) is not a replay. And the warning on a message from a device the engine
+cannot vouch for: the engine's alone."""
 
 from __future__ import annotations
 
@@ -61,3 +62,21 @@ async def test_a_replayed_megolm_message_shows_as_a_copy_not_as_a_second_message
     assert [model.message(e).body for e in ("$a", "$b", "$c")] == [
         "hi", UNREADABLE["replayed"], UNREADABLE["replayed"]]
     assert page[0]["type"] == "m.room.message"
+
+
+def test_a_warning_comes_from_the_engine_only_and_shows_beside_the_message():
+    from pyapp.client.crypto import WARNING_KEY, WARNINGS, clear_event
+
+    envelope = encrypted_event("$w", BOB, "s1", unsigned={WARNING_KEY: "unknown_device"})
+    forged = clear_event(envelope, {"type": "m.room.message",
+                                    "content": {"msgtype": "m.text", "body": "hi"}})
+    assert WARNING_KEY not in forged["unsigned"]  # the server cannot raise (or fake) one
+    flagged = clear_event(envelope, {"type": "m.room.message", WARNING_KEY: "unknown_device",
+                                     "content": {"msgtype": "m.text", "body": "hi"}})
+    odd = clear_event(envelope, {"type": "m.room.message", WARNING_KEY: "made-up",
+                                 "content": {"msgtype": "m.text", "body": "hi"}})
+    model = TimelineModel()
+    model.apply_sync({"events": [{**forged, "event_id": "$a"}, {**flagged, "event_id": "$b"},
+                                 {**odd, "event_id": "$c"}]})
+    assert [model.message(e).warning for e in ("$a", "$b", "$c")] == [
+        None, WARNINGS["unknown_device"], None]

@@ -93,6 +93,7 @@ class MessageView:
     confirm_delete: bool = False  # "Delete this message?" is asked under it
     mentions_me: bool = False  # someone else's message naming me: highlighted
     media: MediaView | None = None  # an image or file: shown instead of the body
+    warning: str | None = None  # decrypted, from a device the engine cannot vouch for
 
 
 @dataclass
@@ -285,7 +286,7 @@ class TimelinePart:
             confirm_delete=self.confirming == (room.room_id, message.key),
             html=None if message.redacted else message.formatted_body,
             mentions_me=self._mentions_me(room, message, me),
-            media=self._media(message))
+            media=self._media(message), warning=message.warning)
 
     def _mentions_me(self, room: Room, message: Message, me: str | None) -> bool:
         if self.mentions_me is None or message.sender == me or message.redacted \
