@@ -229,6 +229,14 @@ def encryption_of(events: list) -> dict | None:
     return found
 
 
+def _mark_unreadable(event: dict, code: str) -> None:
+    """Say why `event` can never be read (an `unsigned` that is not an object, the server's
+    doing, is replaced rather than let fail the whole sync)."""
+    if not isinstance(event.get("unsigned"), dict):
+        event["unsigned"] = {}
+    event["unsigned"][UNREADABLE_KEY] = code
+
+
 def clear_event(envelope: dict, decrypted: dict) -> dict:
     """The event to show: the decrypted type and content inside the server's envelope. Only
     type and content come from the sender's ciphertext; who sent it, when and its id are the
@@ -576,8 +584,7 @@ class CryptoSession:
             if e.waiting:
                 self._remember(room_id, event)  # a late key or a withheld one may still come
             if e.withheld or not e.waiting:
-                code = e.withheld if e.withheld in UNREADABLE else "broken"
-                event.setdefault("unsigned", {})[UNREADABLE_KEY] = code
+                _mark_unreadable(event, e.withheld if e.withheld in UNREADABLE else "broken")
             return None
         except Exception:  # noqa: BLE001  (one event's failure costs only that event)
             log.exception("Decrypting %s failed", event.get("event_id"))
@@ -586,7 +593,7 @@ class CryptoSession:
         self.pending.pop(event.get("event_id"), None)
         if replay:
             log.warning("%s replays an earlier megolm message", event.get("event_id"))
-            event.setdefault("unsigned", {})[UNREADABLE_KEY] = "replayed"
+            _mark_unreadable(event, "replayed")
             return None
         return clear_event(event, decrypted)
 

@@ -80,3 +80,23 @@ def test_a_warning_comes_from_the_engine_only_and_shows_beside_the_message():
                                  {**odd, "event_id": "$c"}]})
     assert [model.message(e).warning for e in ("$a", "$b", "$c")] == [
         None, WARNINGS["unknown_device"], None]
+
+
+async def test_an_unreadable_event_with_an_odd_unsigned_says_why_and_fails_nothing_else():
+    provider = FakeProvider()
+    provider.engine.keys.add("s1")
+    tasks: list[asyncio.Task] = []
+    session = CryptoSession(FakeHttp({ROOM: [ME, BOB]}), lambda: provider.open(ME, "DEV"),
+                            on_decrypted=lambda room, events: None,
+                            spawn=lambda coro: tasks.append(asyncio.ensure_future(coro)))
+    await session.on_sync(sync(state={ROOM: [encryption_state(ROOM)]}))
+    while tasks:
+        await tasks.pop(0)
+    original = encrypted_event("$a", BOB, "s1")
+    body = sync({ROOM: [encrypted_event("$b", BOB, "broken", unsigned="junk"), original,
+                        {**_copy(original, "$c"), "unsigned": ["junk"]}]}, batch="s2")
+    await session.on_sync(body)
+    model = TimelineModel()
+    model.apply_sync(body["rooms"]["join"][ROOM]["timeline"])
+    assert [model.message(e).body for e in ("$b", "$a", "$c")] == [
+        UNREADABLE["broken"], "hi", UNREADABLE["replayed"]]
