@@ -45,8 +45,11 @@ MEGOLM = "m.megolm.v1.aes-sha2"
 RELOAD_AFTER_S = 30.0
 # Someone invited less than this long ago without device keys is waited for (up to
 # DEVICE_WAIT_S, looking every DEVICE_POLL_S) before the first message to them is encrypted.
+# Their browser fetches and compiles the engine when the invitation arrives, seconds on a busy
+# machine; the message waits as pending meanwhile, and someone offline costs the wait once
+# per room.
 FRESH_INVITE_MS = 120_000
-DEVICE_WAIT_S, DEVICE_POLL_S = 8.0, 0.3
+DEVICE_WAIT_S, DEVICE_POLL_S = 15.0, 0.3
 MAX_PENDING = 2000  # undecrypted events remembered for a retry (the oldest go first)
 
 # The engine's request kinds (matrix-sdk-crypto's RequestType).
@@ -656,6 +659,11 @@ class CryptoSession:
         for their keys, once per room. A room key shared before their device exists never
         reaches it, so the message would stay unreadable to them; someone who is not online
         costs this wait once, then the message goes (as other clients do)."""
+        if room_id not in self._waited_for:
+            # The invitees are noted when the members are first fetched, which may not have
+            # happened yet (the engine was loaded before this room came).
+            async with self._lock:
+                await self._room_members(room_id)
         invited = self._invited_at.pop(room_id, None)
         now = self._wall() * 1000
         fresh = sorted(u for u, ts in (invited or {}).items() if now - ts < FRESH_INVITE_MS)
