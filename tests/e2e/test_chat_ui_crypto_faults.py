@@ -18,8 +18,8 @@ from pyapp.client.crypto import UNREADABLE, WARNINGS
 from pyapp.client.timeline_model import WAITING_FOR_KEY
 from tests.e2e.chat_ui_support import (BOOT_TIMEOUT_MS, LIVE_TIMEOUT_MS, chat, expect_message,
                                        make_room, open_and_sign_in, send)
-from tests.e2e.test_chat_ui_encryption import (MEGOLM, _wait, device_keys, device_keys_uploaded,
-                                               encrypt_room, peer)
+from tests.e2e.test_chat_ui_encryption import (_wait, device_keys,
+                                               encrypt_room, known_to_peer, peer)
 
 pytestmark = pytest.mark.e2e
 
@@ -44,11 +44,7 @@ def test_bad_olm_an_unknown_session_and_a_replay_leave_clear_messages_and_break_
     nio.wait_encrypted(room_id)
     page = new_page()
     open_and_sign_in(page, f"{web_server}/event.html?slug=e2e-faults", a_name, a_pw)
-    _wait(page, lambda: device_keys_uploaded(synapse, n["access_token"], a["user_id"]),
-          "the browser's device keys on the server")
-    [device] = device_keys_uploaded(synapse, n["access_token"], a["user_id"])
-    _wait(page, lambda: nio.knows_device(a["user_id"], device),
-          "the nio peer knowing the browser's device")
+    device = known_to_peer(page, synapse, nio, n, a)
     browser_curve = device_keys(synapse, n["access_token"], a["user_id"])[device][
         f"curve25519:{device}"]
     peer_curve = device_keys(synapse, n["access_token"], n["user_id"])[nio.device_id][
@@ -128,11 +124,7 @@ def test_a_device_that_changes_its_keys_is_flagged_gets_nothing_and_breaks_nothi
         nio.wait_encrypted(room_id)
         page = new_page()
         open_and_sign_in(page, f"{web_server}/event.html?slug=e2e-rekey", a_name, a_pw)
-        _wait(page, lambda: device_keys_uploaded(synapse, n["access_token"], a["user_id"]),
-              "the browser's device keys on the server")
-        [device] = device_keys_uploaded(synapse, n["access_token"], a["user_id"])
-        _wait(page, lambda: nio.knows_device(a["user_id"], device),
-              "the nio peer knowing the browser's device")
+        device = known_to_peer(page, synapse, nio, n, a)
         nio.rotate(room_id)
         nio.send(room_id, "before the change")
         expect_message(page, "before the change", timeout=BOOT_TIMEOUT_MS)

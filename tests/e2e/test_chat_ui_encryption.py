@@ -86,11 +86,7 @@ def test_messages_cross_encrypted_between_the_browser_and_a_nio_peer_and_the_ser
     open_and_sign_in(page, f"{web_server}/event.html?slug=e2e-crossing", a_name, a_pw)
     expect_message(page, WAITING_FOR_KEY, timeout=BOOT_TIMEOUT_MS)
     # The browser's device keys reach the server once the engine has loaded, by itself.
-    _wait(page, lambda: device_keys_uploaded(synapse, n["access_token"], a["user_id"]),
-          "the browser's device keys on the server")
-    [device] = device_keys_uploaded(synapse, n["access_token"], a["user_id"])
-    _wait(page, lambda: nio.knows_device(a["user_id"], device),
-          "the nio peer knowing the browser's device")
+    known_to_peer(page, synapse, nio, n, a)
 
     nio.rotate(room_id)
     nio.send(room_id, "secret from nio")
@@ -145,6 +141,17 @@ def test_an_unencrypted_room_never_loads_the_engine(synapse, make_user, web_serv
     expect(chat(page).locator(".omc-msg[data-status=sent]")).to_have_count(1,
                                                                           timeout=LIVE_TIMEOUT_MS)
     assert not [u for u in page.requests if ENGINE in u or "matrix-sdk-crypto" in u]
+
+
+def known_to_peer(page, synapse, nio, n: dict, a: dict) -> str:
+    """Wait until the browser's device keys are on the server and the nio peer knows that
+    device (so what it sends next is shared with it); the device's id."""
+    _wait(page, lambda: device_keys_uploaded(synapse, n["access_token"], a["user_id"]),
+          "the browser's device keys on the server")
+    [device] = device_keys_uploaded(synapse, n["access_token"], a["user_id"])
+    _wait(page, lambda: nio.knows_device(a["user_id"], device),
+          "the nio peer knowing the browser's device")
+    return device
 
 
 def _wait(page, predicate, what: str, timeout_ms: int = BOOT_TIMEOUT_MS) -> None:
@@ -237,11 +244,7 @@ def test_files_in_an_encrypted_room_are_encrypted_both_ways_and_the_server_store
     nio.wait_encrypted(room_id)
     page = new_page()
     open_and_sign_in(page, f"{web_server}/event.html?slug=e2e-media", a_name, a_pw)
-    _wait(page, lambda: device_keys_uploaded(synapse, n["access_token"], a["user_id"]),
-          "the browser's device keys on the server")
-    [device] = device_keys_uploaded(synapse, n["access_token"], a["user_id"])
-    _wait(page, lambda: nio.knows_device(a["user_id"], device),
-          "the nio peer knowing the browser's device")
+    known_to_peer(page, synapse, nio, n, a)
 
     picture = png(64, 48, noise=True)
     (tmp_path / "secret-cat.png").write_bytes(picture)

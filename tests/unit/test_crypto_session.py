@@ -291,10 +291,9 @@ async def test_a_message_that_can_never_be_read_says_why_and_the_server_cannot_c
     assert "$b" not in session.pending and "$w" in session.pending  # a key may still come
 
 
-async def test_the_wait_holds_for_a_dm_made_after_the_engine_was_loaded():
-    """The engine was already up for another encrypted room when the DM came: its members
-    were never looked at before the first message, which must wait all the same (it did
-    not: the first DM message then stayed unreadable to the other person, 1 run in 4)."""
+def invited_bob_without_devices_at_first():
+    """A session whose room has Bob invited two seconds ago; his device keys appear on the
+    third look. Returns the session, its provider, the looks at his keys and the tasks."""
     from pyapp.client.transport import HttpResponse
 
     session, provider, http, _, tasks = make()
@@ -317,6 +316,14 @@ async def test_the_wait_holds_for_a_dm_made_after_the_engine_was_loaded():
             return HttpResponse(200, {}, json.dumps({"device_keys": {BOB: devices}}).encode())
         return await http(method, path, body, headers, timeout, auth)
     session._http = answer
+    return session, provider, queries, tasks
+
+
+async def test_the_wait_holds_for_a_dm_made_after_the_engine_was_loaded():
+    """The engine was already up for another encrypted room when the DM came: its members
+    were never looked at before the first message, which must wait all the same (it did
+    not: the first DM message then stayed unreadable to the other person, 1 run in 4)."""
+    session, provider, queries, tasks = invited_bob_without_devices_at_first()
     await session.on_sync(sync(state={"!other:x": [encryption_state("!other:x")]}))
     await settle(tasks)
     await session.on_sync(sync(state={ROOM: [encryption_state(ROOM)]}, batch="s2"))
@@ -330,28 +337,7 @@ async def test_the_first_message_to_someone_just_invited_waits_briefly_for_their
     """A new DM: the other person's browser is loading the engine; the first message waits
     until their device keys are on the server (a room key shared before would never reach
     that device), once; someone invited long ago, or never coming, costs no more than that."""
-    from pyapp.client.transport import HttpResponse
-
-    session, provider, http, _, tasks = make()
-    now = 1_000_000.0
-    session._wall = lambda: now
-    queries = []
-
-    async def answer(method, path, body=None, headers=None, timeout=None, auth=True):
-        if path.endswith("/members"):
-            chunk = [{"type": "m.room.member", "state_key": ME, "origin_server_ts": 1,
-                      "content": {"membership": "join"}},
-                     {"type": "m.room.member", "state_key": BOB,
-                      "origin_server_ts": int(now * 1000) - 2000,
-                      "content": {"membership": "invite"}}]
-            return HttpResponse(200, {}, json.dumps({"chunk": chunk}).encode())
-        if path.endswith("/keys/query") and \
-                json.loads(body)["device_keys"] == {BOB: []}:
-            queries.append(path)
-            devices = {"DEV": {}} if len(queries) >= 3 else {}
-            return HttpResponse(200, {}, json.dumps({"device_keys": {BOB: devices}}).encode())
-        return await http(method, path, body, headers, timeout, auth)
-    session._http = answer
+    session, provider, queries, tasks = invited_bob_without_devices_at_first()
     await session.on_sync(sync(state={ROOM: [encryption_state(ROOM)]}))
     await settle(tasks)
     provider.engine.tracked.add(BOB)  # tracked already, with no devices then
