@@ -39,7 +39,8 @@ def test_the_guard_forgets_the_oldest_beyond_its_limit():
     assert guard.is_replay(_copy(events[2], "$y"))
 
 
-async def test_a_replayed_megolm_message_shows_as_a_copy_not_as_a_second_message():
+async def encrypted_room_session() -> CryptoSession:
+    """A session with its engine loaded for ROOM (encrypted, Bob in it), holding key s1."""
     provider = FakeProvider()
     provider.engine.keys.add("s1")
     tasks: list[asyncio.Task] = []
@@ -49,6 +50,11 @@ async def test_a_replayed_megolm_message_shows_as_a_copy_not_as_a_second_message
     await session.on_sync(sync(state={ROOM: [encryption_state(ROOM)]}))
     while tasks:
         await tasks.pop(0)
+    return session
+
+
+async def test_a_replayed_megolm_message_shows_as_a_copy_not_as_a_second_message():
+    session = await encrypted_room_session()
     original = encrypted_event("$a", BOB, "s1")
     body = sync({ROOM: [original, _copy(original, "$b")]}, batch="s2")
     await session.on_sync(body)
@@ -83,15 +89,7 @@ def test_a_warning_comes_from_the_engine_only_and_shows_beside_the_message():
 
 
 async def test_an_unreadable_event_with_an_odd_unsigned_says_why_and_fails_nothing_else():
-    provider = FakeProvider()
-    provider.engine.keys.add("s1")
-    tasks: list[asyncio.Task] = []
-    session = CryptoSession(FakeHttp({ROOM: [ME, BOB]}), lambda: provider.open(ME, "DEV"),
-                            on_decrypted=lambda room, events: None,
-                            spawn=lambda coro: tasks.append(asyncio.ensure_future(coro)))
-    await session.on_sync(sync(state={ROOM: [encryption_state(ROOM)]}))
-    while tasks:
-        await tasks.pop(0)
+    session = await encrypted_room_session()
     original = encrypted_event("$a", BOB, "s1")
     body = sync({ROOM: [encrypted_event("$b", BOB, "broken", unsigned="junk"), original,
                         {**_copy(original, "$c"), "unsigned": ["junk"]}]}, batch="s2")
