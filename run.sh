@@ -40,20 +40,19 @@ setup_chromium() {
 }
 
 setup_postgres() {
-    # The orchestration tests start a throwaway cluster with these binaries; REQUIRE_POSTGRES
-    # makes them fail rather than skip if the server is missing.
+    # The orchestration tests start a throwaway cluster with these binaries (they fail, never
+    # skip, if the server is missing).
     if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
         local sudo=""
         [ "$(id -u)" = 0 ] || sudo=sudo
         $sudo apt-get update -qq
         $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
     fi
-    export REQUIRE_POSTGRES=1
 }
 
 setup_redis() {
-    # The Synapse-with-workers tests start a throwaway redis-server for replication; with
-    # REQUIRE_POSTGRES set they fail rather than skip if it is missing.
+    # The Synapse-with-workers tests start a throwaway redis-server for replication (they
+    # fail, never skip, if it is missing).
     if ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; then
         local sudo=""
         [ "$(id -u)" = 0 ] || sudo=sudo

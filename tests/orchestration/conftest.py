@@ -84,9 +84,7 @@ def any_store(request) -> Store:
 
 @pytest.fixture(scope="session")
 def pg_cluster(tmp_path_factory):
-    """A real PostgreSQL server from Debian's packages, in a temporary directory.
-
-    Skipped only where PostgreSQL is not installed and REQUIRE_POSTGRES is unset."""
+    """A real PostgreSQL server from Debian's packages, in a temporary directory."""
     with temporary_cluster("pyapp-orch-pg-") as cluster:
         yield cluster
 

@@ -117,7 +117,7 @@ async def test_cookie_flags_and_secure_only_over_https(store):
 
 async def test_the_cookie_is_secure_when_served_over_https(store, tmp_path):
     if not shutil.which("openssl"):
-        pytest.skip("openssl not installed")
+        pytest.fail("openssl is required (./run.sh test installs it)")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
                     "-subj", "/CN=127.0.0.1", "-keyout", str(tmp_path / "key.pem"),
                     "-out", str(tmp_path / "cert.pem")], check=True, capture_output=True)

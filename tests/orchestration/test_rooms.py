@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 
 from pyapp.identity import ROOM_METADATA_TYPE, matrix_user_id, room_alias
 from pyapp.orchestrator.policy import RoomState
 from pyapp.platform.service import Platform
 
-from .conftest import until
 
 PW = "pw-secret-1"
 

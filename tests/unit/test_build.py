@@ -98,7 +98,8 @@ def test_pyapp_wheel_holds_only_browser_code(built):
 def test_precompiled_wheels_carry_cpython_314_bytecode(built):
     result, _ = built
     if not json.loads((result.static / "build-info.json").read_text())["precompiled"]:
-        pytest.skip("static/ was built with --no-precompile")
+        pytest.fail("static/ was built with --no-precompile: rebuild it with "
+                    "`python -m pyapp.build --force` (./run.sh test does)")
     magic_314 = bytes.fromhex("2b0e0d0a")
     with zipfile.ZipFile(result.wheels["matrix-nio"]) as z:
         pycs = [n for n in z.namelist() if n.endswith(".pyc")]
@@ -278,7 +279,8 @@ def test_bytecode_step_leaves_out_test_suites_and_stubs_and_records_what_is_left
 def test_shipped_third_party_wheels_hold_no_test_suites(built):
     result, _ = built
     if not json.loads((result.static / "build-info.json").read_text())["precompiled"]:
-        pytest.skip("static/ was built with --no-precompile")
+        pytest.fail("static/ was built with --no-precompile: rebuild it with "
+                    "`python -m pyapp.build --force` (./run.sh test does)")
     with zipfile.ZipFile(result.wheels["jsonschema"]) as z:
         names = z.namelist()
     assert "jsonschema/validators.pyc" in names

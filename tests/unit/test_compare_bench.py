@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from pathlib import Path
 
-import pytest
 
 from benchmarks import compare
 
@@ -60,7 +56,6 @@ def test_table_has_every_client_and_the_floor():
     assert "| floor (raw HTTP) |" in text
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="node not installed")
 def test_comparison_pages_build_from_the_pinned_packages(tmp_path):
     compare.build_anchors(tmp_path)
     for f in ("jssdk.html", "jssdk.js", "hydrogen.html", "hydrogen.js", "hydrogen.css", "sw.js"):
