@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-
+# What a member was typing: the events that end a "typing" shown for them.
+TYPED_EVENTS = ("m.room.message", "m.room.encrypted", "m.sticker")
 RECEIPT_TYPES = ("m.read", "m.read.private", "m.fully_read")
 
 
@@ -66,11 +67,19 @@ class RoomState:
                              _int(unread.get("highlight_count")))
         self.unread = self.unread if count is None else count
         self.highlights = self.highlights if highlights is None else highlights
-        for event in _events(data.get("timeline")):
+        timeline, ephemeral = _events(data.get("timeline")), _events(data.get("ephemeral"))
+        for event in timeline:
             if isinstance(event.get("state_key"), str):
                 self._state_event(event)
-        for event in _events(data.get("ephemeral")):
+        for event in ephemeral:
             self._ephemeral(event)
+        # A member's message ends their typing, whenever their "stopped typing" comes
+        # (senders hold it back a moment, see pyapp.ui.parts.composer); unless this answer
+        # itself says who types now.
+        if self.typing and not any(e.get("type") == "m.typing" for e in ephemeral):
+            done = {e.get("sender") for e in timeline if e.get("type") in TYPED_EVENTS
+                    and not isinstance(e.get("state_key"), str)}
+            self.typing = [u for u in self.typing if u not in done]
 
     def _state_event(self, event: dict) -> None:
         kind, content, key = event.get("type"), _dict(event.get("content")), event.get("state_key")

@@ -144,7 +144,7 @@ class ChatService:
         self.client: SeamClient | None = None
         self.rooms = RoomList("")
         self.sync_loop: SyncLoop | None = None  # one per session
-        # The sync kept across reloads (pyapp.client.sync_store): stored before it is shown.
+        # The sync kept across reloads (pyapp.client.sync_store): stored before the next /sync.
         self.persist = SyncPersistence(sync_stores)
         self._stored_since: str | None = None  # the token the stored rooms were resumed at
         # End-to-end encryption (pyapp.client.crypto): the provider makes a session's engine
@@ -413,7 +413,10 @@ class ChatService:
 
     async def _fetch_sync(self, since: str | None, timeout_ms: int) -> dict:
         """One /sync answer, read once: cleaned of malformed events and of what nio's schemas
-        reject, stored, then folded into our rooms by _apply_sync."""
+        reject, stored (the write finishes while _apply_sync shows it), then folded into our
+        rooms by _apply_sync."""
+        # `since` tells the homeserver the previous answer arrived: it must be stored first.
+        await self.persist.written()
         _, path = Api.sync("", since=since, timeout=timeout_ms or None, filter=SYNC_FILTER)
         # Give the server a chance to answer a long poll before the client gives up.
         response = await self.client.http.request(

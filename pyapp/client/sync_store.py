@@ -1,9 +1,15 @@
 """The sync, kept across reloads: what the client knew at `next_batch`, so a page load shows
 the chat from storage and resumes with an incremental sync instead of a full one.
 
-Hydrogen's order: an answer is stored before it is shown. ChatService hands each cleaned
-/sync answer to `SyncPersistence.save` before folding it into its rooms; a failed write is
-logged and persistence stops for the session (the sync itself is never lost).
+An answer is stored before the homeserver is told it arrived: ChatService hands each cleaned
+/sync answer to `SyncPersistence.save` (folded into the snapshot and serialised at once, as
+received, before decryption touches it), shows it while the write runs, and waits for
+`written()` before its next /sync, whose `since=` acknowledges the answer (to-device messages
+are then deleted on the server). So what is stored is never behind what the server has let go
+of; a page closed mid-write loses nothing, the next load resumes from the previous token. (Not
+Hydrogen's stricter order, stored before shown: that kept the IndexedDB commit, ~2-3 ms, on
+every message's way to the screen.) A failed write is logged and persistence stops for the
+session (the sync itself is never lost).
 
 What is kept is raw sync data, not the models built from it, so restoring is applying
 synthetic sync answers to a fresh RoomList, the same code path as a live sync:
@@ -270,7 +276,8 @@ OpenStore = Callable[[str, str], SyncStore]  # (user id, device id) -> that pair
 class SyncPersistence:
     """The service's side: which store is open (the signed-in user's and device's), the
     snapshot written to it, and containment: a store that fails is dropped for the session
-    (logged), and the chat goes on without it. Operations run one at a time."""
+    (logged), and the chat goes on without it. Operations run one at a time; a write runs
+    in the background until written() (or the next operation) waits for it."""
 
     def __init__(self, open_store: OpenStore | None):
         self._open = open_store
@@ -278,6 +285,7 @@ class SyncPersistence:
         self.snapshot: SyncSnapshot | None = None
         self._lock = asyncio.Lock()
         self._behind = False  # answers were not written (not the writer): write all next
+        self._writing: asyncio.Future | None = None
 
     @property
     def enabled(self) -> bool:
@@ -316,9 +324,10 @@ class SyncPersistence:
             return stored
 
     async def save(self, body: dict, full: bool) -> None:
-        """Store one answer before it is shown. `full`: an initial sync, which replaces
-        whatever was stored."""
+        """Fold one answer in now, as received, and start writing it (see written()).
+        `full`: an initial sync, which replaces whatever was stored."""
         async with self._lock:
+            await self.written()  # one transaction at a time, in order
             store, snapshot = self.store, self.snapshot
             if snapshot is None:
                 return
@@ -337,17 +346,30 @@ class SyncPersistence:
                 self._behind = True
                 return
             replace, self._behind = full or self._behind, False
-            try:
-                await store.write(snapshot.records() if replace else puts, deletes, replace)
-            except Exception:  # noqa: BLE001
-                # The answer is still shown; the store is behind, so it must not be resumed.
-                log.exception("The sync could not be stored; not persisting it any more")
+            self._writing = asyncio.ensure_future(
+                self._write(store, snapshot.records() if replace else puts, deletes, replace))
+
+    async def written(self) -> None:
+        """The last answer saved is in the store (or the store was given up, logged). A
+        caller cancelled while waiting does not cancel the write."""
+        if self._writing is not None and not self._writing.done():
+            await asyncio.shield(self._writing)
+
+    async def _write(self, store: SyncStore, puts: dict[str, str], deletes: list[str],
+                     replace: bool) -> None:
+        try:
+            await store.write(puts, deletes, replace)
+        except Exception:  # noqa: BLE001
+            # The answer is still shown; the store is behind, so it must not be resumed.
+            log.exception("The sync could not be stored; not persisting it any more")
+            if self.store is store:
                 self.store = None
-                await self._clear_contained(store)
+            await self._clear_contained(store)
 
     async def drop(self) -> None:
         """Forget what is stored (a bad since token): the next answer is a full sync."""
         async with self._lock:
+            await self.written()
             if self.snapshot is not None:
                 self.snapshot = SyncSnapshot(self.snapshot.user_id, self.snapshot.device_id)
             if self.store is not None:
@@ -358,6 +380,7 @@ class SyncPersistence:
         store = self.store
         self.store = self.snapshot = None
         async with self._lock:
+            await self.written()  # a write landing after the clear would leave data behind
             if store is not None:
                 await self._clear_contained(store)
 

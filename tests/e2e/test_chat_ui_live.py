@@ -101,6 +101,10 @@ def test_typing_reaches_the_other_user_and_stops_after_sending(
     chat(alice).get_by_label("Message", exact=True).press("Enter")
     expect_message(bob, "on my w")
     expect(chat(bob).locator(".omc-typing")).to_have_text("", timeout=LIVE_TIMEOUT_MS)
+    # Typing on at once (the server may still have her typing): shown again.
+    chat(alice).get_by_label("Message", exact=True).press_sequentially("ay")
+    expect(chat(bob).locator(".omc-typing")).to_have_text(f"{a_name} is typing…",
+                                                          timeout=LIVE_TIMEOUT_MS)
 
 
 def test_shift_enter_makes_a_new_line_and_blank_messages_are_not_sent(

@@ -83,6 +83,18 @@ def test_unread_typing_and_unthreaded_receipts():
     assert (room.unread, room.highlights) == (0, 1)  # a missing count keeps the last one
 
 
+def test_a_members_message_ends_their_typing_unless_the_same_answer_says_otherwise():
+    room = RoomState(ME)
+    typing = {"type": "m.typing", "content": {"user_ids": ["@a:hs", "@b:hs"]}}
+    room.apply_joined(joined(ephemeral=[typing]))
+    said = {"type": "m.room.message", "sender": "@a:hs", "content": {"body": "done"}}
+    reacted = {"type": "m.reaction", "sender": "@b:hs", "content": {}}
+    room.apply_joined(joined(timeline=[said, reacted]))
+    assert room.typing == ["@b:hs"]
+    room.apply_joined(joined(timeline=[dict(said, sender="@b:hs")], ephemeral=[typing]))
+    assert room.typing == ["@a:hs", "@b:hs"]  # the server's word in the same answer wins
+
+
 def test_odd_values_are_ignored():
     room = RoomState(ME)
     room.apply_joined({"state": {"events": [state("m.room.name", name=5), "junk",

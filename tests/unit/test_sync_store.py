@@ -1,12 +1,14 @@
 """The sync kept across reloads (pyapp.client.sync_store): a reload shows the chat from the store
-and resumes with `since=`, an answer is stored before it is shown, a store that cannot be used
-is dropped for a full sync, and signing out (or the session ending) empties it.
+and resumes with `since=`, an answer is stored before the next /sync acknowledges it, a store
+that cannot be used is dropped for a full sync, and signing out (or the session ending) empties
+it.
 
 A real ChatService runs against the in-memory homeserver; "a reload" is a second ChatService
 on the same storage and stores."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from urllib.parse import parse_qs, urlsplit
 
@@ -103,22 +105,35 @@ async def test_a_reload_shows_the_stored_chat_then_resumes_with_since(world):
     assert texts(second, room) == ["hello from bob", "while the page was closed"]
 
 
-async def test_every_answer_is_stored_before_it_is_shown(world):
+class SlowStore(MemorySyncStore):
+    """IndexedDB's commit takes a moment: while `commit` is clear, writes wait for it."""
+
+    def __init__(self):
+        super().__init__()
+        self.commit = asyncio.Event()
+        self.commit.set()
+
+    async def write(self, puts, deletes, replace):
+        await self.commit.wait()
+        await super().write(puts, deletes, replace)
+
+
+async def test_an_answer_is_shown_while_it_is_stored_and_acknowledged_only_once_stored(world):
+    """The write is off the message's way to the screen, but the next /sync (whose `since`
+    lets the server forget the answer) waits for it."""
     hs, browser, alice, bob, room = world
+    store = browser.stores[(alice, "DEV")] = SlowStore()
     page = await signed_in(browser, hs, room, bob)
-    store = browser.stores[(alice, "DEV")]
-    seen = []
-
-    def on_change(change):
-        if change.kind == "room" and change.room_id == room:
-            meta = json.loads(store.records[META_KEY])
-            record = store.records.get(f"room:{room}", "")
-            seen.append((texts(page, room)[-1], meta["next_batch"], "news" in record))
-
-    page.subscribe(on_change)
+    store.commit.clear()
     hs.post(room, bob, "news")
-    await until(lambda: seen and seen[-1][0] == "news")
-    assert seen[-1] == ("news", str(hs.pos), True)
+    token = str(hs.pos)
+    await until(lambda: texts(page, room)[-1:] == ["news"])
+    assert "news" not in store.records.get(f"room:{room}", "")
+    assert token not in hs.sinces
+    store.commit.set()
+    await until(lambda: token in hs.sinces)
+    assert json.loads(store.records[META_KEY])["next_batch"] == token
+    assert "news" in store.records[f"room:{room}"]
 
 
 async def test_a_store_that_fails_loses_no_sync_and_is_not_resumed(world, caplog):
@@ -358,6 +373,7 @@ async def test_only_the_writer_tab_writes_and_a_tab_that_becomes_it_writes_every
     assert store.records == {}
     store.owner = True  # that tab closed
     await persistence.save(third, full=False)
+    await persistence.written()
     restored = SyncSnapshot.restore(store.records, ME, "DEV")
     assert restored is not None and restored.next_batch == "s3"
     assert set(restored.rooms) == {"!a:hs", "!gone:hs", "!inv:hs"}

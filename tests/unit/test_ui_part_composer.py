@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 
 from pyapp.client.storage import MemoryStorage
-from pyapp.ui.parts.composer import DRAFTS_PREFIX, TYPING_IDLE_S, ComposerPart
+from pyapp.ui.parts.composer import (DRAFTS_PREFIX, TYPING_IDLE_S, TYPING_STOP_AFTER_SEND_S,
+                                     ComposerPart)
 
 from .test_ui_viewmodel import ManualTimers
 
@@ -102,7 +103,28 @@ async def test_typing_starts_with_text_and_stops_on_clear_idle_room_switch_and_s
     composer.set_draft("!b", "again")
     await composer.send("!b")
     await settle()
+    assert out.typing[-1] == ("!b", True)  # held back: it would wake every sync again
+    assert out.timers.pending[-1].delay == TYPING_STOP_AFTER_SEND_S
+    out.timers.fire_all()
+    await settle()
     assert out.typing[-1] == ("!b", False)
+
+
+async def test_typing_on_right_after_a_send_is_announced_anew():
+    """Receivers stop showing us typing when our message comes, while the server still has
+    us typing: a plain "typing" would change nothing for them, so it is stop, then start."""
+    out = Outside()
+    composer = out.composer()
+    composer.set_draft("!a", "first")
+    await composer.send("!a")
+    await settle()
+    composer.set_draft("!a", "s")
+    await settle()
+    assert out.typing == [("!a", True), ("!a", False), ("!a", True)]
+    assert [t.delay for t in out.timers.pending if not t.cancelled] == [TYPING_IDLE_S]
+    composer.set_draft("!a", "se")  # the same burst of typing: no stop again
+    await settle()
+    assert out.typing[3:] == [("!a", True)]
 
 
 async def test_drafts_wait_in_the_tab_across_the_redirect_and_are_taken_once():

@@ -268,6 +268,9 @@ async def test_typing_is_announced_while_typing_and_withdrawn_on_send_clear_and_
     model.set_draft("hi again")
     await until(lambda: hs.typing_calls[-1] == (world.room, True))
     model.send()
+    await until(lambda: hs.sent)
+    assert hs.typing_calls[-1] == (world.room, True)  # the stop follows a moment later
+    timers.fire_all()
     await until(lambda: hs.typing_calls[-1] == (world.room, False))
 
 

@@ -24,6 +24,11 @@ from typing import Any, Callable
 from pyapp.client.storage import Storage, load_json, save_json
 
 TYPING_IDLE_S = 5.0
+# After a send, "stopped typing" waits this long: sent at once it reaches the server just as
+# every member's client is busy showing the message, and wakes all their syncs once more.
+# Receivers stop showing a member as typing when that member's message arrives
+# (pyapp.client.room_state), so nobody sees a stale "typing" meanwhile.
+TYPING_STOP_AFTER_SEND_S = 1.0
 DRAFTS_PREFIX = "om-chat.drafts."
 REPLYING, EDITING = "reply", "edit"
 
@@ -62,6 +67,9 @@ class ComposerPart:
         self.error: str | None = None  # why the last message could not even be queued
         self._typing_room: str | None = None
         self._typing_timer = None
+        # The room where a sent message ended our typing for the receivers, while the
+        # server still has us typing (until the delayed stop).
+        self._typing_shown_over: str | None = None
         self._take_saved()
 
     def draft(self, room_id: str | None) -> str:
@@ -158,10 +166,16 @@ class ComposerPart:
                 self._replace(room_id, body)
             self.error = str(e)
             self._invalidate()
+            return
         # "Stopped typing" follows the message instead of racing it to the server (each
-        # wakes every member's sync); not at all if the user is typing the next one.
-        if not self.drafts.get(room_id):
-            self.stop_typing()
+        # wakes every member's sync), a moment later; the receivers already took the message
+        # as the end of typing, so typing on before then must be announced anew.
+        if self._typing_room == room_id:
+            self._typing_shown_over = room_id
+            if not self.drafts.get(room_id):
+                if self._typing_timer is not None:
+                    self._typing_timer.cancel()
+                self._typing_timer = self._timer(TYPING_STOP_AFTER_SEND_S, self.stop_typing)
 
     def forget_all(self) -> None:
         """Signed out: what was typed for that user goes."""
@@ -179,16 +193,27 @@ class ComposerPart:
         if self._typing_room not in (None, room_id):
             self.stop_typing()
         self._typing_room = room_id
-        # The service repeats a "still typing" only when the server's timeout needs it.
-        self._spawn(self._set_typing(room_id, True))
+        if self._typing_shown_over == room_id:
+            # The server still has us typing, so a "typing" alone would change nothing
+            # for the receivers that hid it when the message came: stop, then start.
+            self._typing_shown_over = None
+            self._spawn(self._restart_typing(room_id))
+        else:
+            # The service repeats a "still typing" only when the server's timeout needs it.
+            self._spawn(self._set_typing(room_id, True))
         if self._typing_timer is not None:
             self._typing_timer.cancel()
         self._typing_timer = self._timer(TYPING_IDLE_S, self.stop_typing)
+
+    async def _restart_typing(self, room_id: str) -> None:
+        await self._set_typing(room_id, False)
+        await self._set_typing(room_id, True)
 
     def stop_typing(self) -> None:
         if self._typing_timer is not None:
             self._typing_timer.cancel()
             self._typing_timer = None
+        self._typing_shown_over = None
         room_id, self._typing_room = self._typing_room, None
         if room_id is not None:
             self._spawn(self._set_typing(room_id, False))
