@@ -66,7 +66,9 @@ CRYPTO_COMPAT_VERSION = "0.1.0"
 # wheels and everything behind them are never downloaded (pyapp/browser/nio_shims/README.md).
 NIO_SHIMS = "pyapp-nio-shims"
 NIO_SHIMS_VERSION = "0.1.0"
-SHIMMED = ("aiohttp", "aiohttp-socks", "aiofiles", "h2", "h11")
+# jsonschema too: nio's schema checks run compiled in the browser (pyapp.client.nio_validators),
+# so its interpreter (and attrs, pyrsistent behind it) would only cost bytes and import time.
+SHIMMED = ("aiohttp", "aiohttp-socks", "aiofiles", "h2", "h11", "jsonschema")
 SUBSTITUTES = {"pycryptodome": CRYPTO_COMPAT, **{name: NIO_SHIMS for name in SHIMMED}}
 
 # Our own code in the browser: only what runs there.

@@ -5,7 +5,9 @@ dict on every call: 96-98 % of parsing time, and in Pyodide several times the co
 everything else. pyapp.client.nio_validators holds the same schemas compiled to plain Python
 at build time (pyapp.build.schema_codegen): the same accept/reject decisions and defaults
 (tests/unit/test_nio_validators.py runs both over a corpus), a fraction of the time. A schema
-that is not among nio's constants still goes through jsonschema, one validator per schema.
+that is not among nio's constants still goes through jsonschema, one validator per schema,
+under CPython; the browser build ships jsonschema's names only (pyapp/browser/nio_shims: nio
+and this package never validate anything else there), so such a schema raises RuntimeError.
 """
 
 from __future__ import annotations
