@@ -31,7 +31,10 @@ def _entry(name: str, method: int) -> zipfile.ZipInfo:
 
 def _without_docstrings(tree: ast.Module) -> ast.Module:
     """The module with the docstring of the module, each class and each function removed (an
-    emptied body gets `pass`); line numbers stay those of the source."""
+    emptied body gets `pass`); line numbers stay those of the source. A dataclass gets its
+    name as its docstring instead, with or without one before: @dataclass makes one from
+    inspect.signature for a class without (0.3-0.4 ms a class in Pyodide, 250 classes at the
+    chat's start)."""
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             body = node.body
@@ -40,7 +43,18 @@ def _without_docstrings(tree: ast.Module) -> ast.Module:
                 first = body.pop(0)
                 if not body:
                     body.append(ast.copy_location(ast.Pass(), first))
+            if isinstance(node, ast.ClassDef) and any(map(_is_dataclass, node.decorator_list)):
+                doc = ast.Expr(ast.Constant(node.name))
+                body.insert(0, ast.copy_location(doc, body[0]))
+                ast.fix_missing_locations(doc)
     return tree
+
+
+def _is_dataclass(decorator: ast.expr) -> bool:
+    if isinstance(decorator, ast.Call):
+        decorator = decorator.func
+    name = decorator.attr if isinstance(decorator, ast.Attribute) else getattr(decorator, "id", "")
+    return name == "dataclass"
 
 
 def _dropped(name: str, drop_dirs) -> bool:

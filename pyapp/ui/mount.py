@@ -61,13 +61,11 @@ async def load_config() -> dict:
     if _config is None:
         import js
 
-        init = js.Object.new()
-        init.cache = "no-store"
-        init.credentials = "omit"
-        response = await js.fetch(_config_url(), init)
-        if not response.ok:
-            raise RuntimeError(f"Could not load the chat configuration (HTTP {response.status})")
-        _config = json.loads(await response.text())
+        # The loader asked for it when the boot started (omChat._config).
+        status, text = await js.window.omChat._config()
+        if not 200 <= status < 300:
+            raise RuntimeError(f"Could not load the chat configuration (HTTP {status})")
+        _config = json.loads(text)
     return dict(_config)
 
 

@@ -267,6 +267,21 @@ def test_bytecode_leaves_out_docstrings_but_keeps_asserts_and_line_numbers():
     assert raised.traceback[-1].lineno + 1 == 15 and "/site/pkg/mod.py" in str(raised.traceback[-1].path)
 
 
+def test_dataclasses_keep_their_name_as_docstring_so_none_is_computed_at_import(monkeypatch):
+    """@dataclass builds a docstring from inspect.signature for a class without one: slow in
+    Pyodide, for hundreds of classes at start."""
+    import inspect
+
+    z = _compiled({"pkg/d.py": 'from dataclasses import dataclass\nimport dataclasses\n\n\n'
+                               '@dataclass\nclass A:\n    """Long doc."""\n    x: int = 0\n\n\n'
+                               '@dataclasses.dataclass(frozen=True)\nclass B:\n    y: str = ""\n'})
+    assert b"Long doc." not in z.read("pkg/d.pyc")
+    monkeypatch.setattr(inspect, "signature", lambda *a, **k: pytest.fail("signature computed"))
+    ns = _load(z, "pkg/d.pyc")
+    assert (ns["A"].__doc__, ns["B"].__doc__) == ("A", "B")
+    assert ns["A"](3).x == 3 and ns["B"]("z").y == "z"
+
+
 def test_bytecode_step_leaves_out_test_suites_and_stubs_and_records_what_is_left():
     z = _compiled({"pkg/__init__.py": "X = 1\n", "pkg/tests/test_x.py": "Y = 2\n",
                    "pkg/benchmarks/data.json": "{}", "pkg/__init__.pyi": "X: int\n",

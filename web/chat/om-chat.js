@@ -145,6 +145,9 @@
             resolveSynced();
         },
         _sanitizer() { return loadSanitizer(); },
+        // /config.json, asked for when the boot starts (Python would ask only after its
+        // imports): resolves to [HTTP status, body text]; a failed fetch is tried again.
+        _config() { return loadConfig(); },
         // The Matrix crypto engine's module (pyapp.browser.crypto_engine), imported only when
         // the user meets encryption: a dynamic import is the one way a module loads under the
         // page's CSP, and Python cannot write one.
@@ -289,12 +292,23 @@
         return sanitizer;
     }
 
+    let config = null;
+    function loadConfig() {
+        if (!config) {
+            config = fetch(configURL, { cache: "no-store", credentials: "omit" })
+                .then(async (r) => [r.status, await r.text()]);
+            config.catch(() => { config = null; });
+        }
+        return config;
+    }
+
     function boot() {
         if (omChat.state !== "idle") return;
         omChat.state = "booting";
         omChat.timings.bootStart = performance.now();
         if (!runtimeStarted) preloadRuntime();
         loadSanitizer(); // small: fetched while Pyodide downloads
+        loadConfig();
         watchDownloads();
         progress("download");
         window.addEventListener("unhandledrejection", onUnhandled);
