@@ -341,12 +341,6 @@ class Bench:
                 sent = a.evaluate("(t) => window.__bench.sent[t]", text)
                 lat.append(b.evaluate("(t) => window.__bench.seen[t]", text) - sent)
                 self.breakdown.setdefault(name, []).append(latency_stages(a, b, text, sent))
-                if i in (5, 10, 15):
-                    seen = b.evaluate("(t) => window.__bench.seen[t]", text)
-                    for who, pg in (("A", a), ("B", b)):
-                        for e in pg.evaluate(WINDOW_JS, [sent - 5, seen + 5]):
-                            print(f"  DBG {name} {who} {e[0]-sent:7.1f} {e[1]-sent:7.1f} {e[2]}", flush=True)
-                    print(f"  DBG {name} seen {seen-sent:.1f}", flush=True)
                 echo.append(a.evaluate("(t) => window.__bench.seen[t]", text) - sent)
                 if typing:  # the next message starts from a quiet "typing" state again
                     b.wait_for_function(
@@ -372,13 +366,6 @@ STAGES_JS = """([kind, t]) => {
   }
   const e = es[es.length - 1];
   return e ? [o + e.startTime, o + e.responseEnd] : null;
-}"""
-
-
-WINDOW_JS = """([t0, t1]) => {
-  const o = performance.timeOrigin;
-  return performance.getEntriesByType('resource').filter((e) => o + e.responseEnd >= t0 && o + e.startTime <= t1)
-    .map((e) => [o + e.startTime, o + e.responseEnd, e.name.replace(/^https?:\\/\\/[^/]+/, '').slice(0, 90)]);
 }"""
 
 
