@@ -289,6 +289,24 @@ class Bench:
         finally:
             ctx.close()
 
+    def runtime_alone(self) -> tuple[int, int]:
+        """The runtime's own floor, for the memory column: a page of the same origin that only
+        starts Pyodide (from static/, nothing of ours imported), measured like a client after
+        ready: JS heap after a forced GC, wasm memory."""
+        ctx = self.browser.new_context(bypass_csp=True)
+        try:
+            ctx.add_init_script(PROBE_JS % json.dumps({"message": "x", "composer": "x",
+                                                       "marker": "x"}))
+            page = ctx.new_page()
+            page.goto(self.stack.url + "/config.json")
+            page.evaluate("async (base) => { const { loadPyodide } = await import(base +"
+                          " 'pyodide.mjs'); window.__py = await loadPyodide({ indexURL: base }); }",
+                          self.stack.url + "/static/pyodide/")
+            return page.evaluate("() => { gc(); return [performance.memory.usedJSHeapSize,"
+                                 " window.__bench.wasmBytes()]; }")
+        finally:
+            ctx.close()
+
     def sync_parse(self, name: str) -> float | None:
         """Ours only: parse + apply of a first sync of 50 rooms x 20 events in the page's
         Python, our client's path (benchmarks/sync_parse.py: json, clean_sync, check_sync with
@@ -439,7 +457,7 @@ def fmt_range(values, nd=0):
     return f"{med(values):.{nd}f} ({min(values):.{nd}f}-{max(values):.{nd}f})"
 
 
-def table(results: dict, floor: list[float]) -> str:
+def table(results: dict, floor: list[float], runtime: tuple[int, int] | None = None) -> str:
     jssdk_p50 = med(results.get("jssdk", {}).get("latency", []))
     rows = [["client", "first visit -> ready, ms", "reload -> ready, ms",
              "first visit wire KiB @ready (static+api) / settled", "reqs",
@@ -463,6 +481,10 @@ def table(results: dict, floor: list[float]) -> str:
             f"{med(lat):.0f}/{pct(lat, 0.95):.0f}{ratio}", f"{med(r['echo']):.1f}",
             "-" if r.get("sync_parse") is None else f"{r['sync_parse']:.0f}",
         ])
+    if runtime:
+        heap, wasm = runtime[0] / 2**20, runtime[1] / 2**20
+        rows.append(["Pyodide alone (started, nothing imported)", "", "", "", "",
+                     f"{heap + wasm:.1f} ({heap:.1f} + {wasm:.1f})", "", "", ""])
     rows.append(["floor (raw HTTP)", "", "", "", "", "", f"{med(floor):.0f}/{pct(floor, 0.95):.0f}",
                  "", ""])
     out = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
@@ -519,6 +541,8 @@ def main() -> int:
                     results[name]["reload"] = bench.reloads(name, args.reloads)
                     print(f"[{name}] reloads {[round(x) for x in results[name]['reload']]}", flush=True)
                 results["_boot_stages"] = bench.boot_stages
+                if "ours" in names:
+                    results["_runtime"] = bench.runtime_alone()
                 for name in names:
                     results[name]["sync_parse"] = bench.sync_parse(name)
                 for name in names:
@@ -539,7 +563,7 @@ def main() -> int:
             f"{chromium_version()}, {time.strftime('%Y-%m-%d %H:%M')}; {args.cold_runs} first "
             f"visits, {args.reloads} reloads, {args.messages} messages per client; 1-min load "
             f"average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after; {seconds:.0f} s")
-    text = head + "\n\n" + table({n: results[n] for n in names}, floor)
+    text = head + "\n\n" + table({n: results[n] for n in names}, floor, results.get("_runtime"))
     if results["_boot_stages"]:
         text += "\n\n" + boot_stages(results["_boot_stages"])
     print(text)
