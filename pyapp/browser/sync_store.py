@@ -23,6 +23,58 @@ def database_name(user_id: str, device_id: str) -> str:
     return f"{DB_PREFIX}{user_id}/{device_id}"
 
 
+# Database name -> its open request, made by open_early() before Python's imports; taken by the
+# store that opens that database (or closed when it is deleted first).
+_early: dict[str, object] = {}
+
+
+def open_early(session_key: str) -> None:
+    """Ask IndexedDB for the database of the session stored under `session_key` now
+    (pyapp.ui.boot calls this before its imports): opening one, new on a first visit, takes
+    tens of ms, which then overlap the imports instead of following them. Anything unexpected
+    (no session, an odd one, storage blocked): nothing is opened early."""
+    import json
+
+    import js
+
+    try:
+        session = json.loads(js.localStorage.getItem(session_key))
+        name = database_name(session["user_id"], session["device_id"])
+        factory = js.indexedDB
+    except Exception:  # noqa: BLE001  (then the store opens it when needed)
+        return
+    if name not in _early:
+        _early[name] = _request_open(factory, name)
+
+
+def _request_open(factory, name: str):
+    from pyodide.ffi import create_once_callable
+
+    request = factory.open(name, 1)
+
+    def upgrade(event=None):
+        db = request.result
+        if not db.objectStoreNames.contains(OBJECT_STORE):
+            db.createObjectStore(OBJECT_STORE)
+
+    request.onupgradeneeded = create_once_callable(upgrade)
+    return request
+
+
+def _drop_early(name: str) -> None:
+    """The database is about to be deleted: an early connection nobody took must not block it."""
+    request = _early.pop(name, None)
+    if request is None:
+        return
+    if request.readyState == "done":
+        if not request.error:
+            request.result.close()
+    else:
+        from pyodide.ffi import create_once_callable
+
+        request.onsuccess = create_once_callable(lambda event=None: request.result.close())
+
+
 async def _settle(target, events: dict[str, bool]):
     """Wait for one of `events` on an IDB request or transaction: True ones resolve (with
     `target.result` when it has one), False ones raise."""
@@ -97,20 +149,11 @@ class IndexedDBSyncStore:
             return self._db
         from pyodide.ffi import create_proxy
 
-        request = self._factory.open(self.name, 1)
-
-        def upgrade(event=None):
-            db = request.result
-            if not db.objectStoreNames.contains(OBJECT_STORE):
-                db.createObjectStore(OBJECT_STORE)
-
-        upgrade_proxy = create_proxy(upgrade)
-        request.onupgradeneeded = upgrade_proxy
-        try:
+        request = _early.pop(self.name, None) or _request_open(self._factory, self.name)
+        if request.readyState != "done":
             await _settle(request, {"success": True, "error": False})
-        finally:
-            request.onupgradeneeded = None
-            upgrade_proxy.destroy()
+        elif request.error:
+            raise OSError(f"IndexedDB: {request.error.name}: {request.error.message}")
         db = request.result
 
         def versionchange(event=None):
@@ -153,6 +196,7 @@ class IndexedDBSyncStore:
         if self._release is not None:
             self._release(None)
             self._release = None
+        _drop_early(self.name)
         request = self._factory.deleteDatabase(self.name)
         # Blocked: another tab still has it open; it is deleted once that tab lets go
         # (onversionchange above closes it), nothing to wait for here.

@@ -69,7 +69,9 @@ async def main() -> None:
 
     loader = js.window.omChat
     try:
-        from pyapp.browser import stdlib_rest
+        from pyapp.browser import stdlib_rest, sync_store
+        from pyapp.client.session import SESSION_KEY
+        sync_store.open_early(SESSION_KEY)  # the sync's database opens while we import
         stdlib_rest.install(loader.staticBase + "pyodide/")
         loader._progress("libraries")
         t0 = time.perf_counter()
