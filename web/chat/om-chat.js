@@ -145,6 +145,15 @@
             resolveSynced();
         },
         _sanitizer() { return loadSanitizer(); },
+        // pyapp.ui.dom.h: an element with its class, text (as text, never HTML) and attributes
+        // (name, value, name, value...), made in one call from Python instead of one per step.
+        _el(tag, cls, text, ...attrs) {
+            const el = document.createElement(tag);
+            if (cls) el.className = cls;
+            if (text !== null && text !== undefined) el.textContent = text;
+            for (let i = 0; i < attrs.length; i += 2) el.setAttribute(attrs[i], attrs[i + 1]);
+            return el;
+        },
         // /config.json, asked for when the boot starts (Python would ask only after its
         // imports): resolves to [HTTP status, body text]; a failed fetch is tried again.
         _config() { return loadConfig(); },
