@@ -357,6 +357,9 @@ class SyncPersistence:
 
     async def _write(self, store: SyncStore, puts: dict[str, str], deletes: list[str],
                      replace: bool) -> None:
+        # One turn of the loop first: the answer is drawn (a render queued by applying it)
+        # before its records are handed to the store, not after.
+        await asyncio.sleep(0)
         try:
             await store.write(puts, deletes, replace)
         except Exception:  # noqa: BLE001
