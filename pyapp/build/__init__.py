@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -331,6 +332,42 @@ def precompile(jobs: list[dict], pyodide_dir: Path, cache: Path, log) -> list[Pa
     return outputs
 
 
+def with_dataclass_code(wheels: list[Path], app_wheel: Path, pyodide_dir: Path, cache: Path,
+                        log) -> Path:
+    """`app_wheel` (our bytecode wheel) plus pyapp/browser/dataclass_code.bin: the methods
+    @dataclass compiles while a page imports nio and the chat, compiled here by the same
+    Pyodide in Node (pyapp.browser.dataclass_code says why). Cached by the wheels' content."""
+    h = hashlib.sha256()
+    for f in (HERE / "dataclass_code.mjs", ROOT / "pyapp" / "browser" / "dataclass_code.py"):
+        h.update(f.read_bytes())
+    h.update(_npm_version(pyodide_dir).encode())
+    for w in sorted(wheels):
+        h.update(w.name.encode() + sha256_file(w).encode())
+    cache.mkdir(parents=True, exist_ok=True)
+    target = cache / f"{h.hexdigest()[:24]}-{app_wheel.name}"
+    if not target.exists():
+        node = shutil.which("node")
+        if node is None:
+            raise BuildError("Node.js is needed to compile the dataclass methods")
+        log("compiling the dataclass methods of a page's imports in Pyodide (Node) ...")
+        code = cache / "dataclass_code.bin.tmp"
+        subprocess.run([node, str(HERE / "dataclass_code.mjs"), str(pyodide_dir), str(code),
+                        *map(str, wheels)], check=True)
+        with zipfile.ZipFile(app_wheel) as src, zipfile.ZipFile(
+                str(target) + ".tmp", "w") as dst:
+            for info in src.infolist():
+                dst.writestr(info, src.read(info))
+            entry = zipfile.ZipInfo("pyapp/browser/dataclass_code.bin", (2020, 1, 1, 0, 0, 0))
+            entry.external_attr = 0o644 << 16
+            dst.writestr(entry, code.read_bytes())
+        code.unlink()
+        os.replace(str(target) + ".tmp", target)
+        for stale in cache.iterdir():
+            if stale != target and stale.name.endswith(app_wheel.name):
+                stale.unlink()
+    return target
+
+
 def runtime_id(out_pyodide: Path) -> str:
     """One id for everything a Python memory snapshot depends on (the runtime, the stdlib whose
     zip offsets Python caches, our wheels through the lock's hashes): web/chat/om-chat.js keys
@@ -417,6 +454,9 @@ def _build(*, force: bool, precompile_bytecode: bool, log) -> BuildResult:
         compiled = precompile(jobs, pyodide_dir, cache / "pyc", log)
         wheel_files = dict(zip(sources, compiled[:-1]))
         stdlib = compiled[-1]
+        app = next(p for p in local if p.name.startswith(ROOT_PACKAGE + "-"))
+        wheel_files[app] = with_dataclass_code(list(wheel_files.values()), wheel_files[app],
+                                               pyodide_dir, cache / "dataclass-code", log)
     else:
         wheel_files = {p: p for p in sources}
         stdlib = stdlib_src

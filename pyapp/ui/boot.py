@@ -69,7 +69,8 @@ async def main() -> None:
 
     loader = js.window.omChat
     try:
-        from pyapp.browser import stdlib_rest, sync_store
+        from pyapp.browser import dataclass_code, stdlib_rest, sync_store
+        dataclass_code.install()  # before nio: its ~200 dataclasses' methods come compiled
         from pyapp.client.session import SESSION_KEY
         sync_store.open_early(SESSION_KEY)  # the sync's database opens while we import
         stdlib_rest.install(loader.staticBase + "pyodide/")

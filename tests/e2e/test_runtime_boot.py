@@ -137,6 +137,11 @@ site = os.path.dirname(os.path.dirname(nio.__file__))
     assert all(name.endswith(".whl") for name in found[2])
 
 
+def test_the_methods_dataclasses_write_at_start_come_compiled_from_the_build(booted):
+    # pyapp.browser.dataclass_code: nio's and the chat's ~250 dataclasses, none compiled here
+    assert run(booted, "from pyapp.browser import dataclass_code\ndataclass_code.hits") > 200
+
+
 def test_nio_checks_its_schemas_with_compiled_code_and_gets_jsonschemas_names_only(booted):
     # pyapp.client.nio_validators: no jsonschema interpreter (nor attrs, pyrsistent) is shipped
     result = run(booted, """

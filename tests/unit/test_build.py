@@ -298,6 +298,8 @@ def test_shipped_third_party_wheels_hold_no_test_suites(built):
     if not json.loads((result.static / "build-info.json").read_text())["precompiled"]:
         pytest.fail("static/ was built with --no-precompile: rebuild it with "
                     "`python -m pyapp.build --force` (./run.sh test does)")
+    with zipfile.ZipFile(result.wheels["pyapp"]) as z:  # pyapp.browser.dataclass_code's
+        assert z.getinfo("pyapp/browser/dataclass_code.bin").file_size > 100_000
     for name in ("matrix-nio", "markdown-it-py", "mdurl", "unpaddedbase64"):
         with zipfile.ZipFile(result.wheels[name]) as z:
             names = z.namelist()
