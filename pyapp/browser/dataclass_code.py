@@ -6,8 +6,9 @@ that nio and the chat define at start it was about half of their import time (me
 Pyodide under Node: imports 309 -> 165 ms). The build (pyapp.build.dataclass_code) runs the
 same imports in the same Pyodide, records every source exec() was given and ships the compiled
 code objects in this package (dataclass_code.bin); install() hands them to dataclasses' exec
-by the source's digest. The source is the key, so a class whose source differs (or is not in
-the file) is compiled as before: the same code either way, only the compile is skipped.
+by the source's digest, until uninstall(). The source is the key, so a class whose source
+differs (or is not in the file) is compiled as before: the same code either way, only the
+compile is skipped.
 """
 
 from __future__ import annotations
@@ -52,6 +53,13 @@ def install(data: bytes | None = None) -> int:
 
     dataclasses.exec = exec_compiled  # a module global shadows the builtin for dataclasses only
     return len(table)
+
+
+def uninstall() -> None:
+    """The start's imports are done: compile as before, and let the table go."""
+    import dataclasses
+
+    vars(dataclasses).pop("exec", None)
 
 
 def record(run) -> bytes:

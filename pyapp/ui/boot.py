@@ -13,6 +13,7 @@ for any script of the host page, so it is handed over only when the deployment's
 from __future__ import annotations
 
 import inspect
+import sys
 import time
 import traceback
 
@@ -70,7 +71,9 @@ async def main() -> None:
     loader = js.window.omChat
     try:
         from pyapp.browser import dataclass_code, stdlib_rest, sync_store
-        dataclass_code.install()  # before nio: its ~200 dataclasses' methods come compiled
+        # Before nio: its ~200 dataclasses' methods come compiled. Not after a memory
+        # snapshot's restore, which holds the imports already.
+        compiled = "nio" not in sys.modules and dataclass_code.install()
         from pyapp.client.session import SESSION_KEY
         sync_store.open_early(SESSION_KEY)  # the sync's database opens while we import
         stdlib_rest.install(loader.staticBase + "pyodide/")
@@ -79,6 +82,8 @@ async def main() -> None:
         import nio  # noqa: F401  (the bulk of the import time; measured and reported)
         from pyapp.ui import mount as ui_mount
         import_seconds = time.perf_counter() - t0
+        if compiled:
+            dataclass_code.uninstall()
 
         api = js.Object.new()
         # Proxies live as long as the page: the loader calls them for every later element.

@@ -39,6 +39,14 @@ def test_recorded_methods_are_used_and_make_the_same_class():
     assert plain.__init__.__annotations__ == cached.__init__.__annotations__
 
 
+def test_after_uninstall_methods_are_compiled_as_before():
+    dataclass_code.install(dataclass_code.record(define))
+    dataclass_code.uninstall()
+    before = dataclass_code.hits
+    assert define()(2).x == 2 and dataclass_code.hits == before
+    assert dataclasses.__dict__.get("exec") is None
+
+
 def test_a_class_that_was_not_recorded_is_compiled_as_before():
     dataclass_code.install(dataclass_code.record(define))
     before = dataclass_code.hits
