@@ -18,20 +18,10 @@ def h(tag: str, cls: str | None = None, text: str | None = None, **attrs):
 
 
 def _maker():
-    """The loader's omChat._el (web/chat/om-chat.js) makes the element in one call into the
-    page: each call from Python into JavaScript costs microseconds, and an element built here
-    attribute by attribute took 3-4 times as long (a first render of 30 messages: ~30 ms)."""
+    """The loader's omChat._el (web/chat/om-chat.js, served with this build) makes the element
+    in one call into the page: each call from Python into JavaScript costs microseconds, and an
+    element built here attribute by attribute took 3-4 times as long (a first render of 30
+    messages: ~30 ms)."""
     global _make
-    loader = getattr(js.window, "omChat", None)
-    _make = getattr(loader, "_el", None) if loader is not None else None
-    if _make is None:  # a loader without it: the same, one call per step
-        def _make(tag, cls, text, *flat):
-            el = js.document.createElement(tag)
-            if cls:
-                el.className = cls
-            if text is not None:
-                el.textContent = text
-            for i in range(0, len(flat), 2):
-                el.setAttribute(flat[i], flat[i + 1])
-            return el
+    _make = js.window.omChat._el
     return _make
